@@ -1,0 +1,190 @@
+# Image URL to use for all building/pushing image targets.
+IMG ?= controller:latest
+
+# Kubernetes version of the envtest control plane (kube-apiserver, etcd, kubectl),
+# built from source by hack/envtest.
+ENVTEST_K8S_VERSION ?= 1.37.2
+
+GOOS ?= $(shell go env GOOS)
+GOARCH ?= $(shell go env GOARCH)
+
+# Setting SHELL to bash allows bash commands to be executed by recipes.
+# Options are set to exit when a recipe line exits non-zero or a piped command fails.
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+# Packages tested by `make test`: everything except the long end-to-end,
+# reliability and benchmark suites under test/, which have targets of their own.
+TEST_PKGS = $(shell go list ./... | grep -v -e '/test/e2e' -e '/test/reliability' -e '/test/bench$$')
+
+.PHONY: all
+all: build
+
+##@ General
+
+# The help target prints out all targets with their descriptions organized
+# beneath their categories. The categories are represented by '##@' and the
+# target descriptions by '##'.
+
+.PHONY: help
+help: ## Display this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRDs and the ClusterRole from the kubebuilder markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods from the kubebuilder markers.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## Run go fmt against code.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet against code.
+	go vet ./...
+
+.PHONY: test
+test: manifests generate fmt vet envtest ## Run the unit and envtest suites with -race and a coverage profile.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -race -count=1 $(TEST_PKGS) -coverprofile cover.out
+
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint.
+	$(GOLANGCI_LINT) run
+
+.PHONY: lint-fix
+lint-fix: golangci-lint ## Run golangci-lint and apply the fixes it can.
+	$(GOLANGCI_LINT) run --fix
+
+.PHONY: verify
+verify: manifests generate ## Fail when generated code or manifests differ from what is committed.
+	go mod tidy
+	@if [ -n "$$(git status --porcelain -- api config go.mod go.sum)" ]; then \
+		echo "Generated files are out of date; run 'make manifests generate' and 'go mod tidy' and commit the result:"; \
+		git status --porcelain -- api config go.mod go.sum; git --no-pager diff -- api config go.mod go.sum; exit 1; \
+	fi
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build the manager binary into bin/manager.
+	go build -o $(LOCALBIN)/manager .
+
+# `make run` uses the cluster of your kubeconfig when there is one, and an
+# embedded local control plane (--local) when there is none.
+HAVE_KUBECONFIG := $(shell if [ -n "$$KUBECONFIG" ] || [ -f "$$HOME/.kube/config" ]; then echo yes; fi)
+ifeq ($(HAVE_KUBECONFIG),yes)
+RUN_DEPS =
+RUN_FLAGS =
+else
+RUN_DEPS = envtest
+RUN_FLAGS = --local
+endif
+
+.PHONY: run
+run: manifests generate fmt vet $(RUN_DEPS) ## Run the operator from your host (embedded control plane when no kubeconfig is found). Extra flags: ARGS=...
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run . $(RUN_FLAGS) $(ARGS)
+
+##@ Deployment
+
+ifndef ignore-not-found
+  ignore-not-found = false
+endif
+
+.PHONY: install
+install: manifests kustomize ## Install the CRDs into the cluster of your kubeconfig.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests kustomize ## Uninstall the CRDs. Call with ignore-not-found=true to ignore resource-not-found errors.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy the operator (image IMG) to the cluster of your kubeconfig.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the operator from the cluster. Call with ignore-not-found=true to ignore resource-not-found errors.
+	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: build-installer
+build-installer: manifests generate kustomize ## Write dist/install.yaml: the CRDs and everything needed to deploy the operator (image IMG).
+	mkdir -p dist
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default > dist/install.yaml
+
+##@ Dependencies
+
+## Location to install dependencies to.
+LOCALBIN ?= $(shell pwd)/bin
+$(LOCALBIN):
+	mkdir -p $(LOCALBIN)
+
+## Tool binaries.
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+ENVTEST_ASSETS ?= $(LOCALBIN)/k8s/$(ENVTEST_K8S_VERSION)-$(GOOS)-$(GOARCH)
+# kubectl: yours when it is on PATH, otherwise the one built with the envtest binaries.
+KUBECTL ?= $(shell command -v kubectl || echo $(ENVTEST_ASSETS)/kubectl)
+
+## Tool versions.
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.1
+GOLANGCI_LINT_VERSION ?= v2.15.0
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/ when missing.
+$(CONTROLLER_GEN): $(LOCALBIN)
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Install kustomize into bin/ when missing.
+$(KUSTOMIZE): $(LOCALBIN)
+	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint into bin/ when missing.
+$(GOLANGCI_LINT): $(LOCALBIN)
+	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: envtest
+envtest: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd $(ENVTEST_ASSETS)/kubectl ## Build kube-apiserver, etcd and kubectl for envtest from source into bin/k8s/ when missing.
+
+# The envtest binaries are built from source by the separate Go module in
+# hack/envtest, because no prebuilt binaries can be downloaded (setup-envtest
+# needs a download site). Each is written to a temporary name first, so an
+# interrupted build never leaves a broken binary behind.
+$(ENVTEST_ASSETS)/kube-apiserver:
+	@echo "Building kube-apiserver $(ENVTEST_K8S_VERSION) from source into $(ENVTEST_ASSETS): the first build takes about 5 minutes on 2 cores, later runs reuse it."
+	@mkdir -p $(ENVTEST_ASSETS)
+	cd hack/envtest && CGO_ENABLED=0 go build -trimpath -ldflags=-s -o $@.tmp k8s.io/kubernetes/cmd/kube-apiserver && mv $@.tmp $@
+
+$(ENVTEST_ASSETS)/kubectl:
+	@mkdir -p $(ENVTEST_ASSETS)
+	cd hack/envtest && CGO_ENABLED=0 go build -trimpath -ldflags=-s -o $@.tmp k8s.io/kubernetes/cmd/kubectl && mv $@.tmp $@
+
+$(ENVTEST_ASSETS)/etcd:
+	@mkdir -p $(ENVTEST_ASSETS)
+	cd hack/envtest && CGO_ENABLED=0 go build -trimpath -ldflags=-s -o $@.tmp ./etcd && mv $@.tmp $@
+
+# go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
+# $1 - target path with name of binary
+# $2 - package url which can be installed
+# $3 - specific version of package
+define go-install-tool
+@[ -f "$(1)-$(3)" ] && [ "$$(readlink -- "$(1)" 2>/dev/null)" = "$$(basename "$(1)-$(3)")" ] || { \
+set -e; \
+package=$(2)@$(3) ;\
+echo "Downloading $${package}" ;\
+rm -f "$(1)" ;\
+GOBIN="$(LOCALBIN)" go install $${package} ;\
+mv "$(LOCALBIN)/$$(basename "$(1)")" "$(1)-$(3)" ;\
+} ;\
+ln -sf "$$(basename "$(1)-$(3)")" "$(1)"
+endef
