@@ -1,0 +1,63 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+/*
+Package executor runs execloop plans: Task, Plan and the Executor that runs
+plans until they need no more tasks.
+
+# Running
+
+	exec := executor.New(&opts)          // nil means execloop.DefaultOptions()
+	err := exec.Run(plan)                // until Create returns no tasks
+	err = exec.RunWithContext(ctx, plan) // bounded by ctx and ExecutionTimeout
+	res, err := exec.RunOnce(ctx, plan)  // exactly one pass
+
+Run and RunWithContext start each run with a fresh error budget. RunOnce
+starts from zero errors, or from the count given with ErrorsSpent.
+
+# Outcomes
+
+Each execution of a task ends in one of three outcomes (execloop.Outcome):
+
+  - Succeeded: Pre, PerformAction and Post returned nil; the children run
+    next.
+  - InProgress: a phase returned an error wrapping ErrInProgress. Nothing is
+    spent; the plan decides in its next Create whether the task runs again.
+  - Failed: a phase returned another error, panicked (*PanicError) or
+    exceeded the task's timeout (an error wrapping context.DeadlineExceeded).
+    One error of the budget is spent.
+
+What ends a run or a pass early, and what is returned:
+
+  - a fatal error (Fatal): *FatalError naming the task, wrapping its error;
+  - the error that makes the count exceed ErrorsToTolerate: *FatalError
+    naming the task and the budget, wrapping the error;
+  - a Create error: that error, wrapped;
+  - the context done, or ExecutionTimeout passed (runs only): an error that
+    wraps context.Canceled or context.DeadlineExceeded.
+
+A tolerated task error is never returned: RunOnce reports it in its Result.
+
+# Goroutines
+
+When the context can be done (a deadline, a cancel function, a task
+timeout), the phases of a pass run on one helper goroutine while the pass
+waits for the phase or for the context, whichever comes first. A phase that
+ignores its context therefore cannot keep a run past its deadline; it is left
+to finish on its own, and its goroutine ends when it returns. With a context
+that can never be done, phases run on the caller's goroutine.
+*/
+package executor

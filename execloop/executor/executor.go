@@ -1,0 +1,183 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/execloop/execloop/execloop"
+)
+
+// Executor runs plans: it asks the plan which tasks are still needed, runs
+// them, and starts over until the plan needs none. It holds only its options,
+// so one Executor may serve any number of runs, one after the other or at the
+// same time. The zero value runs with the zero Options.
+type Executor struct {
+	opts execloop.Options
+	err  error // what Options.Validate said
+}
+
+// New returns an Executor with a copy of opts; nil means DefaultOptions().
+// Options that do not validate make every run return the validation error.
+func New(opts *execloop.Options) *Executor {
+	o := execloop.DefaultOptions()
+	if opts != nil {
+		o = *opts
+	}
+	return &Executor{opts: o, err: o.Validate()}
+}
+
+// Options returns the executor's options.
+func (e *Executor) Options() execloop.Options { return e.opts }
+
+// Run runs plan until its Create returns no tasks, with a fresh error budget,
+// pausing SleepBetweenRuns between passes. It is RunWithContext with
+// context.Background().
+func (e *Executor) Run(plan Plan) error {
+	return e.RunWithContext(context.Background(), plan)
+}
+
+// RunWithContext runs plan until its Create returns no tasks, with a fresh
+// error budget, pausing SleepBetweenRuns between passes. It returns nil when
+// the final state is reached, and otherwise:
+//   - the Create error (wrapped) when Create fails;
+//   - a *FatalError when a task's error is fatal or exhausts the budget;
+//   - an error wrapping context.DeadlineExceeded when ExecutionTimeout passes,
+//     or the context's error when ctx is done. It returns promptly: no task
+//     phase starts after that, and a phase still running is left to finish
+//     on its own goroutine, which ends when the phase returns.
+func (e *Executor) RunWithContext(ctx context.Context, plan Plan) error {
+	if e.err != nil {
+		return e.err
+	}
+	if d := e.opts.ExecutionTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d,
+			fmt.Errorf("execloop: execution timeout of %s exceeded: %w", d, context.DeadlineExceeded))
+		defer cancel()
+	}
+	var timer *time.Timer
+	errorsSpent := 0
+	for {
+		res, err := e.pass(ctx, plan, errorsSpent, false)
+		if err != nil || res.Done {
+			return err
+		}
+		errorsSpent = res.Errors
+		if d := e.opts.SleepBetweenRuns; d > 0 {
+			if timer == nil {
+				timer = time.NewTimer(d)
+				defer timer.Stop()
+			} else {
+				timer.Reset(d)
+			}
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return runStopped(ctx)
+			}
+		}
+	}
+}
+
+// Result is what one pass did.
+type Result struct {
+	// Done is true when the plan's Create returned no tasks: the final state
+	// is reached and no task ran.
+	Done bool
+	// Tasks has one entry per task execution, in the order they ran,
+	// children included. A task that ran more than once in the pass (several
+	// parents returned it as a child) has an entry per execution.
+	Tasks []TaskResult
+	// Errors is the number of errors spent, including those carried in with
+	// ErrorsSpent. Keep it (in a custom resource's status, say) and pass it
+	// to the next RunOnce to make the budget span passes.
+	Errors int
+}
+
+// Attempts returns how many times the task named name ran in the pass: 1,
+// unless several parents returned it as a child; 0 when it did not run.
+func (r Result) Attempts(name string) int {
+	n := 0
+	for i := range r.Tasks {
+		if r.Tasks[i].Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+// TaskResult is what one execution of a task did.
+type TaskResult struct {
+	// Name is the task's name.
+	Name string
+	// Outcome is how the execution ended.
+	Outcome execloop.Outcome
+	// Phase is the last phase that ran: PhasePost when the task succeeded,
+	// otherwise the phase that failed or was in progress.
+	Phase execloop.Phase
+	// Err is the error that ended the execution; nil when it succeeded.
+	Err error
+	// Duration is the time the execution took.
+	Duration time.Duration
+}
+
+// PassOption changes one RunOnce call.
+type PassOption interface {
+	applyTo(c *passConfig)
+}
+
+type passConfig struct {
+	errorsSpent int
+}
+
+// ErrorsSpent is a PassOption: the pass starts with this many errors of the
+// budget already spent, for example as restored from a custom resource's
+// status, so that the budget spans passes made by different processes.
+type ErrorsSpent int
+
+func (n ErrorsSpent) applyTo(c *passConfig) { c.errorsSpent = int(n) }
+
+// RunOnce runs exactly one pass: one Create, then the tasks it returned and
+// their children. Errors a task spends within the budget are reported in the
+// Result, not returned. RunOnce returns an error when Create fails (wrapped),
+// when a task's error is fatal or exhausts the budget (*FatalError), and when
+// ctx is done (the context's error); the Result then holds what ran before.
+// RunOnce does not apply ExecutionTimeout and does not sleep.
+func (e *Executor) RunOnce(ctx context.Context, plan Plan, opts ...PassOption) (Result, error) {
+	if e.err != nil {
+		return Result{}, e.err
+	}
+	var c passConfig
+	for _, o := range opts {
+		o.applyTo(&c)
+	}
+	return e.pass(ctx, plan, c.errorsSpent, true)
+}
+
+// runStopped is the error of a run whose context is done: its cause, which
+// wraps context.DeadlineExceeded or context.Canceled.
+func runStopped(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	if err := ctx.Err(); !errors.Is(cause, err) {
+		return fmt.Errorf("%w: %w", err, cause)
+	}
+	return cause
+}

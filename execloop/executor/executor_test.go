@@ -1,0 +1,608 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package executor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/execloop/execloop/execloop"
+	"github.com/execloop/execloop/execloop/executor"
+)
+
+var errBoom = errors.New("boom")
+
+func tolerant(n int) *executor.Executor {
+	o := execloop.Options{ErrorsToTolerate: n}
+	return executor.New(&o)
+}
+
+func TestPassRunsTasksInOrderAndSkipsWhatFollowsAnError(t *testing.T) {
+	cases := []struct {
+		name  string
+		tasks func(tr *trace) []executor.Task
+		want  string
+	}{{
+		name: "tasks run in order, each through Pre, PerformAction and Post",
+		tasks: func(tr *trace) []executor.Task {
+			return []executor.Task{&fake{name: "a", tr: tr}, &fake{name: "b", tr: tr}}
+		},
+		want: "a.Pre a.PerformAction a.Post b.Pre b.PerformAction b.Post",
+	}, {
+		name: "an error in Pre skips PerformAction and Post, and the pass goes on with the next task",
+		tasks: func(tr *trace) []executor.Task {
+			return []executor.Task{&fake{name: "a", pre: errBoom, tr: tr}, &fake{name: "b", tr: tr}}
+		},
+		want: "a.Pre b.Pre b.PerformAction b.Post",
+	}, {
+		name: "an error in PerformAction skips Post and the children",
+		tasks: func(tr *trace) []executor.Task {
+			child := &fake{name: "a1", tr: tr}
+			return []executor.Task{&fake{name: "a", act: errBoom, children: []executor.Task{child}, tr: tr}, &fake{name: "b", tr: tr}}
+		},
+		want: "a.Pre a.PerformAction b.Pre b.PerformAction b.Post",
+	}, {
+		name: "an error in Post skips the children",
+		tasks: func(tr *trace) []executor.Task {
+			child := &fake{name: "a1", tr: tr}
+			return []executor.Task{&fake{name: "a", post: errBoom, children: []executor.Task{child}, tr: tr}, &fake{name: "b", tr: tr}}
+		},
+		want: "a.Pre a.PerformAction a.Post b.Pre b.PerformAction b.Post",
+	}, {
+		name: "children run depth first, in order, right after their parent's Post and before its next sibling",
+		tasks: func(tr *trace) []executor.Task {
+			a11 := &fake{name: "a11", tr: tr}
+			a1 := &fake{name: "a1", children: []executor.Task{a11}, tr: tr}
+			a2 := &fake{name: "a2", tr: tr}
+			return []executor.Task{&fake{name: "a", children: []executor.Task{a1, a2}, tr: tr}, &fake{name: "b", tr: tr}}
+		},
+		want: "a.Pre a.PerformAction a.Post a1.Pre a1.PerformAction a1.Post a11.Pre a11.PerformAction a11.Post " +
+			"a2.Pre a2.PerformAction a2.Post b.Pre b.PerformAction b.Post",
+	}, {
+		name: "children follow the same rules: a failing child skips its own children only",
+		tasks: func(tr *trace) []executor.Task {
+			a11 := &fake{name: "a11", tr: tr}
+			a1 := &fake{name: "a1", pre: errBoom, children: []executor.Task{a11}, tr: tr}
+			a2 := &fake{name: "a2", tr: tr}
+			return []executor.Task{&fake{name: "a", children: []executor.Task{a1, a2}, tr: tr}}
+		},
+		want: "a.Pre a.PerformAction a.Post a1.Pre a2.Pre a2.PerformAction a2.Post",
+	}, {
+		name: "an in-progress error skips the rest of the task like any error",
+		tasks: func(tr *trace) []executor.Task {
+			child := &fake{name: "a1", tr: tr}
+			wait := fmt.Errorf("not ready: %w", executor.ErrInProgress)
+			return []executor.Task{&fake{name: "a", post: wait, children: []executor.Task{child}, tr: tr}, &fake{name: "b", tr: tr}}
+		},
+		want: "a.Pre a.PerformAction a.Post b.Pre b.PerformAction b.Post",
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &trace{}
+			_, err := tolerant(10).RunOnce(background, &passes{lists: [][]executor.Task{tc.tasks(tr)}})
+			if err != nil {
+				t.Fatalf("RunOnce: %v", err)
+			}
+			if got := tr.String(); got != tc.want {
+				t.Errorf("phases ran:\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunOnceReportsEachTask(t *testing.T) {
+	tr := &trace{}
+	wait := fmt.Errorf("waiting for the database: %w", executor.ErrInProgress)
+	shared := &fake{name: "shared", tr: tr}
+	plan := &passes{lists: [][]executor.Task{{
+		&fake{name: "ok", children: []executor.Task{shared}, tr: tr},
+		&fake{name: "waits", post: wait, tr: tr},
+		&fake{name: "fails", act: errBoom, tr: tr},
+		&fake{name: "again", children: []executor.Task{shared}, tr: tr},
+	}}}
+
+	res, err := tolerant(1).RunOnce(background, plan, executor.ErrorsSpent(0))
+	if err != nil {
+		t.Fatalf("RunOnce: %v", err)
+	}
+	if res.Done {
+		t.Error("Done is true for a pass that ran tasks")
+	}
+	if res.Errors != 1 {
+		t.Errorf("Errors = %d, want 1 (in-progress errors are not spent)", res.Errors)
+	}
+	type row struct {
+		name    string
+		outcome execloop.Outcome
+		phase   execloop.Phase
+		err     error
+	}
+	want := []row{
+		{"ok", execloop.Succeeded, execloop.PhasePost, nil},
+		{"shared", execloop.Succeeded, execloop.PhasePost, nil},
+		{"waits", execloop.InProgress, execloop.PhasePost, executor.ErrInProgress},
+		{"fails", execloop.Failed, execloop.PhasePerformAction, errBoom},
+		{"again", execloop.Succeeded, execloop.PhasePost, nil},
+		{"shared", execloop.Succeeded, execloop.PhasePost, nil},
+	}
+	if len(res.Tasks) != len(want) {
+		t.Fatalf("got %d task results, want %d: %+v", len(res.Tasks), len(want), res.Tasks)
+	}
+	for i, w := range want {
+		g := res.Tasks[i]
+		if g.Name != w.name || g.Outcome != w.outcome || g.Phase != w.phase || !errors.Is(g.Err, w.err) || (w.err == nil) != (g.Err == nil) {
+			t.Errorf("task %d = {%s %s %s %v}, want {%s %s %s %v}", i, g.Name, g.Outcome, g.Phase, g.Err, w.name, w.outcome, w.phase, w.err)
+		}
+		if g.Duration < 0 {
+			t.Errorf("task %s has a negative duration %s", g.Name, g.Duration)
+		}
+	}
+	for name, n := range map[string]int{"shared": 2, "ok": 1, "missing": 0} {
+		if got := res.Attempts(name); got != n {
+			t.Errorf("Attempts(%q) = %d, want %d", name, got, n)
+		}
+	}
+
+	res, err = tolerant(1).RunOnce(background, plan)
+	if err != nil || !res.Done || len(res.Tasks) != 0 {
+		t.Errorf("second pass = %+v, %v; want Done with no tasks", res, err)
+	}
+}
+
+func TestErrorBudget(t *testing.T) {
+	fatal := executor.Fatal(errBoom)
+	cases := []struct {
+		name      string
+		tolerate  int
+		carried   int
+		tasks     func(tr *trace) []executor.Task
+		wantTrace string
+		wantFatal bool
+		wantSpent int
+	}{{
+		name:     "errors up to ErrorsToTolerate are tolerated and reported, not returned",
+		tolerate: 2,
+		tasks: func(tr *trace) []executor.Task {
+			return []executor.Task{&fake{name: "a", pre: errBoom, tr: tr}, &fake{name: "b", post: errBoom, tr: tr}, &fake{name: "c", tr: tr}}
+		},
+		wantTrace: "a.Pre b.Pre b.PerformAction b.Post c.Pre c.PerformAction c.Post",
+		wantSpent: 2,
+	}, {
+		name:     "the error that exceeds ErrorsToTolerate ends the pass with a FatalError",
+		tolerate: 1,
+		tasks: func(tr *trace) []executor.Task {
+			return []executor.Task{&fake{name: "a", pre: errBoom, tr: tr}, &fake{name: "b", pre: errBoom, tr: tr}, &fake{name: "c", tr: tr}}
+		},
+		wantTrace: "a.Pre b.Pre",
+		wantFatal: true,
+		wantSpent: 2,
+	}, {
+		name:     "with ErrorsToTolerate 0 the first error is fatal",
+		tolerate: 0,
+		tasks: func(tr *trace) []executor.Task {
+			return []executor.Task{&fake{name: "a", act: errBoom, tr: tr}, &fake{name: "b", tr: tr}}
+		},
+		wantTrace: "a.Pre a.PerformAction",
+		wantFatal: true,
+		wantSpent: 1,
+	}, {
+		name:     "errors carried in with ErrorsSpent count against the budget",
+		tolerate: 2,
+		carried:  2,
+		tasks: func(tr *trace) []executor.Task {
+			return []executor.Task{&fake{name: "a", post: errBoom, tr: tr}, &fake{name: "b", tr: tr}}
+		},
+		wantTrace: "a.Pre a.PerformAction a.Post",
+		wantFatal: true,
+		wantSpent: 3,
+	}, {
+		name:     "in-progress errors never spend the budget",
+		tolerate: 0,
+		tasks: func(tr *trace) []executor.Task {
+			wait := fmt.Errorf("not yet: %w", executor.ErrInProgress)
+			return []executor.Task{&fake{name: "a", pre: wait, tr: tr}, &fake{name: "b", act: wait, tr: tr}, &fake{name: "c", post: wait, tr: tr}}
+		},
+		wantTrace: "a.Pre b.Pre b.PerformAction c.Pre c.PerformAction c.Post",
+	}, {
+		name:     "a fatal error ends the pass at once, whatever is left of the budget",
+		tolerate: 10,
+		tasks: func(tr *trace) []executor.Task {
+			return []executor.Task{&fake{name: "a", act: fatal, tr: tr}, &fake{name: "b", tr: tr}}
+		},
+		wantTrace: "a.Pre a.PerformAction",
+		wantFatal: true,
+	}, {
+		name:     "a fatal error wins over an in-progress error it wraps",
+		tolerate: 10,
+		tasks: func(tr *trace) []executor.Task {
+			return []executor.Task{&fake{name: "a", pre: executor.Fatal(executor.ErrInProgress), tr: tr}, &fake{name: "b", tr: tr}}
+		},
+		wantTrace: "a.Pre",
+		wantFatal: true,
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &trace{}
+			res, err := tolerant(tc.tolerate).RunOnce(background, &passes{lists: [][]executor.Task{tc.tasks(tr)}}, executor.ErrorsSpent(tc.carried))
+			if got := tr.String(); got != tc.wantTrace {
+				t.Errorf("phases ran:\n got %s\nwant %s", got, tc.wantTrace)
+			}
+			var fe *executor.FatalError
+			if got := errors.As(err, &fe); got != tc.wantFatal {
+				t.Fatalf("RunOnce error = %v; FatalError: %v, want %v", err, got, tc.wantFatal)
+			}
+			if tc.wantFatal && !errors.Is(err, errBoom) && !errors.Is(err, executor.ErrInProgress) {
+				t.Errorf("the FatalError %q does not wrap the task's error", err)
+			}
+			if tc.wantFatal && !strings.Contains(err.Error(), `task "a"`) && !strings.Contains(err.Error(), `task "b"`) {
+				t.Errorf("the FatalError %q does not name the task", err)
+			}
+			if res.Errors != tc.wantSpent {
+				t.Errorf("Errors = %d, want %d", res.Errors, tc.wantSpent)
+			}
+		})
+	}
+}
+
+func TestRunSpendsTheBudgetAcrossPassesAndStartsEachRunAfresh(t *testing.T) {
+	tr := &trace{}
+	plan := repeat{&fake{name: "flaky", pre: errBoom, tr: tr}}
+	exec := tolerant(2)
+	for run := 1; run <= 2; run++ {
+		tr.steps = nil
+		err := exec.Run(plan)
+		var fe *executor.FatalError
+		if !errors.As(err, &fe) || !errors.Is(err, errBoom) {
+			t.Fatalf("run %d: Run = %v, want a FatalError wrapping the task's error", run, err)
+		}
+		if got, want := tr.String(), "flaky.Pre flaky.Pre flaky.Pre"; got != want {
+			t.Errorf("run %d: phases ran %q, want %q (two tolerated errors, the third is fatal)", run, got, want)
+		}
+	}
+}
+
+func TestRunStopsWhenCreateReturnsNothing(t *testing.T) {
+	tr := &trace{}
+	plan := &passes{lists: [][]executor.Task{
+		{&fake{name: "a", tr: tr}},
+		{&fake{name: "b", tr: tr}},
+	}}
+	if err := tolerant(0).Run(plan); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if plan.creates != 3 {
+		t.Errorf("Create was called %d times, want 3 (two passes, then the empty answer)", plan.creates)
+	}
+	if got, want := tr.String(), "a.Pre a.PerformAction a.Post b.Pre b.PerformAction b.Post"; got != want {
+		t.Errorf("phases ran %q, want %q", got, want)
+	}
+}
+
+type failingPlan struct{ err error }
+
+func (p failingPlan) Create() ([]executor.Task, error) { return nil, p.err }
+
+type panickingPlan struct{}
+
+func (panickingPlan) Create() ([]executor.Task, error) { panic("no plan today") }
+
+func TestCreateErrorsEndTheRun(t *testing.T) {
+	cases := []struct {
+		name string
+		plan executor.Plan
+		want string
+	}{
+		{"a Create error is returned, wrapped", failingPlan{errBoom}, "plan Create failed: boom"},
+		{"a panic in Create is an error, not a crash", panickingPlan{}, "plan Create failed: panic: no plan today"},
+		{"a nil plan is an error", nil, "the plan is nil"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tolerant(5).Run(tc.plan)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Run = %v, want an error containing %q", err, tc.want)
+			}
+			if p, ok := tc.plan.(failingPlan); ok && !errors.Is(err, p.err) {
+				t.Errorf("errors.Is(%v, the Create error) is false", err)
+			}
+		})
+	}
+}
+
+func TestPanicsAreErrorsOfTheTask(t *testing.T) {
+	for _, phase := range []string{"Pre", "PerformAction", "Post"} {
+		t.Run("a panic in "+phase+" is recovered and counted like any error", func(t *testing.T) {
+			tr := &trace{}
+			plan := &passes{lists: [][]executor.Task{{&fake{name: "a", panicIn: phase, tr: tr}, &fake{name: "b", tr: tr}}}}
+			res, err := tolerant(1).RunOnce(background, plan)
+			if err != nil {
+				t.Fatalf("RunOnce: %v", err)
+			}
+			var pe *executor.PanicError
+			if !errors.As(res.Tasks[0].Err, &pe) || pe.Phase.String() != phase || pe.Value != "a blew up" || len(pe.Stack) == 0 {
+				t.Fatalf("task error = %#v, want a PanicError of %s with value and stack", res.Tasks[0].Err, phase)
+			}
+			if res.Errors != 1 || res.Tasks[0].Outcome != execloop.Failed {
+				t.Errorf("Errors = %d, outcome %s; want 1, Failed", res.Errors, res.Tasks[0].Outcome)
+			}
+			if !strings.HasSuffix(tr.String(), "b.Pre b.PerformAction b.Post") {
+				t.Errorf("the pass did not go on after the panic: %s", tr)
+			}
+		})
+	}
+	t.Run("a panic that exhausts the budget ends the run with a FatalError", func(t *testing.T) {
+		tr := &trace{}
+		err := tolerant(0).Run(repeat{&fake{name: "a", panicIn: "Post", tr: tr}})
+		var fe *executor.FatalError
+		var pe *executor.PanicError
+		if !errors.As(err, &fe) || !errors.As(err, &pe) {
+			t.Fatalf("Run = %v, want a FatalError wrapping a PanicError", err)
+		}
+	})
+}
+
+func TestContextTasksGetTheRunsContext(t *testing.T) {
+	type key struct{}
+	ctx := context.WithValue(background, key{}, "run")
+	var seen []string
+	see := func(phase string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			seen = append(seen, fmt.Sprintf("%s:%v", phase, ctx.Value(key{})))
+			return nil
+		}
+	}
+	task := executor.NewTask("ctx", executor.TaskFuncs{
+		Pre: see("Pre"),
+		PerformAction: func(ctx context.Context) ([]executor.Task, error) {
+			return nil, see("PerformAction")(ctx)
+		},
+		Post: see("Post"),
+	})
+	plan := executor.PlanFunc(func(ctx context.Context) ([]executor.Task, error) {
+		seen = append(seen, fmt.Sprintf("Create:%v", ctx.Value(key{})))
+		if len(seen) > 1 {
+			return nil, nil
+		}
+		return []executor.Task{task, executor.NewTask("empty", executor.TaskFuncs{})}, nil
+	})
+	if err := tolerant(0).RunWithContext(ctx, plan); err != nil {
+		t.Fatalf("RunWithContext: %v", err)
+	}
+	if got, want := strings.Join(seen, " "), "Create:run Pre:run PerformAction:run Post:run Create:run"; got != want {
+		t.Errorf("contexts seen: %s, want %s", got, want)
+	}
+}
+
+func TestTaskTimeout(t *testing.T) {
+	t.Run("a task that honours its context fails when its timeout passes, and the pass goes on", func(t *testing.T) {
+		tr := &trace{}
+		slow := executor.NewTask("slow", executor.TaskFuncs{
+			Timeout: 20 * time.Millisecond,
+			PerformAction: func(ctx context.Context) ([]executor.Task, error) {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			},
+			Post: func(context.Context) error { tr.add("slow.Post"); return nil },
+		})
+		plan := &passes{lists: [][]executor.Task{{slow, &fake{name: "next", tr: tr}}}}
+		res, err := tolerant(1).RunOnce(background, plan)
+		if err != nil {
+			t.Fatalf("RunOnce: %v", err)
+		}
+		got := res.Tasks[0]
+		if got.Outcome != execloop.Failed || !errors.Is(got.Err, context.DeadlineExceeded) || !strings.Contains(got.Err.Error(), "timeout of 20ms") {
+			t.Errorf("slow = %s %v, want Failed with a timeout error", got.Outcome, got.Err)
+		}
+		if res.Errors != 1 {
+			t.Errorf("Errors = %d, want 1", res.Errors)
+		}
+		if tr.String() != "next.Pre next.PerformAction next.Post" {
+			t.Errorf("phases ran: %s", tr)
+		}
+	})
+	t.Run("a task that ignores its context is left behind when its timeout passes", func(t *testing.T) {
+		tr := &trace{}
+		release := make(chan struct{})
+		stuck := executor.NewTask("stuck", executor.TaskFuncs{
+			Timeout: 20 * time.Millisecond,
+			Pre: func(context.Context) error {
+				<-release
+				return nil
+			},
+			PerformAction: func(context.Context) ([]executor.Task, error) { tr.add("stuck.PerformAction"); return nil, nil },
+		})
+		plan := &passes{lists: [][]executor.Task{{stuck, &fake{name: "next", tr: tr}}}}
+		res, err := tolerant(1).RunOnce(background, plan)
+		if err != nil {
+			t.Fatalf("RunOnce: %v", err)
+		}
+		if !errors.Is(res.Tasks[0].Err, context.DeadlineExceeded) {
+			t.Errorf("stuck error = %v, want a timeout", res.Tasks[0].Err)
+		}
+		close(release)
+		goleak.VerifyNone(t, goleak.IgnoreCurrent())
+		if tr.String() != "next.Pre next.PerformAction next.Post" {
+			t.Errorf("phases ran: %s (PerformAction of the stuck task must never start)", tr)
+		}
+	})
+}
+
+func TestRunWithContext(t *testing.T) {
+	wait := &fake{name: "waits", pre: fmt.Errorf("not yet: %w", executor.ErrInProgress), tr: &trace{}}
+
+	t.Run("ExecutionTimeout ends the run with an error wrapping DeadlineExceeded", func(t *testing.T) {
+		o := execloop.Options{SleepBetweenRuns: time.Millisecond, ExecutionTimeout: 30 * time.Millisecond}
+		err := executor.New(&o).RunWithContext(background, repeat{wait})
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "execution timeout of 30ms exceeded") {
+			t.Fatalf("RunWithContext = %v, want the execution timeout", err)
+		}
+	})
+
+	t.Run("a context deadline ends the run with an error wrapping DeadlineExceeded", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(background, 30*time.Millisecond)
+		defer cancel()
+		o := execloop.Options{SleepBetweenRuns: time.Millisecond}
+		if err := executor.New(&o).RunWithContext(ctx, repeat{wait}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("RunWithContext = %v, want DeadlineExceeded", err)
+		}
+	})
+
+	t.Run("cancellation interrupts the sleep between passes", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(background)
+		plan := executor.PlanFunc(func(context.Context) ([]executor.Task, error) {
+			cancel() // the first pass cancels; the run must not sleep the hour
+			return []executor.Task{wait}, nil
+		})
+		o := execloop.Options{SleepBetweenRuns: time.Hour}
+		done := make(chan error, 1)
+		go func() { done <- executor.New(&o).RunWithContext(ctx, plan) }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("RunWithContext = %v, want Canceled", err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("RunWithContext kept sleeping after its context was cancelled")
+		}
+	})
+
+	t.Run("cancellation returns while a phase that ignores its context is in flight, and no phase starts after", func(t *testing.T) {
+		tr := &trace{}
+		b := &blockingTask{started: make(chan struct{}), release: make(chan struct{}), tr: tr}
+		ctx, cancel := context.WithCancel(background)
+		done := make(chan error, 1)
+		go func() {
+			done <- tolerant(5).RunWithContext(ctx, repeat{b, &fake{name: "after", tr: tr}})
+		}()
+		<-b.started
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("RunWithContext = %v, want Canceled", err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("RunWithContext waited for a phase that ignores its context")
+		}
+		close(b.release)
+		goleak.VerifyNone(t, goleak.IgnoreCurrent())
+		if got, want := tr.String(), "blocker.Pre blocker.PerformAction"; got != want {
+			t.Errorf("phases ran %q, want %q", got, want)
+		}
+	})
+
+	t.Run("a context done before the run starts runs nothing", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(background)
+		cancel()
+		plan := &passes{lists: [][]executor.Task{{wait}}}
+		if err := tolerant(5).RunWithContext(ctx, plan); !errors.Is(err, context.Canceled) || plan.creates != 0 {
+			t.Fatalf("RunWithContext = %v after %d Creates, want Canceled after none", err, plan.creates)
+		}
+	})
+}
+
+func TestAnExecutorServesConcurrentRuns(t *testing.T) {
+	exec := tolerant(3)
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr := &trace{}
+			plan := &passes{lists: [][]executor.Task{
+				{&fake{name: "a", pre: errBoom, tr: tr}, &fake{name: "b", tr: tr}},
+				{&fake{name: "c", post: errBoom, tr: tr}},
+			}}
+			if err := exec.Run(plan); err != nil {
+				errs[i] = err
+			} else if plan.creates != 3 {
+				errs[i] = fmt.Errorf("Create called %d times, want 3", plan.creates)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("run %d: %v", i, err)
+		}
+	}
+}
+
+func TestOptions(t *testing.T) {
+	d := execloop.DefaultOptions()
+	if d.SleepBetweenRuns != time.Second || d.ErrorsToTolerate != 5 || d.ExecutionTimeout != 20*time.Minute || d.Logger == nil {
+		t.Errorf("DefaultOptions() = %+v, want 1s, 5, 20m and a logger", d)
+	}
+	o := d.WithSleepBetweenRuns(time.Minute).WithErrorsToTolerate(1).WithExecutionTimeout(time.Hour).WithLogger(nil)
+	if o.SleepBetweenRuns != time.Minute || o.ErrorsToTolerate != 1 || o.ExecutionTimeout != time.Hour || o.Logger != nil {
+		t.Errorf("With* gave %+v", o)
+	}
+	if d.SleepBetweenRuns != time.Second || d.Logger == nil {
+		t.Errorf("With* changed the receiver: %+v", d)
+	}
+	if got := executor.New(nil).Options(); got.ErrorsToTolerate != 5 || got.SleepBetweenRuns != time.Second {
+		t.Errorf("New(nil) options = %+v, want the defaults", got)
+	}
+
+	invalid := []struct {
+		opts execloop.Options
+		want string
+	}{
+		{execloop.Options{ErrorsToTolerate: -1}, "execloop: Options.ErrorsToTolerate must not be negative, got -1"},
+		{execloop.Options{SleepBetweenRuns: -time.Second}, "execloop: Options.SleepBetweenRuns must not be negative, got -1s"},
+		{execloop.Options{ExecutionTimeout: -time.Minute}, "execloop: Options.ExecutionTimeout must not be negative, got -1m0s"},
+	}
+	for _, tc := range invalid {
+		exec := executor.New(&tc.opts)
+		err := exec.Run(repeat{})
+		var oe *execloop.OptionError
+		if !errors.As(err, &oe) || err.Error() != tc.want {
+			t.Errorf("Run with %+v = %v, want %q", tc.opts, err, tc.want)
+		}
+		if _, err := exec.RunOnce(background, repeat{}); err == nil {
+			t.Errorf("RunOnce with %+v ran", tc.opts)
+		}
+	}
+
+	var zero executor.Executor
+	tr := &trace{}
+	if err := zero.Run(&passes{lists: [][]executor.Task{{&fake{name: "a", tr: tr}}}}); err != nil || tr.String() != "a.Pre a.PerformAction a.Post" {
+		t.Errorf("the zero Executor: %v, %s", err, tr)
+	}
+}
+
+func TestPhaseAndOutcomeNames(t *testing.T) {
+	got := fmt.Sprint(execloop.PhasePre, execloop.PhasePerformAction, execloop.PhasePost, execloop.Phase(7),
+		execloop.Succeeded, execloop.InProgress, execloop.Failed, execloop.Outcome(9))
+	if want := "Pre PerformAction Post Phase(7) Succeeded InProgress Failed Outcome(9)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := executor.Fatal(nil); got != nil {
+		t.Errorf("Fatal(nil) = %v, want nil", got)
+	}
+	if got := executor.Fatal(errBoom).Error(); got != "fatal: boom" {
+		t.Errorf("Fatal(boom).Error() = %q", got)
+	}
+}
