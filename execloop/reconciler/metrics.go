@@ -1,0 +1,59 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package reconciler
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// Metric labels.
+const (
+	labelController = "controller"
+	labelTask       = "task"
+	labelOutcome    = "outcome"
+)
+
+// The Reconciler's metrics, registered in controller-runtime's registry and
+// served on the manager's metrics endpoint. Labels are bounded: controller
+// names and the task names of plans, never object names.
+var (
+	taskDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "execloop_task_duration_seconds",
+		Help:    "How long task executions took, by controller, task and outcome (Succeeded, InProgress, Failed).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 9), // 1ms to about 65s
+	}, []string{labelController, labelTask, labelOutcome})
+
+	taskExecutions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "execloop_task_executions_total",
+		Help: "Task executions, by controller, task and outcome (Succeeded, InProgress, Failed).",
+	}, []string{labelController, labelTask, labelOutcome})
+
+	passes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "execloop_passes_total",
+		Help: "Plan passes, by controller and result: done (the plan needs no more tasks), progressing, error.",
+	}, []string{labelController, "result"})
+
+	objectsGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "execloop_objects",
+		Help: "Objects by controller and state: Ready, Progressing, Stalled, Paused, Deleting.",
+	}, []string{labelController, "state"})
+)
+
+func init() {
+	metrics.Registry.MustRegister(taskDuration, taskExecutions, passes, objectsGauge)
+}

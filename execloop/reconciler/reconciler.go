@@ -1,0 +1,322 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/execloop/execloop/execloop"
+	"github.com/execloop/execloop/execloop/executor"
+)
+
+const (
+	// PausedAnnotation set to "true" on an object stops its passes: the
+	// Reconciler records ReasonPaused and does nothing else until the
+	// annotation is removed or set to another value.
+	PausedAnnotation = "execloop.dev/paused"
+
+	// DefaultFinalizer is the finalizer the Reconciler adds to objects when
+	// it has a Cleanup plan factory.
+	DefaultFinalizer = "execloop.dev/cleanup"
+)
+
+// Object is a custom resource the Reconciler can drive: a client.Object
+// whose status embeds Status.
+type Object interface {
+	client.Object
+	// ExecloopStatus returns the Status embedded in the object's status,
+	// for the Reconciler to read and update in place.
+	ExecloopStatus() *Status
+}
+
+// TaskLister is an optional interface of the plans that a plan factory
+// returns: a plan that knows all its tasks lists their names, in order. The
+// Reconciler then keeps Status.Tasks to exactly those tasks, listing the ones
+// that have not run yet as Pending and dropping the ones that left the plan.
+// Without it, Status.Tasks holds the tasks that have run.
+type TaskLister interface {
+	TaskNames() []string
+}
+
+// Reconciler reconciles objects of type T, a pointer to a custom resource
+// struct, by running one pass of an execloop plan per reconcile. Set its
+// fields, then call SetupWithManager.
+type Reconciler[T Object] struct {
+	// Name names the controller in logs, metrics and events; it must be a
+	// DNS-1123 subdomain. Required.
+	Name string
+
+	// Plan builds the plan for an object; its Create is then asked which
+	// tasks are still needed. Return an error wrapped with
+	// reconcile.TerminalError when the object can never yield a plan (an
+	// invalid spec): the object becomes Stalled with reason InvalidPlan
+	// until its spec changes. Other errors are retried with backoff.
+	// Required.
+	Plan func(ctx context.Context, obj T) (executor.Plan, error)
+
+	// Cleanup builds the plan that runs when an object is deleted. When it
+	// is set, the Reconciler adds Finalizer to every object and removes it
+	// once the cleanup plan's Create returns no tasks. Nil means no cleanup
+	// and no finalizer.
+	Cleanup func(ctx context.Context, obj T) (executor.Plan, error)
+
+	// Options are the execloop options of every object: SleepBetweenRuns is
+	// the pause between two passes of an object, ErrorsToTolerate its error
+	// budget per generation, ExecutionTimeout the time its plan may take
+	// from its first pass (zero: no limit). Logger is replaced by the
+	// reconcile's logr logger; Observer, when set, is told about every pass
+	// alongside the Reconciler's own tracing.
+	Options execloop.Options
+
+	// OptionsFor, when set, returns the options of one object, starting
+	// from Options; for example to honour per-object settings in its spec.
+	OptionsFor func(obj T, defaults execloop.Options) execloop.Options
+
+	// ResyncInterval, when positive, runs a pass of converged objects this
+	// often, to notice drift that no watch reports. Zero means never.
+	ResyncInterval time.Duration
+
+	// MaxConcurrentReconciles is how many objects are reconciled at once.
+	// Defaults to 1.
+	MaxConcurrentReconciles int
+
+	// Builder, when set, is given the controller's builder before it is
+	// built, to add watches (Owns, Watches) or options.
+	Builder func(b *builder.Builder) *builder.Builder
+
+	// Client reads and writes objects. Defaults to the manager's client.
+	Client client.Client
+
+	// APIReader reads objects past the cache, when the cache may not hold
+	// the Reconciler's own last write yet. Defaults to the manager's.
+	APIReader client.Reader
+
+	// Recorder emits events. Defaults to the manager's events.k8s.io
+	// recorder named Name.
+	Recorder events.EventRecorder
+
+	// TracerProvider, when set, traces every pass: one span per pass and a
+	// child span per task. Nil means no tracing.
+	TracerProvider trace.TracerProvider
+
+	// Finalizer is the finalizer added when Cleanup is set. Defaults to
+	// DefaultFinalizer.
+	Finalizer string
+
+	once      sync.Once
+	setupErr  error
+	newObject func() T
+	tracer    trace.Tracer
+	now       func() time.Time
+
+	mu      sync.Mutex
+	objects map[types.NamespacedName]*memo
+}
+
+var _ reconcile.Reconciler = (*Reconciler[Object])(nil)
+
+// memo is what the Reconciler remembers of an object between reconciles.
+// The object's status is the record that survives a restart; this only
+// covers the time until the informer cache has caught up with it.
+type memo struct {
+	uid      types.UID
+	rv       string    // resourceVersion of the Reconciler's last write
+	gen      int64     // generation of the last pass
+	lastPass time.Time // when the last pass started
+	state    string    // for the objects gauge
+}
+
+// SetupWithManager validates the Reconciler, fills in its defaults from mgr
+// and registers its controller with mgr.
+func (r *Reconciler[T]) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Client == nil {
+		r.Client = mgr.GetClient()
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Recorder == nil && r.Name != "" {
+		r.Recorder = mgr.GetEventRecorder(r.Name)
+	}
+	if err := r.setup(); err != nil {
+		return err
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named(r.Name).
+		For(r.newObject(), builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, // spec changes and deletion
+			predicate.AnnotationChangedPredicate{}, // pausing and resuming
+		))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles})
+	if r.Builder != nil {
+		b = r.Builder(b)
+	}
+	return b.Complete(r)
+}
+
+// setup checks the configuration and fills in its defaults, once.
+func (r *Reconciler[T]) setup() error {
+	r.once.Do(func() { r.setupErr = r.complete() })
+	return r.setupErr
+}
+
+// complete checks the configuration and fills in what does not come from a
+// manager.
+func (r *Reconciler[T]) complete() error {
+	var zero T
+	typ := reflect.TypeOf(zero)
+	switch {
+	case typ == nil || typ.Kind() != reflect.Pointer || typ.Elem().Kind() != reflect.Struct:
+		return fmt.Errorf("reconciler: the type parameter must be a pointer to a struct, got %v", typ)
+	case r.Name == "":
+		return errors.New("reconciler: Name is required")
+	case len(validation.IsDNS1123Subdomain(r.Name)) > 0:
+		return fmt.Errorf("reconciler: Name %q must be a DNS-1123 subdomain: %v", r.Name, validation.IsDNS1123Subdomain(r.Name))
+	case r.Plan == nil:
+		return fmt.Errorf("reconciler %q: Plan is required", r.Name)
+	case r.Client == nil:
+		return fmt.Errorf("reconciler %q: Client is required", r.Name)
+	case r.ResyncInterval < 0:
+		return fmt.Errorf("reconciler %q: ResyncInterval must not be negative, got %s", r.Name, r.ResyncInterval)
+	case r.MaxConcurrentReconciles < 0:
+		return fmt.Errorf("reconciler %q: MaxConcurrentReconciles must not be negative, got %d", r.Name, r.MaxConcurrentReconciles)
+	}
+	if err := r.Options.Validate(); err != nil {
+		return fmt.Errorf("reconciler %q: %w", r.Name, err)
+	}
+	r.newObject = func() T { return reflect.New(typ.Elem()).Interface().(T) }
+	if r.APIReader == nil {
+		r.APIReader = r.Client
+	}
+	if r.Finalizer == "" {
+		r.Finalizer = DefaultFinalizer
+	}
+	if r.TracerProvider != nil {
+		r.tracer = r.TracerProvider.Tracer("github.com/execloop/execloop/execloop/reconciler")
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	r.objects = map[types.NamespacedName]*memo{}
+	return nil
+}
+
+// memo returns what the Reconciler remembers of the object, starting afresh
+// when the object was deleted and created again under the same name.
+func (r *Reconciler[T]) memo(key types.NamespacedName, uid types.UID) *memo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.objects[key]
+	if m == nil || m.uid != uid {
+		if m != nil {
+			objectsGauge.WithLabelValues(r.Name, m.state).Dec()
+		}
+		m = &memo{uid: uid}
+		r.objects[key] = m
+	}
+	return m
+}
+
+// forget drops what the Reconciler remembers of a deleted object.
+func (r *Reconciler[T]) forget(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m := r.objects[key]; m != nil {
+		if m.state != "" {
+			objectsGauge.WithLabelValues(r.Name, m.state).Dec()
+		}
+		delete(r.objects, key)
+	}
+}
+
+// setState moves the object to state in the objects gauge.
+func (r *Reconciler[T]) setState(m *memo, state string) {
+	if m.state == state {
+		return
+	}
+	if m.state != "" {
+		objectsGauge.WithLabelValues(r.Name, m.state).Dec()
+	}
+	objectsGauge.WithLabelValues(r.Name, state).Inc()
+	m.state = state
+}
+
+// Reconcile runs at most one pass of the object's plan; see the package
+// documentation for the steps. Without SetupWithManager (in a unit test with
+// a fake client, say), the first call checks the configuration.
+func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if err := r.setup(); err != nil {
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	obj := r.newObject()
+	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	m := r.memo(req.NamespacedName, obj.GetUID())
+	if m.rv != "" && obj.GetResourceVersion() != m.rv {
+		// The cache may not hold our last write yet: a pass must not start
+		// from a stale error count or task list.
+		if err := r.APIReader.Get(ctx, req.NamespacedName, obj); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
+	m.rv = obj.GetResourceVersion()
+
+	s := &session[T]{r: r, m: m, obj: obj, base: obj.DeepCopyObject().(T), now: r.now(), key: req.NamespacedName}
+	s.opts = r.Options
+	if r.OptionsFor != nil {
+		s.opts = r.OptionsFor(obj, r.Options)
+		if err := s.opts.Validate(); err != nil {
+			return ctrl.Result{}, s.stall(ctx, ReasonInvalidPlan, err)
+		}
+	}
+
+	if !obj.GetDeletionTimestamp().IsZero() {
+		if r.Cleanup == nil || !controllerutil.ContainsFinalizer(obj, r.Finalizer) {
+			return ctrl.Result{}, nil
+		}
+		return s.reconcile(ctx, r.Cleanup, true)
+	}
+	if r.Cleanup != nil && !controllerutil.ContainsFinalizer(obj, r.Finalizer) {
+		if err := s.addFinalizer(ctx); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return s.reconcile(ctx, r.Plan, false)
+}

@@ -1,0 +1,535 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/execloop/execloop/execloop"
+	"github.com/execloop/execloop/execloop/executor"
+)
+
+// Object states, as the execloop_objects gauge counts them.
+const (
+	stateReady       = "Ready"
+	stateProgressing = "Progressing"
+	stateStalled     = "Stalled"
+	statePaused      = "Paused"
+	stateDeleting    = "Deleting"
+)
+
+// maxMessage bounds the messages written to conditions and task statuses.
+const maxMessage = 1024
+
+// statusWriteTimeout bounds a status write. Status writes outlive the
+// reconcile's context, so that what a pass did is recorded even when the
+// manager is stopping: otherwise a restarted operator would run finished
+// tasks again.
+const statusWriteTimeout = 10 * time.Second
+
+// session is one reconcile of one object.
+type session[T Object] struct {
+	r    *Reconciler[T]
+	m    *memo
+	key  types.NamespacedName
+	obj  T // the object, changed in place
+	base T // the object as it was read, or as last written
+	now  time.Time
+	opts execloop.Options
+}
+
+// reconcile runs one pass of the plan that factory builds, when one is due.
+func (s *session[T]) reconcile(ctx context.Context, factory func(context.Context, T) (executor.Plan, error), deleting bool) (ctrl.Result, error) {
+	st := s.obj.ExecloopStatus()
+	gen := s.obj.GetGeneration()
+	if result, due, err := s.due(ctx, deleting); !due {
+		return result, err
+	}
+
+	if st.StartTime == nil {
+		st.StartTime = &metav1.Time{Time: s.now}
+	}
+	var deadline time.Time
+	if d := s.opts.ExecutionTimeout; d > 0 {
+		deadline = st.StartTime.Add(d)
+		if !s.now.Before(deadline) {
+			return ctrl.Result{}, s.stall(ctx, ReasonExecutionTimeout, fmt.Errorf("the plan did not finish within its execution timeout of %s", d))
+		}
+	}
+
+	plan, err := factory(ctx, s.obj)
+	if err != nil {
+		if errors.Is(err, reconcile.TerminalError(nil)) {
+			return ctrl.Result{}, s.stall(ctx, ReasonInvalidPlan, unwrapTerminal(err))
+		}
+		return ctrl.Result{}, s.retry(ctx, fmt.Errorf("building the plan: %w", err))
+	}
+
+	s.m.lastPass, s.m.gen = s.r.now(), gen
+	res, err := s.pass(ctx, plan, deadline)
+	var names []string
+	if l, ok := plan.(TaskLister); ok {
+		names = l.TaskNames()
+	}
+	failed := recordTasks(st, names, res.Tasks, metav1.Time{Time: s.now})
+	st.Errors = int32(res.Errors)
+	s.observe(res, err)
+	if err == nil || errors.As(err, new(*executor.FatalError)) {
+		s.taskEvents(failed)
+	}
+	return s.conclude(ctx, res, err, deadline, deleting)
+}
+
+// conclude records how the pass ended and says when the next one is due.
+func (s *session[T]) conclude(ctx context.Context, res executor.Result, err error, deadline time.Time, deleting bool) (ctrl.Result, error) {
+	switch {
+	case err == nil && res.Done && deleting:
+		return ctrl.Result{}, s.removeFinalizer(ctx)
+	case err == nil && res.Done:
+		return s.ready(ctx)
+	case err == nil:
+		return s.progressing(ctx, deleting)
+	case errors.As(err, new(*executor.FatalError)):
+		reason := ReasonFatalError
+		if res.Errors > s.opts.ErrorsToTolerate {
+			reason = ReasonBudgetExhausted
+		}
+		return ctrl.Result{}, s.stall(ctx, reason, err)
+	case !deadline.IsZero() && !s.r.now().Before(deadline):
+		return ctrl.Result{}, s.stall(ctx, ReasonExecutionTimeout,
+			fmt.Errorf("the plan did not finish within its execution timeout of %s: %w", s.opts.ExecutionTimeout, err))
+	case ctx.Err() != nil:
+		// The manager is stopping: keep what the pass did.
+		if werr := s.write(ctx); werr != nil {
+			return ctrl.Result{}, errors.Join(err, werr)
+		}
+		return ctrl.Result{}, err
+	default:
+		return ctrl.Result{}, s.retry(ctx, err)
+	}
+}
+
+// due decides whether a pass runs now. When it does not, it returns what
+// Reconcile returns instead: nothing for a paused or stalled object, a
+// requeue when the last pass was too recent.
+func (s *session[T]) due(ctx context.Context, deleting bool) (ctrl.Result, bool, error) {
+	st := s.obj.ExecloopStatus()
+	gen := s.obj.GetGeneration()
+	if s.obj.GetAnnotations()[PausedAnnotation] == "true" {
+		return ctrl.Result{}, false, s.pause(ctx)
+	}
+	switch {
+	case st.ObservedGeneration != gen:
+		// A new spec (or the deletion, which also bumps the generation):
+		// start at once with a fresh budget.
+		st.Errors = 0
+		st.StartTime = nil
+		meta.RemoveStatusCondition(&st.Conditions, ConditionStalled)
+		if deleting {
+			st.Tasks = nil // the cleanup plan's tasks replace the plan's
+		}
+	case st.IsStalled(gen):
+		s.r.setState(s.m, stateStalled)
+		return ctrl.Result{}, false, nil // quiet until the spec changes
+	default:
+		if wait := s.wait(st); wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, false, nil
+		}
+	}
+	return ctrl.Result{}, true, nil
+}
+
+// wait returns how long until the next pass may start: never sooner than
+// SleepBetweenRuns after the previous one, whatever triggered this
+// reconcile.
+func (s *session[T]) wait(st *Status) time.Duration {
+	last := time.Time{}
+	if s.m.gen == s.obj.GetGeneration() {
+		last = s.m.lastPass
+	}
+	if st.LastPassTime != nil && st.LastPassTime.After(last) {
+		last = st.LastPassTime.Time // the record of a previous process
+	}
+	if last.IsZero() {
+		return 0
+	}
+	return last.Add(s.opts.SleepBetweenRuns).Sub(s.now)
+}
+
+// pass runs one pass of plan, bounded by deadline when it is set.
+func (s *session[T]) pass(ctx context.Context, plan executor.Plan, deadline time.Time) (executor.Result, error) {
+	opts := s.opts
+	opts.Logger = execloop.NewLogrLogger(logf.FromContext(ctx))
+	opts.Observer = s.r.observer(s.obj, opts.Observer)
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	return executor.New(&opts).RunOnce(ctx, plan, executor.ErrorsSpent(s.obj.ExecloopStatus().Errors))
+}
+
+// ready records that the plan needs no more tasks.
+func (s *session[T]) ready(ctx context.Context) (ctrl.Result, error) {
+	st := s.obj.ExecloopStatus()
+	wasReady := s.base.ExecloopStatus().IsReady(s.obj.GetGeneration())
+	st.Errors = 0 // a converged plan starts its next convergence (drift) with a fresh budget
+	st.StartTime = nil
+	st.NextPassTime = nil
+	var result ctrl.Result
+	if s.r.ResyncInterval > 0 {
+		result.RequeueAfter = s.r.ResyncInterval
+		st.NextPassTime = &metav1.Time{Time: s.now.Add(s.r.ResyncInterval)}
+	}
+	msg := "The plan needs no more tasks"
+	if n := len(st.Tasks); n > 0 {
+		msg = fmt.Sprintf("All %d tasks succeeded", n)
+	}
+	s.setConditions(metav1.ConditionTrue, ReasonSucceeded, msg)
+	meta.RemoveStatusCondition(&st.Conditions, ConditionReconciling)
+	if err := s.write(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
+	s.r.setState(s.m, stateReady)
+	if !wasReady {
+		s.event(corev1.EventTypeNormal, "PlanCompleted", msg)
+	}
+	return result, nil
+}
+
+// progressing records a pass after which tasks remain, and requeues.
+func (s *session[T]) progressing(ctx context.Context, deleting bool) (ctrl.Result, error) {
+	st := s.obj.ExecloopStatus()
+	reason, state := ReasonProgressing, stateProgressing
+	if deleting {
+		reason, state = ReasonDeleting, stateDeleting
+	}
+	msg := summary(st)
+	s.setConditions(metav1.ConditionFalse, reason, msg)
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: ConditionReconciling, Status: metav1.ConditionTrue, Reason: reason, Message: msg,
+		ObservedGeneration: s.obj.GetGeneration(),
+	})
+	st.NextPassTime = &metav1.Time{Time: s.now.Add(s.opts.SleepBetweenRuns)}
+	if err := s.write(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
+	s.r.setState(s.m, state)
+	// A zero SleepBetweenRuns means no pause, but a requeue all the same.
+	return ctrl.Result{RequeueAfter: max(s.opts.SleepBetweenRuns, time.Nanosecond)}, nil
+}
+
+// stall records a failure that no retry will mend for this generation, and
+// stops requeueing.
+func (s *session[T]) stall(ctx context.Context, reason string, cause error) error {
+	st := s.obj.ExecloopStatus()
+	msg := truncate(cause.Error())
+	s.setConditions(metav1.ConditionFalse, reason, msg)
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: ConditionStalled, Status: metav1.ConditionTrue, Reason: reason, Message: msg,
+		ObservedGeneration: s.obj.GetGeneration(),
+	})
+	meta.RemoveStatusCondition(&st.Conditions, ConditionReconciling)
+	st.NextPassTime = nil
+	if err := s.write(ctx); err != nil {
+		return err
+	}
+	s.r.setState(s.m, stateStalled)
+	s.event(corev1.EventTypeWarning, "PlanStalled", msg)
+	return reconcile.TerminalError(cause)
+}
+
+// retry records a failure that may mend (a plan factory or Create error,
+// say, from an API call), and returns it for a retry with backoff.
+func (s *session[T]) retry(ctx context.Context, cause error) error {
+	st := s.obj.ExecloopStatus()
+	msg := truncate(cause.Error())
+	s.setConditions(metav1.ConditionFalse, ReasonCreateFailed, msg)
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: ConditionReconciling, Status: metav1.ConditionTrue, Reason: ReasonCreateFailed, Message: msg,
+		ObservedGeneration: s.obj.GetGeneration(),
+	})
+	if err := s.write(ctx); err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
+}
+
+// pause records that the object is paused.
+func (s *session[T]) pause(ctx context.Context) error {
+	st := s.obj.ExecloopStatus()
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: ConditionReconciling, Status: metav1.ConditionFalse, Reason: ReasonPaused,
+		Message:            fmt.Sprintf("Paused by the annotation %s=true", PausedAnnotation),
+		ObservedGeneration: st.ObservedGeneration,
+	})
+	st.NextPassTime = nil
+	if err := s.write(ctx); err != nil {
+		return err
+	}
+	s.r.setState(s.m, statePaused)
+	return nil
+}
+
+// setConditions sets Ready and, unless it is a stall, removes Stalled; it
+// also moves observedGeneration to the object's generation.
+func (s *session[T]) setConditions(ready metav1.ConditionStatus, reason, msg string) {
+	st := s.obj.ExecloopStatus()
+	gen := s.obj.GetGeneration()
+	st.ObservedGeneration = gen
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: ConditionReady, Status: ready, Reason: reason, Message: msg, ObservedGeneration: gen,
+	})
+	if ready == metav1.ConditionTrue || reason == ReasonProgressing || reason == ReasonDeleting || reason == ReasonCreateFailed {
+		meta.RemoveStatusCondition(&st.Conditions, ConditionStalled)
+	}
+	for i := range st.Conditions {
+		st.Conditions[i].ObservedGeneration = gen
+	}
+}
+
+// write patches the object's status when it differs from what was read,
+// leaving out the pass times: a pass that changed nothing else costs no
+// write. The patch carries the resourceVersion; on a conflict the status is
+// put on a fresh copy of the object and written again.
+func (s *session[T]) write(ctx context.Context) error {
+	st, was := s.obj.ExecloopStatus(), s.base.ExecloopStatus()
+	last := &metav1.Time{Time: s.now}
+	next := st.NextPassTime
+	st.LastPassTime, st.NextPassTime = was.LastPassTime, was.NextPassTime
+	if equality.Semantic.DeepEqual(s.base, s.obj) {
+		st.NextPassTime = next
+		return nil
+	}
+	st.LastPassTime, st.NextPassTime = last, next
+
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusWriteTimeout)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		err := s.r.Client.Status().Patch(ctx, s.obj, client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{}))
+		if err == nil {
+			s.m.rv = s.obj.GetResourceVersion()
+			s.base = s.obj.DeepCopyObject().(T)
+			return nil
+		}
+		if !apierrors.IsConflict(err) || attempt == 5 {
+			return fmt.Errorf("writing the status: %w", err)
+		}
+		fresh := s.r.newObject()
+		if err := s.r.APIReader.Get(ctx, s.key, fresh); err != nil {
+			return fmt.Errorf("reading the object again after a conflict: %w", err)
+		}
+		if err := copyStatus(fresh, s.obj); err != nil {
+			return err
+		}
+		s.base = fresh.DeepCopyObject().(T)
+		s.base.SetResourceVersion(fresh.GetResourceVersion())
+		s.obj = fresh
+	}
+}
+
+// copyStatus puts src's whole status (the embedded Status and the fields
+// around it) onto dst.
+func copyStatus[T Object](dst, src T) error {
+	from, err := runtime.DefaultUnstructuredConverter.ToUnstructured(src)
+	if err != nil {
+		return err
+	}
+	to, err := runtime.DefaultUnstructuredConverter.ToUnstructured(dst)
+	if err != nil {
+		return err
+	}
+	if status, ok := from["status"]; ok {
+		to["status"] = status
+	} else {
+		delete(to, "status")
+	}
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(to, dst)
+}
+
+// addFinalizer adds the Reconciler's finalizer, so that the cleanup plan
+// runs before the object goes.
+func (s *session[T]) addFinalizer(ctx context.Context) error {
+	patch := client.MergeFrom(s.base)
+	controllerutil.AddFinalizer(s.obj, s.r.Finalizer)
+	if err := s.r.Client.Patch(ctx, s.obj, patch); err != nil {
+		return fmt.Errorf("adding the finalizer %s: %w", s.r.Finalizer, err)
+	}
+	s.m.rv = s.obj.GetResourceVersion()
+	s.base = s.obj.DeepCopyObject().(T)
+	return nil
+}
+
+// removeFinalizer lets the object go once its cleanup plan is done.
+func (s *session[T]) removeFinalizer(ctx context.Context) error {
+	patch := client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(s.obj, s.r.Finalizer)
+	if err := s.r.Client.Patch(ctx, s.obj, patch); err != nil {
+		return fmt.Errorf("removing the finalizer %s: %w", s.r.Finalizer, err)
+	}
+	s.r.forget(s.key)
+	s.event(corev1.EventTypeNormal, "CleanupCompleted", "The cleanup plan needs no more tasks")
+	return nil
+}
+
+// taskEvents emits a Warning event for each failed task, unless the task
+// had already failed with the same message: repeated identical failures
+// make no event storm.
+func (s *session[T]) taskEvents(failed []TaskStatus) {
+	was := s.base.ExecloopStatus()
+	for _, t := range failed {
+		if before := was.Task(t.Name); before != nil && before.State == TaskFailed && before.Message == t.Message {
+			continue
+		}
+		s.event(corev1.EventTypeWarning, "TaskFailed", fmt.Sprintf("Task %s failed (attempt %d): %s", t.Name, t.Attempts, t.Message))
+	}
+}
+
+// event emits an events.k8s.io event about the object.
+func (s *session[T]) event(eventType, reason, note string) {
+	if s.r.Recorder != nil {
+		s.r.Recorder.Eventf(s.obj, nil, eventType, reason, "Reconcile", "%s", note)
+	}
+}
+
+// observe counts the pass and its tasks in the metrics.
+func (s *session[T]) observe(res executor.Result, err error) {
+	for _, t := range res.Tasks {
+		outcome := t.Outcome.String()
+		taskDuration.WithLabelValues(s.r.Name, t.Name, outcome).Observe(t.Duration.Seconds())
+		taskExecutions.WithLabelValues(s.r.Name, t.Name, outcome).Inc()
+	}
+	result := "progressing"
+	switch {
+	case err != nil:
+		result = "error"
+	case res.Done:
+		result = "done"
+	}
+	passes.WithLabelValues(s.r.Name, result).Inc()
+}
+
+// recordTasks records the task executions of a pass in st. With names (the
+// plan's TaskLister), st.Tasks is kept to exactly those tasks, in order. It
+// returns the statuses of the tasks that failed in the pass.
+func recordTasks(st *Status, names []string, results []executor.TaskResult, now metav1.Time) []TaskStatus {
+	if names != nil {
+		tasks := make([]TaskStatus, 0, len(names))
+		for _, n := range names {
+			if t := st.Task(n); t != nil {
+				tasks = append(tasks, *t)
+			} else {
+				tasks = append(tasks, TaskStatus{Name: n, State: TaskPending, LastTransitionTime: &now})
+			}
+		}
+		st.Tasks = tasks
+	}
+	var failed []TaskStatus
+	for _, res := range results {
+		t := st.Task(res.Name)
+		if t == nil {
+			st.Tasks = append(st.Tasks, TaskStatus{Name: res.Name, State: TaskPending})
+			t = &st.Tasks[len(st.Tasks)-1]
+		}
+		state := TaskSucceeded
+		switch res.Outcome {
+		case execloop.InProgress:
+			state = TaskInProgress
+		case execloop.Failed:
+			state = TaskFailed
+		}
+		if t.State != TaskInProgress {
+			t.StartedTime = &now // a new attempt; a wait goes on with the same one
+		}
+		if state != TaskInProgress {
+			t.Attempts++
+		}
+		if t.State != state {
+			t.State = state
+			t.LastTransitionTime = &now
+		}
+		t.Message = ""
+		if res.Err != nil {
+			t.Message = truncate(fmt.Sprintf("%s: %v", res.Phase, res.Err))
+		}
+		if state == TaskSucceeded {
+			t.FinishedTime = &now
+		}
+		if state == TaskFailed {
+			failed = append(failed, *t)
+		}
+	}
+	return failed
+}
+
+// summary says where the plan stands, for the conditions' messages.
+func summary(st *Status) string {
+	succeeded := 0
+	var waiting []string
+	for _, t := range st.Tasks {
+		switch t.State {
+		case TaskSucceeded:
+			succeeded++
+		case TaskInProgress, TaskFailed:
+			waiting = append(waiting, fmt.Sprintf("%s is %s (%s)", t.Name, t.State, t.Message))
+		}
+	}
+	msg := fmt.Sprintf("%d of %d tasks succeeded", succeeded, len(st.Tasks))
+	if len(waiting) > 0 {
+		msg += "; " + strings.Join(waiting, "; ")
+	}
+	return truncate(msg)
+}
+
+// unwrapTerminal returns the error inside a reconcile.TerminalError, whose
+// own message only adds "terminal error: " to it.
+func unwrapTerminal(err error) error {
+	if inner := errors.Unwrap(err); inner != nil && err.Error() == "terminal error: "+inner.Error() {
+		return inner
+	}
+	return err
+}
+
+// truncate bounds a message to maxMessage bytes, cutting at a rune.
+func truncate(msg string) string {
+	if len(msg) <= maxMessage {
+		return msg
+	}
+	cut := maxMessage - len("…")
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
+}

@@ -1,0 +1,202 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package reconciler
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition types, kstatus-compatible: kstatus reads Ready, Reconciling and
+// Stalled together with observedGeneration.
+const (
+	// ConditionReady is True once the plan needs no more tasks.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while passes remain; it is removed once
+	// the plan is done, or False with reason Paused while paused.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when the plan failed for good for this
+	// generation (fatal error, exhausted budget, time limit, invalid plan);
+	// it is removed when the generation changes.
+	ConditionStalled = "Stalled"
+)
+
+// Condition reasons.
+const (
+	// ReasonSucceeded: the plan's Create returned no tasks.
+	ReasonSucceeded = "Succeeded"
+	// ReasonProgressing: passes remain.
+	ReasonProgressing = "Progressing"
+	// ReasonPaused: the object carries the paused annotation.
+	ReasonPaused = "Paused"
+	// ReasonDeleting: the cleanup plan is running.
+	ReasonDeleting = "Deleting"
+	// ReasonBudgetExhausted: more task errors than the options tolerate.
+	ReasonBudgetExhausted = "BudgetExhausted"
+	// ReasonFatalError: a task returned an error marked fatal.
+	ReasonFatalError = "FatalError"
+	// ReasonExecutionTimeout: the plan ran longer than its ExecutionTimeout.
+	ReasonExecutionTimeout = "ExecutionTimeout"
+	// ReasonInvalidPlan: the plan could not be built (the plan factory
+	// returned a reconcile.TerminalError).
+	ReasonInvalidPlan = "InvalidPlan"
+	// ReasonCreateFailed: the plan's Create failed; the pass is retried
+	// with backoff.
+	ReasonCreateFailed = "CreateFailed"
+)
+
+// TaskState is where a task stands.
+// +kubebuilder:validation:Enum=Pending;InProgress;Succeeded;Failed
+type TaskState string
+
+// Task states.
+const (
+	// TaskPending: the task has not run yet.
+	TaskPending TaskState = "Pending"
+	// TaskInProgress: the task ran and is waiting for something (a phase
+	// returned an error wrapping executor.ErrInProgress).
+	TaskInProgress TaskState = "InProgress"
+	// TaskSucceeded: the task's last execution succeeded.
+	TaskSucceeded TaskState = "Succeeded"
+	// TaskFailed: the task's last execution failed.
+	TaskFailed TaskState = "Failed"
+)
+
+// Status is what the Reconciler records about an object's plan. Embed it
+// inline in your custom resource's status and expose it through the Object
+// interface:
+//
+//	type WidgetStatus struct {
+//		reconciler.Status `json:",inline"`
+//		// fields of your own
+//	}
+//
+//	func (w *Widget) ExecloopStatus() *reconciler.Status { return &w.Status.Status }
+//
+// The Reconciler owns these fields; everything that must survive a restart
+// of the operator lives here.
+type Status struct {
+	// observedGeneration is the metadata.generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions are Ready, Reconciling and Stalled, as kstatus reads them.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// errors is the number of task errors spent from the error budget in
+	// this generation.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Errors int32 `json:"errors,omitempty"`
+
+	// tasks is the state of each task of the plan.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=1024
+	Tasks []TaskStatus `json:"tasks,omitempty"`
+
+	// startTime is when the first pass of this generation ran; the
+	// execution timeout counts from here.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// lastPassTime is when the last pass that changed something ran.
+	// +optional
+	LastPassTime *metav1.Time `json:"lastPassTime,omitempty"`
+
+	// nextPassTime is when the next pass is due; empty when none is.
+	// +optional
+	NextPassTime *metav1.Time `json:"nextPassTime,omitempty"`
+}
+
+// TaskStatus is where one task stands.
+type TaskStatus struct {
+	// name is the task's name.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// state is Pending, InProgress, Succeeded or Failed.
+	// +required
+	State TaskState `json:"state"`
+
+	// attempts counts the executions of the task that ended in success or
+	// failure; passes that found it still in progress are the same attempt.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Attempts int32 `json:"attempts,omitempty"`
+
+	// message is the last error, or what the task is waiting for.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+
+	// lastTransitionTime is when state last changed.
+	// +optional
+	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
+
+	// startedTime is when the current attempt started.
+	// +optional
+	StartedTime *metav1.Time `json:"startedTime,omitempty"`
+
+	// finishedTime is when the task last succeeded.
+	// +optional
+	FinishedTime *metav1.Time `json:"finishedTime,omitempty"`
+}
+
+// Task returns the status of the task named name, or nil.
+func (s *Status) Task(name string) *TaskStatus {
+	for i := range s.Tasks {
+		if s.Tasks[i].Name == name {
+			return &s.Tasks[i]
+		}
+	}
+	return nil
+}
+
+// Succeeded reports whether the task named name last succeeded. A plan
+// uses it to leave out tasks that are done, so that a restarted operator
+// does not run them again.
+func (s *Status) Succeeded(name string) bool {
+	t := s.Task(name)
+	return t != nil && t.State == TaskSucceeded
+}
+
+// Condition returns the condition of type t, or nil.
+func (s *Status) Condition(t string) *metav1.Condition {
+	return meta.FindStatusCondition(s.Conditions, t)
+}
+
+// IsReady reports whether the Ready condition is True for the current
+// generation.
+func (s *Status) IsReady(generation int64) bool {
+	c := s.Condition(ConditionReady)
+	return c != nil && c.Status == metav1.ConditionTrue && s.ObservedGeneration == generation
+}
+
+// IsStalled reports whether the Stalled condition is True for the current
+// generation.
+func (s *Status) IsStalled(generation int64) bool {
+	c := s.Condition(ConditionStalled)
+	return c != nil && c.Status == metav1.ConditionTrue && s.ObservedGeneration == generation
+}

@@ -1,0 +1,212 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package reconciler_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	goruntime "runtime"
+	"sync/atomic"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	dto "github.com/prometheus/client_model/go"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/execloop/execloop/execloop/reconciler"
+)
+
+var (
+	suiteCtx    context.Context
+	suiteCancel context.CancelFunc
+	testEnv     *envtest.Environment
+	cfg         *rest.Config
+	k8sClient   client.Client
+	scheme      = runtime.NewScheme()
+)
+
+func TestReconciler(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Reconciler Suite")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	suiteCtx, suiteCancel = context.WithCancel(context.Background())
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	addWidgets(scheme)
+
+	testEnv = &envtest.Environment{
+		CRDs: []*apiextensionsv1.CustomResourceDefinition{widgetCRD()},
+		// make test sets KUBEBUILDER_ASSETS; this is the same place, for `go test` run by hand.
+		BinaryAssetsDirectory: filepath.Join("..", "..", "bin", "k8s", fmt.Sprintf("1.37.2-%s-%s", goruntime.GOOS, goruntime.GOARCH)),
+	}
+	var err error
+	cfg, err = testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+})
+
+var _ = AfterSuite(func() {
+	suiteCancel()
+	Expect(testEnv.Stop()).To(Succeed())
+})
+
+// newNamespace creates a namespace of the test's own: each test's manager
+// watches only its namespace, so tests cannot see each other's widgets.
+func newNamespace() string {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "reconciler-"}}
+	Expect(k8sClient.Create(suiteCtx, ns)).To(Succeed())
+	return ns.Name
+}
+
+var controllers atomic.Int32
+
+// uniqueName is a controller name not used before in this process, so that
+// metrics of one test do not mix with another's.
+func uniqueName() string {
+	return fmt.Sprintf("widget-%d", controllers.Add(1))
+}
+
+// startManager runs a manager for namespace ns with the reconciler that
+// setup returns, and returns a function that stops it and waits for it.
+func startManager(ns string, setup func(mgr ctrl.Manager) *reconciler.Reconciler[*Widget]) (stop func()) {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		Controller:             config.Controller{SkipNameValidation: ptrTrue()},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(setup(mgr).SetupWithManager(mgr)).To(Succeed())
+	ctx, cancel := context.WithCancel(suiteCtx)
+	done := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// statusWrites counts the status patches made through a client.
+type statusWrites struct {
+	client.Client
+	n atomic.Int32
+}
+
+func (c *statusWrites) Status() client.SubResourceWriter {
+	return &countingWriter{SubResourceWriter: c.Client.Status(), n: &c.n}
+}
+
+type countingWriter struct {
+	client.SubResourceWriter
+	n *atomic.Int32
+}
+
+func (w *countingWriter) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+	w.n.Add(1)
+	return w.SubResourceWriter.Patch(ctx, obj, patch, opts...)
+}
+
+// widget fetches a widget.
+func widget(g Gomega, ns, name string) *Widget {
+	w := &Widget{}
+	g.Expect(k8sClient.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: name}, w)).To(Succeed())
+	return w
+}
+
+// condition returns a widget's condition of type t as "Status/Reason", or "".
+func condition(w *Widget, t string) string {
+	c := w.Status.Condition(t)
+	if c == nil {
+		return ""
+	}
+	return string(c.Status) + "/" + c.Reason
+}
+
+// eventsAbout lists the events.k8s.io events about a widget, as "Type/Reason: note".
+func eventsAbout(g Gomega, ns, name string) []string {
+	var list eventsv1.EventList
+	g.Expect(k8sClient.List(suiteCtx, &list, client.InNamespace(ns))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.Regarding.Name == name {
+			out = append(out, e.Type+"/"+e.Reason+": "+e.Note)
+		}
+	}
+	return out
+}
+
+// metricValue returns the value of a counter or gauge sample of the
+// controller-runtime registry whose labels include labels.
+func metricValue(name string, labels map[string]string) float64 {
+	families, err := metrics.Registry.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if hasLabels(m, labels) {
+				switch {
+				case m.GetCounter() != nil:
+					total += m.GetCounter().GetValue()
+				case m.GetGauge() != nil:
+					total += m.GetGauge().GetValue()
+				case m.GetHistogram() != nil:
+					total += float64(m.GetHistogram().GetSampleCount())
+				}
+			}
+		}
+	}
+	return total
+}
+
+func hasLabels(m *dto.Metric, want map[string]string) bool {
+	found := 0
+	for _, l := range m.GetLabel() {
+		if v, ok := want[l.GetName()]; ok && v == l.GetValue() {
+			found++
+		}
+	}
+	return found == len(want)
+}
