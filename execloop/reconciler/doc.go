@@ -36,14 +36,15 @@ emits a Warning event and stops requeueing until the generation changes.
 
 # Embedding
 
-Embed Status in your resource's status, implement Object, and give a
-Reconciler a plan factory:
+Embed status.Status (package execloop/reconciler/status, which depends on
+apimachinery only, so API packages stay light) in your resource's status,
+implement Object, and give a Reconciler a plan factory:
 
 	type WidgetStatus struct {
-		reconciler.Status `json:",inline"`
+		status.Status `json:",inline"`
 	}
 
-	func (w *Widget) ExecloopStatus() *reconciler.Status { return &w.Status.Status }
+	func (w *Widget) ExecloopStatus() *status.Status { return &w.Status.Status }
 
 	r := &reconciler.Reconciler[*Widget]{
 		Name:    "widget",
@@ -53,22 +54,21 @@ Reconciler a plan factory:
 	err := r.SetupWithManager(mgr)
 
 The plan's Create is asked, every pass, which tasks are still needed; it can
-read Status.Succeeded to leave out what is done. Tasks must be idempotent: a
+read status.Status.Succeeded to leave out what is done. Tasks must be idempotent: a
 task whose side effect happened just before the operator died runs again.
 
 # What it records
 
-Status holds observedGeneration, the Ready/Reconciling/Stalled conditions,
-the error count, one TaskStatus per task, and the start, last and next pass
+status.Status holds observedGeneration, the Ready/Reconciling/Stalled conditions,
+the error count, one status.TaskStatus per task, and the start, last and next pass
 times. It is written through the status subresource with a merge patch that
 carries the resourceVersion, retried on conflict, and only when something
 changed: a converged object costs no writes.
 
-Events (events.k8s.io): TaskFailed (Warning, once per distinct error),
+Events (events.k8s.io): status.TaskFailed (Warning, once per distinct error),
 PlanCompleted (Normal), PlanStalled (Warning). Metrics, in controller-runtime's
 registry: execloop_task_duration_seconds, execloop_task_executions_total,
 execloop_passes_total and execloop_objects. Tracing: with a TracerProvider,
 one span per pass and a child span per task.
 */
-// +kubebuilder:object:generate=true
 package reconciler

@@ -29,10 +29,11 @@ import (
 	"github.com/execloop/execloop/execloop"
 	"github.com/execloop/execloop/execloop/executor"
 	"github.com/execloop/execloop/execloop/reconciler"
+	"github.com/execloop/execloop/execloop/reconciler/status"
 )
 
 // A controller of your own on the adapter: a Widget (whose status embeds
-// reconciler.Status) runs a task per step of its spec. In an operator, call
+// status.Status) runs a task per step of its spec. In an operator, call
 // r.SetupWithManager(mgr); here a fake client stands in for the API server
 // and the example calls Reconcile itself.
 func ExampleReconciler() {
@@ -63,7 +64,7 @@ func ExampleReconciler() {
 	res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(w)})
 	fmt.Println("requeue after", res.RequeueAfter, err)
 	_ = r.Client.Get(ctx, client.ObjectKeyFromObject(w), w)
-	fmt.Println(w.Status.Task("fetch").State, w.Status.Task("build").State, w.Status.Condition(reconciler.ConditionReady).Reason)
+	fmt.Println(w.Status.Task("fetch").State, w.Status.Task("build").State, w.Status.Condition(status.ConditionReady).Reason)
 	// Output:
 	// running fetch
 	// running build

@@ -39,11 +39,12 @@ import (
 
 	"github.com/execloop/execloop/execloop"
 	"github.com/execloop/execloop/execloop/executor"
+	"github.com/execloop/execloop/execloop/reconciler/status"
 )
 
 const (
 	// PausedAnnotation set to "true" on an object stops its passes: the
-	// Reconciler records ReasonPaused and does nothing else until the
+	// Reconciler records status.ReasonPaused and does nothing else until the
 	// annotation is removed or set to another value.
 	PausedAnnotation = "execloop.dev/paused"
 
@@ -58,7 +59,14 @@ type Object interface {
 	client.Object
 	// ExecloopStatus returns the Status embedded in the object's status,
 	// for the Reconciler to read and update in place.
-	ExecloopStatus() *Status
+	ExecloopStatus() *status.Status
+}
+
+// Summarizer is an optional interface of the objects a Reconciler drives:
+// Summarize is called before the status is compared and written, to derive
+// fields of the object's own status (a phase, a progress count) from Status.
+type Summarizer interface {
+	Summarize()
 }
 
 // TaskLister is an optional interface of the plans that a plan factory
@@ -103,6 +111,11 @@ type Reconciler[T Object] struct {
 	// OptionsFor, when set, returns the options of one object, starting
 	// from Options; for example to honour per-object settings in its spec.
 	OptionsFor func(obj T, defaults execloop.Options) execloop.Options
+
+	// Suspended, when set, reports objects whose spec suspends their passes
+	// (a spec.suspend field, say). They are treated like paused objects,
+	// with reason Suspended.
+	Suspended func(obj T) bool
 
 	// ResyncInterval, when positive, runs a pass of converged objects this
 	// often, to notice drift that no watch reports. Zero means never.
@@ -175,15 +188,24 @@ func (r *Reconciler[T]) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(r.Name).
-		For(r.newObject(), builder.WithPredicates(predicate.Or[client.Object](
-			predicate.GenerationChangedPredicate{}, // spec changes and deletion
-			predicate.AnnotationChangedPredicate{}, // pausing and resuming
-		))).
+		For(r.newObject(), builder.WithPredicates(Predicates())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles})
 	if r.Builder != nil {
 		b = r.Builder(b)
 	}
 	return b.Complete(r)
+}
+
+// Predicates filters the events of the objects a Reconciler drives down to
+// the ones that need a pass: spec changes and deletions (a new generation)
+// and annotation changes (pausing and resuming). The Reconciler's own status
+// writes pass none of them, so they cost no reconcile. SetupWithManager uses
+// it; use it in For when you build the controller yourself.
+func Predicates() predicate.Predicate {
+	return predicate.Or[client.Object](
+		predicate.GenerationChangedPredicate{},
+		predicate.AnnotationChangedPredicate{},
+	)
 }
 
 // setup checks the configuration and fills in its defaults, once.
@@ -303,7 +325,7 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if r.OptionsFor != nil {
 		s.opts = r.OptionsFor(obj, r.Options)
 		if err := s.opts.Validate(); err != nil {
-			return ctrl.Result{}, s.stall(ctx, ReasonInvalidPlan, err)
+			return ctrl.Result{}, s.stall(ctx, status.ReasonInvalidPlan, err)
 		}
 	}
 

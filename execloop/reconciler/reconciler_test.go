@@ -36,6 +36,7 @@ import (
 	"github.com/execloop/execloop/execloop"
 	"github.com/execloop/execloop/execloop/executor"
 	"github.com/execloop/execloop/execloop/reconciler"
+	"github.com/execloop/execloop/execloop/reconciler/status"
 )
 
 // inProgressFor makes a task wait (ErrInProgress) for its first n runs.
@@ -78,16 +79,16 @@ var _ = Describe("A Reconciler", func() {
 
 		Eventually(func(g Gomega) {
 			w := widget(g, ns, "converge")
-			g.Expect(condition(w, reconciler.ConditionReady)).To(Equal("True/Succeeded"))
+			g.Expect(condition(w, status.ConditionReady)).To(Equal("True/Succeeded"))
 			g.Expect(w.Status.ObservedGeneration).To(Equal(w.Generation))
-			g.Expect(w.Status.Condition(reconciler.ConditionReconciling)).To(BeNil())
-			g.Expect(w.Status.Condition(reconciler.ConditionStalled)).To(BeNil())
+			g.Expect(w.Status.Condition(status.ConditionReconciling)).To(BeNil())
+			g.Expect(w.Status.Condition(status.ConditionStalled)).To(BeNil())
 			g.Expect(w.Status.Errors).To(BeZero())
 			g.Expect(w.Status.Tasks).To(HaveLen(3))
 			for i, name := range []string{"a", "b", "c"} {
 				t := w.Status.Tasks[i]
 				g.Expect(t.Name).To(Equal(name))
-				g.Expect(t.State).To(Equal(reconciler.TaskSucceeded))
+				g.Expect(t.State).To(Equal(status.TaskSucceeded))
 				g.Expect(t.Attempts).To(Equal(int32(1)), "task %s: waits are the same attempt", name)
 				g.Expect(t.FinishedTime).NotTo(BeNil())
 			}
@@ -113,7 +114,7 @@ var _ = Describe("A Reconciler", func() {
 		createWidget(ns, "frugal", "a", "b", "c", "d", "e")
 
 		Eventually(func(g Gomega) {
-			g.Expect(condition(widget(g, ns, "frugal"), reconciler.ConditionReady)).To(Equal("True/Succeeded"))
+			g.Expect(condition(widget(g, ns, "frugal"), status.ConditionReady)).To(Equal("True/Succeeded"))
 		}).Should(Succeed())
 		converged := writes.n.Load()
 		Expect(converged).To(BeNumerically("<=", 5+2))
@@ -140,7 +141,7 @@ var _ = Describe("A Reconciler", func() {
 			latest.Annotations = map[string]string{"poke": fmt.Sprint(poked)}
 			g.Expect(k8sClient.Patch(suiteCtx, latest, patch)).To(Succeed())
 			poked++
-			g.Expect(condition(latest, reconciler.ConditionReady)).To(Equal("True/Succeeded"))
+			g.Expect(condition(latest, status.ConditionReady)).To(Equal("True/Succeeded"))
 		}).WithPolling(50 * time.Millisecond).WithTimeout(20 * time.Second).Should(Succeed())
 
 		times := s.passTimes()
@@ -172,12 +173,12 @@ var _ = Describe("A Reconciler", func() {
 			w := widget(g, ns, "waiting")
 			db := w.Status.Task("db")
 			g.Expect(db).NotTo(BeNil())
-			g.Expect(db.State).To(Equal(reconciler.TaskInProgress))
+			g.Expect(db.State).To(Equal(status.TaskInProgress))
 			g.Expect(db.Message).To(Equal("PerformAction: 1 of 3 replicas ready: in progress"))
 			g.Expect(db.Attempts).To(BeZero())
-			g.Expect(condition(w, reconciler.ConditionReconciling)).To(Equal("True/Progressing"))
-			g.Expect(condition(w, reconciler.ConditionReady)).To(Equal("False/Progressing"))
-			g.Expect(w.Status.Condition(reconciler.ConditionReady).Message).To(ContainSubstring("db is InProgress"))
+			g.Expect(condition(w, status.ConditionReconciling)).To(Equal("True/Progressing"))
+			g.Expect(condition(w, status.ConditionReady)).To(Equal("False/Progressing"))
+			g.Expect(w.Status.Condition(status.ConditionReady).Message).To(ContainSubstring("db is InProgress"))
 			g.Expect(w.Status.NextPassTime).NotTo(BeNil())
 		}).Should(Succeed())
 		Eventually(s.count).WithArguments("db").Should(BeNumerically(">=", 3))
@@ -185,7 +186,7 @@ var _ = Describe("A Reconciler", func() {
 		close(release)
 		Eventually(func(g Gomega) {
 			w := widget(g, ns, "waiting")
-			g.Expect(condition(w, reconciler.ConditionReady)).To(Equal("True/Succeeded"))
+			g.Expect(condition(w, status.ConditionReady)).To(Equal("True/Succeeded"))
 			g.Expect(w.Status.Task("db")).To(HaveField("Attempts", int32(1)))
 			g.Expect(w.Status.Task("db")).To(HaveField("Message", BeEmpty()))
 		}).Should(Succeed())
@@ -201,14 +202,14 @@ var _ = Describe("A Reconciler", func() {
 
 		Eventually(func(g Gomega) {
 			w := widget(g, ns, "budget")
-			g.Expect(condition(w, reconciler.ConditionStalled)).To(Equal("True/BudgetExhausted"))
-			g.Expect(condition(w, reconciler.ConditionReady)).To(Equal("False/BudgetExhausted"))
-			g.Expect(w.Status.Condition(reconciler.ConditionStalled).Message).To(ContainSubstring("connection refused"))
-			g.Expect(w.Status.Condition(reconciler.ConditionReconciling)).To(BeNil())
+			g.Expect(condition(w, status.ConditionStalled)).To(Equal("True/BudgetExhausted"))
+			g.Expect(condition(w, status.ConditionReady)).To(Equal("False/BudgetExhausted"))
+			g.Expect(w.Status.Condition(status.ConditionStalled).Message).To(ContainSubstring("connection refused"))
+			g.Expect(w.Status.Condition(status.ConditionReconciling)).To(BeNil())
 			g.Expect(w.Status.Errors).To(Equal(int32(3)))
-			g.Expect(w.Status.Task("flaky")).To(HaveField("State", reconciler.TaskFailed))
+			g.Expect(w.Status.Task("flaky")).To(HaveField("State", status.TaskFailed))
 			g.Expect(w.Status.Task("flaky")).To(HaveField("Attempts", int32(3)))
-			g.Expect(w.Status.Task("ok")).To(HaveField("State", reconciler.TaskSucceeded))
+			g.Expect(w.Status.Task("ok")).To(HaveField("State", status.TaskSucceeded))
 		}).Should(Succeed())
 		Expect(s.count("flaky")).To(Equal(3))
 
@@ -229,8 +230,8 @@ var _ = Describe("A Reconciler", func() {
 		}).Should(Succeed())
 		Eventually(func(g Gomega) {
 			w := widget(g, ns, "budget")
-			g.Expect(condition(w, reconciler.ConditionReady)).To(Equal("True/Succeeded"))
-			g.Expect(w.Status.Condition(reconciler.ConditionStalled)).To(BeNil())
+			g.Expect(condition(w, status.ConditionReady)).To(Equal("True/Succeeded"))
+			g.Expect(w.Status.Condition(status.ConditionStalled)).To(BeNil())
 			g.Expect(w.Status.Errors).To(BeZero())
 			g.Expect(w.Status.ObservedGeneration).To(Equal(w.Generation))
 		}).Should(Succeed())
@@ -256,16 +257,16 @@ var _ = Describe("A Reconciler", func() {
 
 		Eventually(func(g Gomega) {
 			w := widget(g, ns, "fatal")
-			g.Expect(condition(w, reconciler.ConditionStalled)).To(Equal("True/FatalError"))
-			g.Expect(w.Status.Condition(reconciler.ConditionStalled).Message).To(ContainSubstring("the disk is gone"))
-			g.Expect(w.Status.Task("never")).To(HaveField("State", reconciler.TaskPending))
+			g.Expect(condition(w, status.ConditionStalled)).To(Equal("True/FatalError"))
+			g.Expect(w.Status.Condition(status.ConditionStalled).Message).To(ContainSubstring("the disk is gone"))
+			g.Expect(w.Status.Task("never")).To(HaveField("State", status.TaskPending))
 		}).Should(Succeed())
 		Expect(s.count("doomed")).To(Equal(1))
 		Expect(s.count("never")).To(BeZero())
 		Eventually(func(g Gomega) {
 			w := widget(g, ns, "invalid")
-			g.Expect(condition(w, reconciler.ConditionStalled)).To(Equal("True/InvalidPlan"))
-			g.Expect(w.Status.Condition(reconciler.ConditionStalled).Message).To(Equal("spec.steps: at least one step is required"))
+			g.Expect(condition(w, status.ConditionStalled)).To(Equal("True/InvalidPlan"))
+			g.Expect(w.Status.Condition(status.ConditionStalled).Message).To(Equal("spec.steps: at least one step is required"))
 		}).Should(Succeed())
 	})
 
@@ -281,7 +282,7 @@ var _ = Describe("A Reconciler", func() {
 		Expect(k8sClient.Create(suiteCtx, w)).To(Succeed())
 
 		Eventually(func(g Gomega) string {
-			return condition(widget(g, ns, "paused"), reconciler.ConditionReconciling)
+			return condition(widget(g, ns, "paused"), status.ConditionReconciling)
 		}).Should(Equal("False/Paused"))
 		Consistently(s.count).WithArguments("a").WithTimeout(time.Second).Should(BeZero())
 		Expect(s.passTimes()).To(BeEmpty())
@@ -292,7 +293,7 @@ var _ = Describe("A Reconciler", func() {
 			g.Expect(k8sClient.Update(suiteCtx, latest)).To(Succeed())
 		}).Should(Succeed())
 		Eventually(func(g Gomega) string {
-			return condition(widget(g, ns, "paused"), reconciler.ConditionReady)
+			return condition(widget(g, ns, "paused"), status.ConditionReady)
 		}).Should(Equal("True/Succeeded"))
 		Expect(s.count("a")).To(Equal(1))
 	})
@@ -308,7 +309,7 @@ var _ = Describe("A Reconciler", func() {
 
 		Eventually(func(g Gomega) {
 			w := widget(g, ns, "doomed")
-			g.Expect(condition(w, reconciler.ConditionReady)).To(Equal("True/Succeeded"))
+			g.Expect(condition(w, status.ConditionReady)).To(Equal("True/Succeeded"))
 			g.Expect(controllerutil.ContainsFinalizer(w, reconciler.DefaultFinalizer)).To(BeTrue())
 		}).Should(Succeed())
 		Expect(s.cleanupOrder()).To(BeEmpty())
@@ -340,8 +341,8 @@ var _ = Describe("A Reconciler", func() {
 		createWidget(ns, "restart", "a", "b", "c")
 		Eventually(func(g Gomega) {
 			w := widget(g, ns, "restart")
-			g.Expect(w.Status.Task("a")).To(HaveField("State", reconciler.TaskSucceeded))
-			g.Expect(w.Status.Task("b")).To(HaveField("State", reconciler.TaskInProgress))
+			g.Expect(w.Status.Task("a")).To(HaveField("State", status.TaskSucceeded))
+			g.Expect(w.Status.Task("b")).To(HaveField("State", status.TaskInProgress))
 		}).Should(Succeed())
 		stop()
 		ranBefore := s.count("a")
@@ -350,7 +351,7 @@ var _ = Describe("A Reconciler", func() {
 		close(release)
 		DeferCleanup(startManager(ns, newReconciler))
 		Eventually(func(g Gomega) string {
-			return condition(widget(g, ns, "restart"), reconciler.ConditionReady)
+			return condition(widget(g, ns, "restart"), status.ConditionReady)
 		}).Should(Equal("True/Succeeded"))
 		Expect(s.count("a")).To(Equal(1), "the new manager did not run the finished task again")
 		Expect(s.count("c")).To(Equal(1))
@@ -368,7 +369,7 @@ var _ = Describe("A Reconciler", func() {
 		DeferCleanup(stop)
 		createWidget(ns, "observed", "a", "b")
 		Eventually(func(g Gomega) string {
-			return condition(widget(g, ns, "observed"), reconciler.ConditionReady)
+			return condition(widget(g, ns, "observed"), status.ConditionReady)
 		}).Should(Equal("True/Succeeded"))
 
 		Eventually(func() float64 {

@@ -39,6 +39,7 @@ import (
 
 	"github.com/execloop/execloop/execloop"
 	"github.com/execloop/execloop/execloop/executor"
+	"github.com/execloop/execloop/execloop/reconciler/status"
 )
 
 // Object states, as the execloop_objects gauge counts them.
@@ -85,14 +86,14 @@ func (s *session[T]) reconcile(ctx context.Context, factory func(context.Context
 	if d := s.opts.ExecutionTimeout; d > 0 {
 		deadline = st.StartTime.Add(d)
 		if !s.now.Before(deadline) {
-			return ctrl.Result{}, s.stall(ctx, ReasonExecutionTimeout, fmt.Errorf("the plan did not finish within its execution timeout of %s", d))
+			return ctrl.Result{}, s.stall(ctx, status.ReasonExecutionTimeout, fmt.Errorf("the plan did not finish within its execution timeout of %s", d))
 		}
 	}
 
 	plan, err := factory(ctx, s.obj)
 	if err != nil {
 		if errors.Is(err, reconcile.TerminalError(nil)) {
-			return ctrl.Result{}, s.stall(ctx, ReasonInvalidPlan, unwrapTerminal(err))
+			return ctrl.Result{}, s.stall(ctx, status.ReasonInvalidPlan, unwrapTerminal(err))
 		}
 		return ctrl.Result{}, s.retry(ctx, fmt.Errorf("building the plan: %w", err))
 	}
@@ -122,13 +123,13 @@ func (s *session[T]) conclude(ctx context.Context, res executor.Result, err erro
 	case err == nil:
 		return s.progressing(ctx, deleting)
 	case errors.As(err, new(*executor.FatalError)):
-		reason := ReasonFatalError
+		reason := status.ReasonFatalError
 		if res.Errors > s.opts.ErrorsToTolerate {
-			reason = ReasonBudgetExhausted
+			reason = status.ReasonBudgetExhausted
 		}
 		return ctrl.Result{}, s.stall(ctx, reason, err)
 	case !deadline.IsZero() && !s.r.now().Before(deadline):
-		return ctrl.Result{}, s.stall(ctx, ReasonExecutionTimeout,
+		return ctrl.Result{}, s.stall(ctx, status.ReasonExecutionTimeout,
 			fmt.Errorf("the plan did not finish within its execution timeout of %s: %w", s.opts.ExecutionTimeout, err))
 	case ctx.Err() != nil:
 		// The manager is stopping: keep what the pass did.
@@ -148,15 +149,18 @@ func (s *session[T]) due(ctx context.Context, deleting bool) (ctrl.Result, bool,
 	st := s.obj.ExecloopStatus()
 	gen := s.obj.GetGeneration()
 	if s.obj.GetAnnotations()[PausedAnnotation] == "true" {
-		return ctrl.Result{}, false, s.pause(ctx)
+		return ctrl.Result{}, false, s.pause(ctx, status.ReasonPaused, fmt.Sprintf("Paused by the annotation %s=true", PausedAnnotation))
+	}
+	if s.r.Suspended != nil && s.r.Suspended(s.obj) {
+		return ctrl.Result{}, false, s.pause(ctx, status.ReasonSuspended, "Suspended by the spec")
 	}
 	switch {
-	case st.ObservedGeneration != gen:
+	case passedGeneration(st) != gen:
 		// A new spec (or the deletion, which also bumps the generation):
 		// start at once with a fresh budget.
 		st.Errors = 0
 		st.StartTime = nil
-		meta.RemoveStatusCondition(&st.Conditions, ConditionStalled)
+		meta.RemoveStatusCondition(&st.Conditions, status.ConditionStalled)
 		if deleting {
 			st.Tasks = nil // the cleanup plan's tasks replace the plan's
 		}
@@ -171,10 +175,19 @@ func (s *session[T]) due(ctx context.Context, deleting bool) (ctrl.Result, bool,
 	return ctrl.Result{}, true, nil
 }
 
+// passedGeneration is the generation the last pass ran for: the Ready
+// condition's, which only a pass sets.
+func passedGeneration(st *status.Status) int64 {
+	if c := st.Condition(status.ConditionReady); c != nil {
+		return c.ObservedGeneration
+	}
+	return 0
+}
+
 // wait returns how long until the next pass may start: never sooner than
 // SleepBetweenRuns after the previous one, whatever triggered this
 // reconcile.
-func (s *session[T]) wait(st *Status) time.Duration {
+func (s *session[T]) wait(st *status.Status) time.Duration {
 	last := time.Time{}
 	if s.m.gen == s.obj.GetGeneration() {
 		last = s.m.lastPass
@@ -217,8 +230,8 @@ func (s *session[T]) ready(ctx context.Context) (ctrl.Result, error) {
 	if n := len(st.Tasks); n > 0 {
 		msg = fmt.Sprintf("All %d tasks succeeded", n)
 	}
-	s.setConditions(metav1.ConditionTrue, ReasonSucceeded, msg)
-	meta.RemoveStatusCondition(&st.Conditions, ConditionReconciling)
+	s.setConditions(metav1.ConditionTrue, status.ReasonSucceeded, msg)
+	meta.RemoveStatusCondition(&st.Conditions, status.ConditionReconciling)
 	if err := s.write(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -232,14 +245,14 @@ func (s *session[T]) ready(ctx context.Context) (ctrl.Result, error) {
 // progressing records a pass after which tasks remain, and requeues.
 func (s *session[T]) progressing(ctx context.Context, deleting bool) (ctrl.Result, error) {
 	st := s.obj.ExecloopStatus()
-	reason, state := ReasonProgressing, stateProgressing
+	reason, state := status.ReasonProgressing, stateProgressing
 	if deleting {
-		reason, state = ReasonDeleting, stateDeleting
+		reason, state = status.ReasonDeleting, stateDeleting
 	}
 	msg := summary(st)
 	s.setConditions(metav1.ConditionFalse, reason, msg)
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-		Type: ConditionReconciling, Status: metav1.ConditionTrue, Reason: reason, Message: msg,
+		Type: status.ConditionReconciling, Status: metav1.ConditionTrue, Reason: reason, Message: msg,
 		ObservedGeneration: s.obj.GetGeneration(),
 	})
 	st.NextPassTime = &metav1.Time{Time: s.now.Add(s.opts.SleepBetweenRuns)}
@@ -258,10 +271,10 @@ func (s *session[T]) stall(ctx context.Context, reason string, cause error) erro
 	msg := truncate(cause.Error())
 	s.setConditions(metav1.ConditionFalse, reason, msg)
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-		Type: ConditionStalled, Status: metav1.ConditionTrue, Reason: reason, Message: msg,
+		Type: status.ConditionStalled, Status: metav1.ConditionTrue, Reason: reason, Message: msg,
 		ObservedGeneration: s.obj.GetGeneration(),
 	})
-	meta.RemoveStatusCondition(&st.Conditions, ConditionReconciling)
+	meta.RemoveStatusCondition(&st.Conditions, status.ConditionReconciling)
 	st.NextPassTime = nil
 	if err := s.write(ctx); err != nil {
 		return err
@@ -276,9 +289,9 @@ func (s *session[T]) stall(ctx context.Context, reason string, cause error) erro
 func (s *session[T]) retry(ctx context.Context, cause error) error {
 	st := s.obj.ExecloopStatus()
 	msg := truncate(cause.Error())
-	s.setConditions(metav1.ConditionFalse, ReasonCreateFailed, msg)
+	s.setConditions(metav1.ConditionFalse, status.ReasonCreateFailed, msg)
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-		Type: ConditionReconciling, Status: metav1.ConditionTrue, Reason: ReasonCreateFailed, Message: msg,
+		Type: status.ConditionReconciling, Status: metav1.ConditionTrue, Reason: status.ReasonCreateFailed, Message: msg,
 		ObservedGeneration: s.obj.GetGeneration(),
 	})
 	if err := s.write(ctx); err != nil {
@@ -287,12 +300,15 @@ func (s *session[T]) retry(ctx context.Context, cause error) error {
 	return cause
 }
 
-// pause records that the object is paused.
-func (s *session[T]) pause(ctx context.Context) error {
+// pause records that the object is paused or suspended. The generation
+// counts as observed (kstatus then sees a paused object as settled), but
+// the Ready condition keeps the generation of the last pass, so a spec
+// changed while paused still starts afresh when the pause ends.
+func (s *session[T]) pause(ctx context.Context, reason, msg string) error {
 	st := s.obj.ExecloopStatus()
+	st.ObservedGeneration = s.obj.GetGeneration()
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-		Type: ConditionReconciling, Status: metav1.ConditionFalse, Reason: ReasonPaused,
-		Message:            fmt.Sprintf("Paused by the annotation %s=true", PausedAnnotation),
+		Type: status.ConditionReconciling, Status: metav1.ConditionFalse, Reason: reason, Message: msg,
 		ObservedGeneration: st.ObservedGeneration,
 	})
 	st.NextPassTime = nil
@@ -310,10 +326,10 @@ func (s *session[T]) setConditions(ready metav1.ConditionStatus, reason, msg str
 	gen := s.obj.GetGeneration()
 	st.ObservedGeneration = gen
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-		Type: ConditionReady, Status: ready, Reason: reason, Message: msg, ObservedGeneration: gen,
+		Type: status.ConditionReady, Status: ready, Reason: reason, Message: msg, ObservedGeneration: gen,
 	})
-	if ready == metav1.ConditionTrue || reason == ReasonProgressing || reason == ReasonDeleting || reason == ReasonCreateFailed {
-		meta.RemoveStatusCondition(&st.Conditions, ConditionStalled)
+	if ready == metav1.ConditionTrue || reason == status.ReasonProgressing || reason == status.ReasonDeleting || reason == status.ReasonCreateFailed {
+		meta.RemoveStatusCondition(&st.Conditions, status.ConditionStalled)
 	}
 	for i := range st.Conditions {
 		st.Conditions[i].ObservedGeneration = gen
@@ -325,6 +341,9 @@ func (s *session[T]) setConditions(ready metav1.ConditionStatus, reason, msg str
 // write. The patch carries the resourceVersion; on a conflict the status is
 // put on a fresh copy of the object and written again.
 func (s *session[T]) write(ctx context.Context) error {
+	if sum, ok := any(s.obj).(Summarizer); ok {
+		sum.Summarize()
+	}
 	st, was := s.obj.ExecloopStatus(), s.base.ExecloopStatus()
 	last := &metav1.Time{Time: s.now}
 	next := st.NextPassTime
@@ -407,10 +426,10 @@ func (s *session[T]) removeFinalizer(ctx context.Context) error {
 // taskEvents emits a Warning event for each failed task, unless the task
 // had already failed with the same message: repeated identical failures
 // make no event storm.
-func (s *session[T]) taskEvents(failed []TaskStatus) {
+func (s *session[T]) taskEvents(failed []status.TaskStatus) {
 	was := s.base.ExecloopStatus()
 	for _, t := range failed {
-		if before := was.Task(t.Name); before != nil && before.State == TaskFailed && before.Message == t.Message {
+		if before := was.Task(t.Name); before != nil && before.State == status.TaskFailed && before.Message == t.Message {
 			continue
 		}
 		s.event(corev1.EventTypeWarning, "TaskFailed", fmt.Sprintf("Task %s failed (attempt %d): %s", t.Name, t.Attempts, t.Message))
@@ -444,36 +463,36 @@ func (s *session[T]) observe(res executor.Result, err error) {
 // recordTasks records the task executions of a pass in st. With names (the
 // plan's TaskLister), st.Tasks is kept to exactly those tasks, in order. It
 // returns the statuses of the tasks that failed in the pass.
-func recordTasks(st *Status, names []string, results []executor.TaskResult, now metav1.Time) []TaskStatus {
+func recordTasks(st *status.Status, names []string, results []executor.TaskResult, now metav1.Time) []status.TaskStatus {
 	if names != nil {
-		tasks := make([]TaskStatus, 0, len(names))
+		tasks := make([]status.TaskStatus, 0, len(names))
 		for _, n := range names {
 			if t := st.Task(n); t != nil {
 				tasks = append(tasks, *t)
 			} else {
-				tasks = append(tasks, TaskStatus{Name: n, State: TaskPending, LastTransitionTime: &now})
+				tasks = append(tasks, status.TaskStatus{Name: n, State: status.TaskPending, LastTransitionTime: &now})
 			}
 		}
 		st.Tasks = tasks
 	}
-	var failed []TaskStatus
+	var failed []status.TaskStatus
 	for _, res := range results {
 		t := st.Task(res.Name)
 		if t == nil {
-			st.Tasks = append(st.Tasks, TaskStatus{Name: res.Name, State: TaskPending})
+			st.Tasks = append(st.Tasks, status.TaskStatus{Name: res.Name, State: status.TaskPending})
 			t = &st.Tasks[len(st.Tasks)-1]
 		}
-		state := TaskSucceeded
+		state := status.TaskSucceeded
 		switch res.Outcome {
 		case execloop.InProgress:
-			state = TaskInProgress
+			state = status.TaskInProgress
 		case execloop.Failed:
-			state = TaskFailed
+			state = status.TaskFailed
 		}
-		if t.State != TaskInProgress {
+		if t.State != status.TaskInProgress {
 			t.StartedTime = &now // a new attempt; a wait goes on with the same one
 		}
-		if state != TaskInProgress {
+		if state != status.TaskInProgress {
 			t.Attempts++
 		}
 		if t.State != state {
@@ -484,10 +503,10 @@ func recordTasks(st *Status, names []string, results []executor.TaskResult, now 
 		if res.Err != nil {
 			t.Message = truncate(fmt.Sprintf("%s: %v", res.Phase, res.Err))
 		}
-		if state == TaskSucceeded {
+		if state == status.TaskSucceeded {
 			t.FinishedTime = &now
 		}
-		if state == TaskFailed {
+		if state == status.TaskFailed {
 			failed = append(failed, *t)
 		}
 	}
@@ -495,14 +514,14 @@ func recordTasks(st *Status, names []string, results []executor.TaskResult, now 
 }
 
 // summary says where the plan stands, for the conditions' messages.
-func summary(st *Status) string {
+func summary(st *status.Status) string {
 	succeeded := 0
 	var waiting []string
 	for _, t := range st.Tasks {
 		switch t.State {
-		case TaskSucceeded:
+		case status.TaskSucceeded:
 			succeeded++
-		case TaskInProgress, TaskFailed:
+		case status.TaskInProgress, status.TaskFailed:
 			waiting = append(waiting, fmt.Sprintf("%s is %s (%s)", t.Name, t.State, t.Message))
 		}
 	}

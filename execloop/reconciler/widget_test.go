@@ -28,7 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/execloop/execloop/execloop/executor"
-	"github.com/execloop/execloop/execloop/reconciler"
+	"github.com/execloop/execloop/execloop/reconciler/status"
 )
 
 // Widget is the test suite's own custom resource: its spec lists the names
@@ -48,11 +48,11 @@ type WidgetSpec struct {
 
 // WidgetStatus embeds the adapter's status, as a user's CRD would.
 type WidgetStatus struct {
-	reconciler.Status `json:",inline"`
+	status.Status `json:",inline"`
 }
 
 // ExecloopStatus implements reconciler.Object.
-func (w *Widget) ExecloopStatus() *reconciler.Status { return &w.Status.Status }
+func (w *Widget) ExecloopStatus() *status.Status { return &w.Status.Status }
 
 func (w *Widget) DeepCopyObject() runtime.Object {
 	c := *w

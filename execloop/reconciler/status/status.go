@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package reconciler
+package status
 
 import (
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -43,6 +43,9 @@ const (
 	ReasonProgressing = "Progressing"
 	// ReasonPaused: the object carries the paused annotation.
 	ReasonPaused = "Paused"
+	// ReasonSuspended: the object's spec suspends it (the Reconciler's
+	// Suspended hook).
+	ReasonSuspended = "Suspended"
 	// ReasonDeleting: the cleanup plan is running.
 	ReasonDeleting = "Deleting"
 	// ReasonBudgetExhausted: more task errors than the options tolerate.
@@ -77,18 +80,19 @@ const (
 )
 
 // Status is what the Reconciler records about an object's plan. Embed it
-// inline in your custom resource's status and expose it through the Object
-// interface:
+// inline in your custom resource's status and expose it through the
+// reconciler.Object interface:
 //
 //	type WidgetStatus struct {
-//		reconciler.Status `json:",inline"`
+//		status.Status `json:",inline"`
 //		// fields of your own
 //	}
 //
-//	func (w *Widget) ExecloopStatus() *reconciler.Status { return &w.Status.Status }
+//	func (w *Widget) ExecloopStatus() *status.Status { return &w.Status.Status }
 //
 // The Reconciler owns these fields; everything that must survive a restart
 // of the operator lives here.
+// +kubebuilder:object:generate=true
 type Status struct {
 	// observedGeneration is the metadata.generation the status describes.
 	// +optional
@@ -130,6 +134,7 @@ type Status struct {
 }
 
 // TaskStatus is where one task stands.
+// +kubebuilder:object:generate=true
 type TaskStatus struct {
 	// name is the task's name.
 	// +required
@@ -187,16 +192,16 @@ func (s *Status) Condition(t string) *metav1.Condition {
 	return meta.FindStatusCondition(s.Conditions, t)
 }
 
-// IsReady reports whether the Ready condition is True for the current
+// IsReady reports whether the Ready condition is True for the given
 // generation.
 func (s *Status) IsReady(generation int64) bool {
 	c := s.Condition(ConditionReady)
-	return c != nil && c.Status == metav1.ConditionTrue && s.ObservedGeneration == generation
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == generation
 }
 
-// IsStalled reports whether the Stalled condition is True for the current
+// IsStalled reports whether the Stalled condition is True for the given
 // generation.
 func (s *Status) IsStalled(generation int64) bool {
 	c := s.Condition(ConditionStalled)
-	return c != nil && c.Status == metav1.ConditionTrue && s.ObservedGeneration == generation
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == generation
 }
