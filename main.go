@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -36,12 +37,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/controllers"
+	"github.com/execloop/execloop/execloop"
 )
 
 var scheme = runtime.NewScheme()
 
 func init() {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(execloopv1alpha1.AddToScheme(scheme))
 }
 
 // flags holds the manager's command line.
@@ -52,6 +58,12 @@ type flags struct {
 	leaderElect   bool
 	enableHTTP2   bool
 	local         bool
+
+	maxConcurrentReconciles int
+	sleepBetweenRuns        time.Duration
+	errorsToTolerate        int
+	executionTimeout        time.Duration
+	defaultServiceAccount   string
 }
 
 func main() {
@@ -68,6 +80,16 @@ func main() {
 	flag.BoolVar(&f.local, "local", false,
 		"Start an embedded control plane (kube-apiserver and etcd from "+localAssetsDir()+"), install the CRDs, "+
 			"write its kubeconfig to "+localKubeconfigPath+" and run against it. What `make run` uses when no kubeconfig is found.")
+	flag.IntVar(&f.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "How many Plans are reconciled at once.")
+	flag.DurationVar(&f.sleepBetweenRuns, "sleep-between-runs", execloop.DefaultSleepBetweenRuns,
+		"The pause between two passes of a Plan that does not set spec.sleepBetweenRuns.")
+	flag.IntVar(&f.errorsToTolerate, "errors-to-tolerate", execloop.DefaultErrorsToTolerate,
+		"How many task errors a Plan that does not set spec.errorsToTolerate survives before it stalls.")
+	flag.DurationVar(&f.executionTimeout, "execution-timeout", execloop.DefaultExecutionTimeout,
+		"How long a Plan that does not set spec.executionTimeout may take to converge; 0 means no limit.")
+	flag.StringVar(&f.defaultServiceAccount, "default-service-account", "",
+		"The ServiceAccount, in each Plan's namespace, that Plans without spec.serviceAccountName act as. "+
+			"Empty lets such Plans act as the operator itself, with all of its permissions: set it on multi-tenant clusters.")
 	opts := zap.Options{Development: true}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -123,6 +145,21 @@ func run(f flags, setupLog logr.Logger) error {
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
+	}
+	defaults := execloop.Options{
+		SleepBetweenRuns: f.sleepBetweenRuns,
+		ErrorsToTolerate: f.errorsToTolerate,
+		ExecutionTimeout: f.executionTimeout,
+	}
+	if err := defaults.Validate(); err != nil {
+		return fmt.Errorf("flags: %w", err)
+	}
+	if err := (&controllers.PlanReconciler{
+		Defaults:                defaults,
+		DefaultServiceAccount:   f.defaultServiceAccount,
+		MaxConcurrentReconciles: f.maxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the Plan controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding the health check: %w", err)

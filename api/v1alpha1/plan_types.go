@@ -1,0 +1,334 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/execloop/execloop/execloop/reconciler/status"
+)
+
+// DeletionPolicy says what happens to the objects a Plan applied when the
+// Plan is deleted.
+// +kubebuilder:validation:Enum=Delete;Orphan
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyDelete deletes the objects the plan applied, in reverse
+	// dependency order, waiting for each to be gone.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyOrphan leaves the objects in place, without the plan's
+	// labels, annotations and owner reference.
+	DeletionPolicyOrphan DeletionPolicy = "Orphan"
+)
+
+// PlanPhase is a one-word summary of a Plan's status, for printer columns.
+// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed;Suspended
+type PlanPhase string
+
+// Plan phases.
+const (
+	// PlanPending: no task has run yet.
+	PlanPending PlanPhase = "Pending"
+	// PlanRunning: passes are running.
+	PlanRunning PlanPhase = "Running"
+	// PlanSucceeded: every object is applied, ready, deleted or waited for.
+	PlanSucceeded PlanPhase = "Succeeded"
+	// PlanFailed: the plan is stalled; see the Stalled condition.
+	PlanFailed PlanPhase = "Failed"
+	// PlanSuspended: spec.suspend or the paused annotation stops passes.
+	PlanSuspended PlanPhase = "Suspended"
+)
+
+// PlanSpec declares the tasks of a plan and how to run them.
+type PlanSpec struct {
+	// serviceAccountName names a ServiceAccount in the Plan's namespace as
+	// which the operator reads and writes the plan's objects
+	// (impersonation): the plan can do exactly what that ServiceAccount
+	// may. Empty means the operator's default (its --default-service-account
+	// flag), or the operator's own identity when that is empty too.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// sleepBetweenRuns is the pause between two passes of the plan, such as
+	// 2s or 1m. Defaults to the operator's --sleep-between-runs flag.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	SleepBetweenRuns *metav1.Duration `json:"sleepBetweenRuns,omitempty"`
+
+	// errorsToTolerate is how many task errors the plan survives; the one
+	// after that stalls it until its spec changes. Defaults to the
+	// operator's --errors-to-tolerate flag.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
+	ErrorsToTolerate *int32 `json:"errorsToTolerate,omitempty"`
+
+	// executionTimeout bounds the time the plan may take to converge,
+	// counted from its first pass; exceeding it stalls the plan. Such as
+	// 20m. Defaults to the operator's --execution-timeout flag.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	ExecutionTimeout *metav1.Duration `json:"executionTimeout,omitempty"`
+
+	// suspend true stops the plan's passes; the plan's phase is Suspended.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+
+	// deletionPolicy says what happens to the objects the plan applied when
+	// the plan is deleted: Delete (in reverse dependency order, waiting for
+	// each to be gone) or Orphan (left in place).
+	// +optional
+	// +kubebuilder:default=Delete
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// tasks are the steps of the plan. A task runs once every task it names
+	// in after has succeeded.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=256
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:XValidation:rule="self.all(t, !has(t.after) || t.after.all(a, a in self.map(o, o.name)))",message="every name in a task's after must be the name of a task of this plan"
+	Tasks []PlanTask `json:"tasks"`
+}
+
+// PlanTask is one step of a plan: exactly one of apply, delete and wait.
+// +kubebuilder:validation:XValidation:rule="[has(self.apply), has(self.delete), has(self.wait)].filter(x, x).size() == 1",messageExpression="'task ' + self.name + ': exactly one of apply, delete and wait must be set'"
+// +kubebuilder:validation:XValidation:rule="!has(self.after) || !(self.name in self.after)",messageExpression="'task ' + self.name + ': after must not name the task itself'"
+// +kubebuilder:validation:XValidation:rule="!has(self.apply) || (has(self.apply.metadata) && has(self.apply.metadata.name) && size(self.apply.metadata.name) > 0)",messageExpression="'task ' + self.name + ': apply.metadata.name is required'"
+// +kubebuilder:validation:XValidation:rule="!has(self.readyWhen) || !has(self.delete)",messageExpression="'task ' + self.name + ': readyWhen goes with apply or wait, not with delete'"
+type PlanTask struct {
+	// name names the task in after, in status and in events: a DNS-1123
+	// label, unique in the plan.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// after names the tasks that must have succeeded before this one runs,
+	// at most 8 (admission checks every name against the plan's tasks, and
+	// that check must stay within the API server's CEL cost budget).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=63
+	After []string `json:"after,omitempty"`
+
+	// apply is a whole object to apply with server-side apply (field
+	// manager execloop, forcing conflicts: the plan is the source of truth
+	// for the fields it sets). Without metadata.namespace, a namespaced
+	// object lands in the Plan's namespace.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:EmbeddedResource
+	Apply *runtime.RawExtension `json:"apply,omitempty"`
+
+	// delete names an object that must not exist; the task deletes it and
+	// waits until it is gone.
+	// +optional
+	Delete *ObjectReference `json:"delete,omitempty"`
+
+	// wait names an object that must exist (and be ready, with readyWhen)
+	// before the tasks after this one run.
+	// +optional
+	Wait *ObjectReference `json:"wait,omitempty"`
+
+	// readyWhen is a CEL expression over the live object (variable object)
+	// that is true once the object is ready, such as
+	// "object.status.readyReplicas == object.spec.replicas". Empty means
+	// kstatus: ready when the object's status is Current.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	ReadyWhen string `json:"readyWhen,omitempty"`
+
+	// timeout bounds how long the task may wait for its object to become
+	// ready (or gone), such as 5m; exceeding it is an error of the task.
+	// Empty means no limit of its own.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// ObjectReference names an object for delete and wait tasks.
+type ObjectReference struct {
+	// apiVersion of the object, such as v1 or apps/v1.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	APIVersion string `json:"apiVersion"`
+
+	// kind of the object, such as ConfigMap.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Kind string `json:"kind"`
+
+	// name of the object.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// namespace of the object; empty means the Plan's namespace for a
+	// namespaced kind.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// AppliedObject is an object a task applied: the plan's inventory, used to
+// notice drift and to prune what a removed or renamed task left behind.
+type AppliedObject struct {
+	// task is the name of the task that applied the object.
+	// +required
+	Task string `json:"task"`
+
+	// apiVersion of the object.
+	// +required
+	APIVersion string `json:"apiVersion"`
+
+	// kind of the object.
+	// +required
+	Kind string `json:"kind"`
+
+	// namespace of the object; empty for a cluster-scoped object.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+
+	// name of the object.
+	// +required
+	Name string `json:"name"`
+
+	// uid of the object when it was last applied.
+	// +optional
+	UID types.UID `json:"uid,omitempty"`
+
+	// manifestHash identifies the manifest as last applied: a new one means
+	// the task's spec changed.
+	// +optional
+	ManifestHash string `json:"manifestHash,omitempty"`
+
+	// liveHash identifies the values of the fields the manifest sets, as the
+	// API server returned them after the apply: a change means someone else
+	// changed them (drift).
+	// +optional
+	LiveHash string `json:"liveHash,omitempty"`
+}
+
+// PlanStatus is where a Plan stands.
+type PlanStatus struct {
+	status.Status `json:",inline"`
+
+	// phase sums the status up in a word: Pending, Running, Succeeded,
+	// Failed or Suspended.
+	// +optional
+	Phase PlanPhase `json:"phase,omitempty"`
+
+	// progress is the number of tasks that succeeded over the number of
+	// tasks, such as 2/5.
+	// +optional
+	Progress string `json:"progress,omitempty"`
+
+	// objects are the objects the plan's tasks applied.
+	// +optional
+	// +listType=map
+	// +listMapKey=task
+	// +kubebuilder:validation:MaxItems=256
+	Objects []AppliedObject `json:"objects,omitempty"`
+}
+
+// Plan declares Kubernetes objects to converge, in order, with waits: the
+// operator applies, deletes and waits for them with execloop, one pass per
+// reconcile, and reports per-task progress in status.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=execloop
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Tasks",type=string,JSONPath=`.status.progress`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
+type Plan struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares the tasks.
+	// +required
+	Spec PlanSpec `json:"spec"`
+
+	// status is where the plan stands.
+	// +optional
+	Status PlanStatus `json:"status,omitempty"`
+}
+
+// ExecloopStatus implements reconciler.Object.
+func (p *Plan) ExecloopStatus() *status.Status { return &p.Status.Status }
+
+// Summarize derives status.phase and status.progress from the rest of the
+// status; the reconciler calls it before it writes the status (it
+// implements execloop/reconciler.Summarizer).
+func (p *Plan) Summarize() {
+	st := &p.Status
+	succeeded, started := 0, false
+	for _, t := range p.Spec.Tasks {
+		ts := st.Task(t.Name)
+		if ts == nil {
+			continue
+		}
+		if ts.State == status.TaskSucceeded {
+			succeeded++
+		}
+		if ts.State != status.TaskPending {
+			started = true
+		}
+	}
+	st.Progress = fmt.Sprintf("%d/%d", succeeded, len(p.Spec.Tasks))
+
+	reconciling := st.Condition(status.ConditionReconciling)
+	switch {
+	case reconciling != nil && reconciling.Status == metav1.ConditionFalse &&
+		(reconciling.Reason == status.ReasonPaused || reconciling.Reason == status.ReasonSuspended):
+		st.Phase = PlanSuspended
+	case st.IsStalled(p.Generation):
+		st.Phase = PlanFailed
+	case st.IsReady(p.Generation):
+		st.Phase = PlanSucceeded
+	case !started:
+		st.Phase = PlanPending
+	default:
+		st.Phase = PlanRunning
+	}
+}
+
+// +kubebuilder:object:root=true
+
+// PlanList is a list of Plans.
+type PlanList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Plan `json:"items"`
+}

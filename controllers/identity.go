@@ -1,0 +1,104 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"fmt"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+)
+
+// identity is who a Plan's reads and writes are made as: a ServiceAccount
+// (impersonated) or the operator itself.
+type identity struct {
+	// name is the impersonated user name, system:serviceaccount:<ns>:<name>;
+	// empty for the operator itself.
+	name     string
+	client   client.Client
+	metadata metadata.Interface
+}
+
+// describe names the identity in messages.
+func (id *identity) describe() string {
+	if id.name == "" {
+		return "the operator's own identity"
+	}
+	return id.name
+}
+
+// identities hands out an identity per ServiceAccount, made once and reused:
+// the clients share the operator's connection pool.
+type identities struct {
+	base   *rest.Config
+	scheme *runtime.Scheme
+	mapper meta.RESTMapper
+
+	mu   sync.Mutex
+	byID map[string]*identity
+}
+
+func newIdentities(base *rest.Config, scheme *runtime.Scheme, mapper meta.RESTMapper) (*identities, error) {
+	ids := &identities{base: base, scheme: scheme, mapper: mapper, byID: map[string]*identity{}}
+	if _, err := ids.get(""); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// forPlan returns the identity a Plan acts as: its spec.serviceAccountName,
+// else the default ServiceAccount, both in the Plan's namespace; else the
+// operator itself.
+func (ids *identities) forPlan(p *execloopv1alpha1.Plan, defaultServiceAccount string) (*identity, error) {
+	sa := p.Spec.ServiceAccountName
+	if sa == "" {
+		sa = defaultServiceAccount
+	}
+	if sa == "" {
+		return ids.get("")
+	}
+	return ids.get(fmt.Sprintf("system:serviceaccount:%s:%s", p.Namespace, sa))
+}
+
+func (ids *identities) get(name string) (*identity, error) {
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
+	if id := ids.byID[name]; id != nil {
+		return id, nil
+	}
+	cfg := rest.CopyConfig(ids.base)
+	if name != "" {
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: name}
+	}
+	c, err := client.New(cfg, client.Options{Scheme: ids.scheme, Mapper: ids.mapper})
+	if err != nil {
+		return nil, fmt.Errorf("making a client for %s: %w", name, err)
+	}
+	md, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("making a metadata client for %s: %w", name, err)
+	}
+	id := &identity{name: name, client: c, metadata: md}
+	ids.byID[name] = id
+	return id, nil
+}

@@ -1,0 +1,215 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/execloop/executor"
+)
+
+// cleanup is the plan that runs when a Plan is deleted: it deletes the
+// objects of the inventory in the reverse of the order they were first
+// applied (a task is applied after the tasks it runs after, so this is a
+// reverse dependency order), waiting for each to be gone before the next;
+// or, with deletionPolicy Orphan, lets each go. It is done when the
+// inventory is empty.
+type cleanup struct {
+	plan   *execloopv1alpha1.Plan
+	id     *identity
+	mapper meta.RESTMapper
+}
+
+var _ executor.ContextPlan = (*cleanup)(nil)
+
+func newCleanup(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) *cleanup {
+	return &cleanup{plan: p, id: id, mapper: mapper}
+}
+
+// Create calls CreateContext with context.Background().
+func (c *cleanup) Create() ([]executor.Task, error) { return c.CreateContext(context.Background()) }
+
+// CreateContext returns the deletion of the last object of the inventory
+// (which returns the next one as its child), or a release task per object.
+func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
+	objs := slices.Clone(c.plan.Status.Objects)
+	if len(objs) == 0 {
+		return nil, nil
+	}
+	if c.plan.Spec.DeletionPolicy == execloopv1alpha1.DeletionPolicyOrphan {
+		tasks := make([]executor.Task, len(objs))
+		for i, obj := range objs {
+			tasks[i] = &releaseTask{c: c, obj: obj}
+		}
+		return tasks, nil
+	}
+	slices.Reverse(objs)
+	return []executor.Task{&deleteTask{c: c, order: objs}}, nil
+}
+
+// forget drops an object from the inventory.
+func (c *cleanup) forget(task string) {
+	c.plan.Status.Objects = slices.DeleteFunc(c.plan.Status.Objects, func(o execloopv1alpha1.AppliedObject) bool { return o.Task == task })
+}
+
+// deleteTask deletes order[0] and waits until it is gone; its child
+// deletes the rest.
+type deleteTask struct {
+	c       *cleanup
+	order   []execloopv1alpha1.AppliedObject
+	deleted bool
+}
+
+func (k *deleteTask) Name() string { return "delete:" + k.order[0].Task }
+func (k *deleteTask) Pre() error   { return nil }
+func (k *deleteTask) PerformAction() ([]executor.Task, error) {
+	return k.PerformActionContext(context.Background())
+}
+func (k *deleteTask) Post() error                      { return k.PostContext(context.Background()) }
+func (k *deleteTask) PreContext(context.Context) error { return nil }
+
+func (k *deleteTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
+	deleted, err := deleteInventoryObject(ctx, k.c.id, k.c.mapper, k.c.plan, k.order[0])
+	if err != nil {
+		return nil, err
+	}
+	k.deleted = deleted
+	if len(k.order) == 1 {
+		return nil, nil
+	}
+	return []executor.Task{&deleteTask{c: k.c, order: k.order[1:]}}, nil
+}
+
+func (k *deleteTask) PostContext(ctx context.Context) error {
+	obj := k.order[0]
+	if k.deleted {
+		gone, err := inventoryObjectGone(ctx, k.c.id, obj)
+		if err != nil {
+			return err
+		}
+		if !gone {
+			return fmt.Errorf("waiting for %s %s to be deleted: %w", obj.Kind, objectName(obj), executor.ErrInProgress)
+		}
+	}
+	k.c.forget(obj.Task)
+	return nil
+}
+
+// releaseTask lets an object go: it removes the Plan's label, annotation
+// and owner reference, so that neither the Plan nor the garbage collector
+// touches it again.
+type releaseTask struct {
+	c   *cleanup
+	obj execloopv1alpha1.AppliedObject
+}
+
+func (k *releaseTask) Name() string { return "release:" + k.obj.Task }
+func (k *releaseTask) Pre() error   { return nil }
+func (k *releaseTask) PerformAction() ([]executor.Task, error) {
+	return k.PerformActionContext(context.Background())
+}
+func (k *releaseTask) Post() error                       { return nil }
+func (k *releaseTask) PreContext(context.Context) error  { return nil }
+func (k *releaseTask) PostContext(context.Context) error { return nil }
+
+func (k *releaseTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
+	u, err := getInventoryObject(ctx, k.c.id, k.c.mapper, k.obj)
+	if err != nil {
+		return nil, err
+	}
+	if u != nil && u.GetLabels()[PlanUIDLabel] == string(k.c.plan.UID) {
+		base := u.DeepCopy()
+		labels, annotations := u.GetLabels(), u.GetAnnotations()
+		delete(labels, PlanUIDLabel)
+		delete(annotations, PlanAnnotation)
+		u.SetLabels(labels)
+		u.SetAnnotations(annotations)
+		u.SetOwnerReferences(slices.DeleteFunc(u.GetOwnerReferences(), func(r metav1.OwnerReference) bool { return r.UID == k.c.plan.UID }))
+		if err := k.c.id.client.Patch(ctx, u, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("releasing %s %s as %s: %w", k.obj.Kind, objectName(k.obj), k.c.id.describe(), err)
+		}
+	}
+	k.c.forget(k.obj.Task)
+	return nil, nil
+}
+
+// getInventoryObject reads an inventory object as id; nil when it is gone
+// or its kind is no longer served.
+func getInventoryObject(ctx context.Context, id *identity, mapper meta.RESTMapper, obj execloopv1alpha1.AppliedObject) (*unstructured.Unstructured, error) {
+	gv, err := schema.ParseGroupVersion(obj.APIVersion)
+	if err != nil {
+		return nil, nil //nolint:nilerr // an entry that names no valid version names nothing to delete
+	}
+	gvk := gv.WithKind(obj.Kind)
+	if _, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version); meta.IsNoMatchError(err) {
+		return nil, nil
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	switch err := id.client.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}, u); {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading %s %s as %s: %w", obj.Kind, objectName(obj), id.describe(), err)
+	}
+	return u, nil
+}
+
+// deleteInventoryObject deletes an inventory object when it still exists
+// and still carries the Plan's label. It reports whether the object is
+// being deleted, so that the caller waits for it to be gone.
+func deleteInventoryObject(ctx context.Context, id *identity, mapper meta.RESTMapper, p *execloopv1alpha1.Plan, obj execloopv1alpha1.AppliedObject) (bool, error) {
+	u, err := getInventoryObject(ctx, id, mapper, obj)
+	if err != nil || u == nil || u.GetLabels()[PlanUIDLabel] != string(p.UID) {
+		return false, err
+	}
+	if u.GetDeletionTimestamp() == nil {
+		err := id.client.Delete(ctx, u, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("deleting %s %s as %s: %w", obj.Kind, objectName(obj), id.describe(), err)
+		}
+	}
+	return true, nil
+}
+
+// inventoryObjectGone reports whether an inventory object no longer exists.
+func inventoryObjectGone(ctx context.Context, id *identity, obj execloopv1alpha1.AppliedObject) (bool, error) {
+	u := &unstructured.Unstructured{}
+	gv, _ := schema.ParseGroupVersion(obj.APIVersion)
+	u.SetGroupVersionKind(gv.WithKind(obj.Kind))
+	switch err := id.client.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}, u); {
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("reading %s %s as %s: %w", obj.Kind, objectName(obj), id.describe(), err)
+	}
+	return false, nil
+}

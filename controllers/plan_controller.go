@@ -1,0 +1,193 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/trace"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/execloop"
+	"github.com/execloop/execloop/execloop/executor"
+	"github.com/execloop/execloop/execloop/reconciler"
+)
+
+// Labels and annotations the operator puts on every object a Plan applies.
+const (
+	// PlanUIDLabel holds the UID of the Plan that applied the object; the
+	// drift watches select on it.
+	PlanUIDLabel = "execloop.dev/plan-uid"
+	// PlanAnnotation holds the <namespace>/<name> of the Plan that applied
+	// the object.
+	PlanAnnotation = "execloop.dev/plan"
+	// FieldManager is the server-side apply field manager of the objects a
+	// Plan applies.
+	FieldManager = "execloop"
+	// ControllerName names the Plan controller in logs, metrics and events.
+	ControllerName = "plan"
+)
+
+// A Plan is what the adapter drives, and it derives its phase and progress.
+var (
+	_ reconciler.Object     = (*execloopv1alpha1.Plan)(nil)
+	_ reconciler.Summarizer = (*execloopv1alpha1.Plan)(nil)
+)
+
+// PlanReconciler converges the cluster to the tasks of Plan resources: it
+// turns each Plan into an execloop plan and runs one pass per reconcile with
+// execloop/reconciler.
+type PlanReconciler struct {
+	// Client is the manager's client, for Plans and Namespaces.
+	Client client.Client
+	// APIReader reads past the cache. Defaults to the manager's.
+	APIReader client.Reader
+	// Config is the operator's REST config; impersonating clients for the
+	// plans' ServiceAccounts are made from it.
+	Config *rest.Config
+	// Recorder emits events. Defaults to the manager's.
+	Recorder events.EventRecorder
+
+	// Defaults are the execloop options of Plans that do not set their own
+	// (spec.sleepBetweenRuns, spec.errorsToTolerate, spec.executionTimeout).
+	Defaults execloop.Options
+	// DefaultServiceAccount, when set, is the ServiceAccount (in the Plan's
+	// namespace) that Plans without spec.serviceAccountName act as. Empty
+	// means such Plans act as the operator itself.
+	DefaultServiceAccount string
+	// MaxConcurrentReconciles is how many Plans are reconciled at once.
+	MaxConcurrentReconciles int
+	// TracerProvider, when set, traces every pass.
+	TracerProvider trace.TracerProvider
+
+	plans      *reconciler.Reconciler[*execloopv1alpha1.Plan]
+	identities *identities
+	watcher    *driftWatcher
+}
+
+// +kubebuilder:rbac:groups=execloop.dev,resources=plans,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=execloop.dev,resources=plans/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=execloop.dev,resources=plans/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=impersonate
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile runs at most one pass of a Plan: see package
+// execloop/reconciler for what a pass records and when the next one runs.
+func (r *PlanReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return r.plans.Reconcile(ctx, req)
+}
+
+// SetupWithManager registers the Plan controller with mgr.
+func (r *PlanReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Client == nil {
+		r.Client = mgr.GetClient()
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Config == nil {
+		r.Config = mgr.GetConfig()
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder(ControllerName)
+	}
+	ids, err := newIdentities(r.Config, mgr.GetScheme(), mgr.GetRESTMapper())
+	if err != nil {
+		return err
+	}
+	r.identities = ids
+	r.watcher = newDriftWatcher(mgr.GetLogger().WithName("drift"))
+	if err := mgr.Add(r.watcher); err != nil {
+		return err
+	}
+	r.plans = &reconciler.Reconciler[*execloopv1alpha1.Plan]{
+		Name:           ControllerName,
+		Client:         r.Client,
+		APIReader:      r.APIReader,
+		Recorder:       r.Recorder,
+		TracerProvider: r.TracerProvider,
+		Options:        r.Defaults,
+		OptionsFor:     planOptions,
+		Suspended:      func(p *execloopv1alpha1.Plan) bool { return p.Spec.Suspend },
+		Plan:           r.planFor,
+		Cleanup:        r.cleanupFor,
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		For(&execloopv1alpha1.Plan{}, builder.WithPredicates(reconciler.Predicates())).
+		WatchesRawSource(source.Channel(r.watcher.events, &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
+		Complete(r)
+}
+
+// planOptions applies a Plan's own settings over the operator's defaults.
+func planOptions(p *execloopv1alpha1.Plan, o execloop.Options) execloop.Options {
+	if d := p.Spec.SleepBetweenRuns; d != nil {
+		o.SleepBetweenRuns = d.Duration
+	}
+	if n := p.Spec.ErrorsToTolerate; n != nil {
+		o.ErrorsToTolerate = int(*n)
+	}
+	if d := p.Spec.ExecutionTimeout; d != nil {
+		o.ExecutionTimeout = d.Duration
+	}
+	return o
+}
+
+// planFor is the plan factory: it checks what admission could not (cycles,
+// kinds, readyWhen expressions) before anything is applied, and returns the
+// execloop plan of one pass.
+func (r *PlanReconciler) planFor(_ context.Context, p *execloopv1alpha1.Plan) (executor.Plan, error) {
+	id, err := r.identities.forPlan(p, r.DefaultServiceAccount)
+	if err != nil {
+		return nil, err
+	}
+	run, err := compile(p, id, r.identities.mapper)
+	if err != nil {
+		return nil, err
+	}
+	run.watcher = r.watcher
+	return run, nil
+}
+
+// cleanupFor is the cleanup plan factory: with deletionPolicy Delete it
+// deletes what the plan applied in reverse dependency order, with Orphan it
+// lets the objects go. When the Plan's namespace is being deleted, the
+// namespace takes its objects with it and nothing is left to do (the
+// ServiceAccount and its bindings may already be gone).
+func (r *PlanReconciler) cleanupFor(ctx context.Context, p *execloopv1alpha1.Plan) (executor.Plan, error) {
+	var ns corev1.Namespace
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Name: p.Namespace}, &ns); err == nil && !ns.DeletionTimestamp.IsZero() {
+		return executor.PlanFunc(func(context.Context) ([]executor.Task, error) { return nil, nil }), nil
+	}
+	id, err := r.identities.forPlan(p, r.DefaultServiceAccount)
+	if err != nil {
+		return nil, err
+	}
+	return newCleanup(p, id, r.identities.mapper), nil
+}

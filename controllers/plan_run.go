@@ -1,0 +1,676 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/execloop/executor"
+)
+
+// What a task does.
+type taskKind string
+
+const (
+	kindApply  taskKind = "apply"
+	kindDelete taskKind = "delete"
+	kindWait   taskKind = "wait"
+)
+
+// taskSpec is a task of a Plan, checked and resolved: its object's kind is
+// known to the API server, its namespace settled, its readyWhen compiled.
+type taskSpec struct {
+	name       string
+	kind       taskKind
+	gvk        schema.GroupVersionKind
+	mapping    *meta.RESTMapping
+	key        types.NamespacedName // the object's
+	manifest   *unstructured.Unstructured
+	hash       string // of manifest
+	readyWhen  cel.Program
+	timeout    time.Duration
+	after      []*taskSpec
+	dependents []*taskSpec
+}
+
+// describe names the task's object in messages, such as
+// "ConfigMap shop/web-config".
+func (t *taskSpec) describe() string {
+	if t.key.Namespace == "" {
+		return t.gvk.Kind + " " + t.key.Name
+	}
+	return t.gvk.Kind + " " + t.key.Namespace + "/" + t.key.Name
+}
+
+// planRun is the execloop plan of one pass of a Plan. Create asks the API
+// server, as the Plan's identity, which tasks' objects are not converged
+// (missing, changed by someone else, not ready, still present) and returns
+// those whose after tasks are all done; a task that succeeds returns, as its
+// children, the tasks it unblocks.
+type planRun struct {
+	plan    *execloopv1alpha1.Plan // the reconciled object: tasks update its inventory
+	id      *identity
+	mapper  meta.RESTMapper
+	watcher *driftWatcher
+	tasks   []*taskSpec // in dependency order
+	stale   []execloopv1alpha1.AppliedObject
+	state   map[string]*taskState // this pass's, by task name
+	now     func() time.Time
+}
+
+// taskState is what a pass found out about a task's object.
+type taskState struct {
+	err        error                      // reading the object failed
+	live       *unstructured.Unstructured // nil when the object does not exist
+	needsApply bool                       // missing, changed or drifted
+	why        string                     // why it is not converged
+	converged  bool
+	returned   bool // already handed to the executor in this pass
+	assumed    bool // its PerformAction succeeded; done if its Post does
+	done       bool // converged, or succeeded in this pass
+}
+
+var (
+	_ executor.ContextPlan = (*planRun)(nil)
+	_ executor.ContextTask = (*planTask)(nil)
+)
+
+// TaskNames lists the plan's tasks in spec order, for the status.
+func (p *planRun) TaskNames() []string {
+	names := make([]string, len(p.plan.Spec.Tasks))
+	for i, t := range p.plan.Spec.Tasks {
+		names[i] = t.Name
+	}
+	return names
+}
+
+// Create calls CreateContext with context.Background().
+func (p *planRun) Create() ([]executor.Task, error) { return p.CreateContext(context.Background()) }
+
+// CreateContext returns the tasks to run in this pass: the tasks whose after
+// tasks are done and whose object is not converged (or whose success is not
+// recorded yet), then the pruning of what removed tasks left behind.
+func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
+	p.state = make(map[string]*taskState, len(p.tasks))
+	var out []executor.Task
+	for _, t := range p.tasks {
+		if !p.depsDone(t) {
+			continue
+		}
+		st := p.evaluate(ctx, t)
+		if st.converged && p.settled(t) {
+			st.done = true
+			continue
+		}
+		st.returned = true
+		out = append(out, &planTask{run: p, t: t})
+	}
+	for _, obj := range p.stale {
+		out = append(out, &pruneTask{run: p, obj: obj})
+	}
+	return out, nil
+}
+
+// depsDone reports whether every task t runs after is done in this pass
+// (or is about to be: its PerformAction succeeded and its Post is next).
+func (p *planRun) depsDone(t *taskSpec) bool {
+	for _, d := range t.after {
+		st := p.state[d.name]
+		if st == nil || (!st.done && !st.assumed) {
+			return false
+		}
+	}
+	return true
+}
+
+// evaluate reads a task's object, once per pass, and decides whether it is
+// converged.
+func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
+	if st := p.state[t.name]; st != nil {
+		return st
+	}
+	st := &taskState{}
+	p.state[t.name] = st
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(t.gvk)
+	switch err := p.id.client.Get(ctx, t.key, live); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		st.err = fmt.Errorf("reading %s as %s: %w", t.describe(), p.id.describe(), err)
+		return st
+	default:
+		st.live = live
+	}
+
+	switch t.kind {
+	case kindApply:
+		inv := p.inventory(t.name)
+		switch {
+		case st.live == nil:
+			st.needsApply, st.why = true, "missing"
+		case inv == nil || inv.UID != st.live.GetUID():
+			st.needsApply, st.why = true, "not applied by this plan yet"
+		case inv.ManifestHash != t.hash:
+			st.needsApply, st.why = true, "the task changed"
+		default:
+			p.watch(ctx, t)
+			if h, err := liveHash(t.manifest, st.live); err != nil || h != inv.LiveHash {
+				st.needsApply, st.why = true, "changed by someone else"
+				break
+			}
+			if ready, reason := readiness(ctx, st.live, t.readyWhen); !ready {
+				st.why = reason
+				break
+			}
+			st.converged = true
+		}
+	case kindDelete:
+		st.converged = st.live == nil
+	case kindWait:
+		if st.live == nil {
+			st.why = "it does not exist"
+			break
+		}
+		ready, reason := readiness(ctx, st.live, t.readyWhen)
+		st.converged, st.why = ready, reason
+	}
+	return st
+}
+
+// settled reports whether the status already shows the task succeeded. A
+// task whose object converged while its status says otherwise (it was
+// waiting, and what it waited for happened) still runs, doing nothing but
+// its checks, so that its success is recorded and its dependents follow it.
+func (p *planRun) settled(t *taskSpec) bool {
+	return p.plan.Status.Succeeded(t.name)
+}
+
+// unblocked returns the tasks that parent's success unblocks: dependents
+// whose other after tasks are done and that are not converged and settled.
+// A dependent that is both is done at once, and what it unblocks counts
+// too.
+func (p *planRun) unblocked(ctx context.Context, parent *taskSpec) []executor.Task {
+	var out []executor.Task
+	for _, d := range parent.dependents {
+		if st := p.state[d.name]; (st != nil && (st.returned || st.done)) || !p.depsDone(d) {
+			continue
+		}
+		st := p.evaluate(ctx, d)
+		if st.converged && p.settled(d) {
+			st.done = true
+			out = append(out, p.unblocked(ctx, d)...)
+			continue
+		}
+		st.returned = true
+		out = append(out, &planTask{run: p, t: d})
+	}
+	return out
+}
+
+// inventory returns the inventory entry of a task, or nil.
+func (p *planRun) inventory(task string) *execloopv1alpha1.AppliedObject {
+	for i := range p.plan.Status.Objects {
+		if p.plan.Status.Objects[i].Task == task {
+			return &p.plan.Status.Objects[i]
+		}
+	}
+	return nil
+}
+
+// record keeps what a task applied in the inventory, in the order the tasks
+// first applied: the reverse of that order is a safe order of deletion.
+func (p *planRun) record(t *taskSpec, live *unstructured.Unstructured) error {
+	h, err := liveHash(t.manifest, live)
+	if err != nil {
+		return err
+	}
+	entry := execloopv1alpha1.AppliedObject{
+		Task: t.name, APIVersion: t.gvk.GroupVersion().String(), Kind: t.gvk.Kind,
+		Namespace: t.key.Namespace, Name: t.key.Name, UID: live.GetUID(),
+		ManifestHash: t.hash, LiveHash: h,
+	}
+	if inv := p.inventory(t.name); inv != nil {
+		*inv = entry
+	} else {
+		p.plan.Status.Objects = append(p.plan.Status.Objects, entry)
+	}
+	return nil
+}
+
+// forget drops a task's inventory entry once its object is gone.
+func (p *planRun) forget(task string) {
+	p.plan.Status.Objects = slices.DeleteFunc(p.plan.Status.Objects, func(o execloopv1alpha1.AppliedObject) bool { return o.Task == task })
+}
+
+// watch has the drift watcher watch the task's object.
+func (p *planRun) watch(ctx context.Context, t *taskSpec) {
+	if p.watcher != nil {
+		p.watcher.ensure(ctx, p.id, t.mapping, t.key.Namespace)
+	}
+}
+
+// waiting is the error of a task whose object is not there yet: in progress
+// (no error spent) until the task's timeout, counted from the start of the
+// task's current attempt, has passed; a failure after that.
+func (p *planRun) waiting(t *taskSpec, what string) error {
+	if t.timeout > 0 {
+		if ts := p.plan.Status.Task(t.name); ts != nil && ts.StartedTime != nil && p.now().Sub(ts.StartedTime.Time) > t.timeout {
+			return fmt.Errorf("%s: still %s after the task's timeout of %s", t.describe(), what, t.timeout)
+		}
+	}
+	return fmt.Errorf("waiting for %s: %s: %w", t.describe(), what, executor.ErrInProgress)
+}
+
+// planTask runs one apply, delete or wait task of a Plan.
+type planTask struct {
+	run *planRun
+	t   *taskSpec
+}
+
+func (k *planTask) Name() string { return k.t.name }
+func (k *planTask) Pre() error   { return k.PreContext(context.Background()) }
+func (k *planTask) PerformAction() ([]executor.Task, error) {
+	return k.PerformActionContext(context.Background())
+}
+func (k *planTask) Post() error { return k.PostContext(context.Background()) }
+
+// PreContext checks that the object could be read, and that no other Plan
+// manages it.
+func (k *planTask) PreContext(ctx context.Context) error {
+	st := k.run.evaluate(ctx, k.t)
+	if st.err != nil {
+		return st.err
+	}
+	if k.t.kind == kindApply && st.live != nil {
+		if owner := st.live.GetLabels()[PlanUIDLabel]; owner != "" && owner != string(k.run.plan.UID) {
+			return fmt.Errorf("%s is managed by another Plan (%s): two Plans must not apply the same object",
+				k.t.describe(), st.live.GetAnnotations()[PlanAnnotation])
+		}
+	}
+	return nil
+}
+
+// PerformActionContext applies or deletes the object when it needs it, and
+// returns the tasks this one unblocks.
+func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
+	st := k.run.state[k.t.name]
+	switch {
+	case k.t.kind == kindApply && st.needsApply:
+		applied := k.t.manifest.DeepCopy()
+		err := k.run.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
+			client.FieldOwner(FieldManager), client.ForceOwnership)
+		if err != nil {
+			return nil, fmt.Errorf("applying %s (%s) as %s: %w", k.t.describe(), st.why, k.run.id.describe(), err)
+		}
+		st.live = applied
+		if err := k.run.record(k.t, applied); err != nil {
+			return nil, err
+		}
+		k.run.watch(ctx, k.t)
+	case k.t.kind == kindDelete && st.live != nil && st.live.GetDeletionTimestamp() == nil:
+		err := k.run.id.client.Delete(ctx, st.live, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("deleting %s as %s: %w", k.t.describe(), k.run.id.describe(), err)
+		}
+	}
+	st.assumed = true
+	return k.run.unblocked(ctx, k.t), nil
+}
+
+// PostContext checks that the object is ready (apply, wait) or gone
+// (delete); until then the task is in progress.
+func (k *planTask) PostContext(ctx context.Context) error {
+	st := k.run.state[k.t.name]
+	err := k.check(ctx, st)
+	st.assumed = false
+	st.done = err == nil
+	return err
+}
+
+func (k *planTask) check(ctx context.Context, st *taskState) error {
+	switch k.t.kind {
+	case kindApply:
+		if ready, reason := readiness(ctx, st.live, k.t.readyWhen); !ready {
+			return k.run.waiting(k.t, "not ready ("+reason+")")
+		}
+	case kindDelete:
+		if st.live == nil {
+			return nil
+		}
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(k.t.gvk)
+		switch err := k.run.id.client.Get(ctx, k.t.key, live); {
+		case apierrors.IsNotFound(err):
+			return nil
+		case err != nil:
+			return fmt.Errorf("reading %s as %s: %w", k.t.describe(), k.run.id.describe(), err)
+		}
+		return k.run.waiting(k.t, "being deleted")
+	case kindWait:
+		if st.live == nil {
+			return k.run.waiting(k.t, "absent")
+		}
+		if !st.converged {
+			return k.run.waiting(k.t, "not ready ("+st.why+")")
+		}
+	}
+	return nil
+}
+
+// pruneTask deletes the object that a task no longer in the plan (or
+// naming another object now) applied, and waits until it is gone.
+type pruneTask struct {
+	run     *planRun
+	obj     execloopv1alpha1.AppliedObject
+	deleted bool
+}
+
+func (k *pruneTask) Name() string { return "prune:" + k.obj.Task }
+func (k *pruneTask) Pre() error   { return nil }
+func (k *pruneTask) PerformAction() ([]executor.Task, error) {
+	return k.PerformActionContext(context.Background())
+}
+func (k *pruneTask) Post() error                      { return k.PostContext(context.Background()) }
+func (k *pruneTask) PreContext(context.Context) error { return nil }
+
+func (k *pruneTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
+	deleted, err := deleteInventoryObject(ctx, k.run.id, k.run.mapper, k.run.plan, k.obj)
+	if err != nil {
+		return nil, err
+	}
+	k.deleted = deleted
+	if !deleted {
+		k.run.forget(k.obj.Task) // gone already, or not ours
+	}
+	return nil, nil
+}
+
+func (k *pruneTask) PostContext(ctx context.Context) error {
+	if !k.deleted {
+		return nil
+	}
+	gone, err := inventoryObjectGone(ctx, k.run.id, k.obj)
+	if err != nil {
+		return err
+	}
+	if !gone {
+		return fmt.Errorf("waiting for %s %s to be deleted: %w", k.obj.Kind, objectName(k.obj), executor.ErrInProgress)
+	}
+	k.run.forget(k.obj.Task)
+	return nil
+}
+
+// compile checks a Plan's tasks and resolves them for its identity. What
+// can never work until the spec changes (a cycle, an unknown kind, a
+// readyWhen that does not compile, two tasks for one object) is a
+// reconcile.TerminalError naming the task: the Plan stalls and nothing is
+// applied.
+func compile(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) (*planRun, error) {
+	run := &planRun{plan: p, id: id, mapper: mapper, now: time.Now}
+	byName := make(map[string]*taskSpec, len(p.Spec.Tasks))
+	targets := map[string]string{} // object → task
+	specs := make([]*taskSpec, 0, len(p.Spec.Tasks))
+	for i := range p.Spec.Tasks {
+		t, err := resolve(p, &p.Spec.Tasks[i], mapper)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := byName[t.name]; dup {
+			return nil, invalid("spec.tasks: two tasks are named %s", t.name)
+		}
+		target := t.gvk.GroupKind().String() + " " + t.key.String()
+		if other, dup := targets[target]; dup && (t.kind == kindApply || t.kind == kindDelete) {
+			return nil, invalid("task %s: %s is also the object of task %s; one object, one task", t.name, t.describe(), other)
+		}
+		if t.kind == kindApply || t.kind == kindDelete {
+			targets[target] = t.name
+		}
+		byName[t.name] = t
+		specs = append(specs, t)
+	}
+	for i := range p.Spec.Tasks {
+		t := specs[i]
+		for _, a := range p.Spec.Tasks[i].After {
+			dep, ok := byName[a]
+			switch {
+			case !ok:
+				return nil, invalid("task %s: after names %s, which is not a task of this plan", t.name, a)
+			case dep == t:
+				return nil, invalid("task %s: after must not name the task itself", t.name)
+			}
+			t.after = append(t.after, dep)
+			dep.dependents = append(dep.dependents, t)
+		}
+	}
+	order, err := dependencyOrder(specs)
+	if err != nil {
+		return nil, err
+	}
+	run.tasks = order
+
+	// Inventory entries of tasks that left the plan (or name another object
+	// now) are pruned, unless a task of the plan applies that same object:
+	// then it adopts the object (a renamed task) and the entry just goes.
+	kept := p.Status.Objects[:0]
+	for _, obj := range p.Status.Objects {
+		t := byName[obj.Task]
+		switch {
+		case t != nil && t.kind == kindApply && sameObject(t, obj):
+			kept = append(kept, obj)
+		case slices.ContainsFunc(specs, func(t *taskSpec) bool { return t.kind == kindApply && sameObject(t, obj) }):
+		default:
+			kept = append(kept, obj)
+			run.stale = append(run.stale, obj)
+		}
+	}
+	p.Status.Objects = kept
+	return run, nil
+}
+
+// invalid is a reconcile.TerminalError: the Plan stalls with this message.
+func invalid(format string, args ...any) error {
+	return reconcile.TerminalError(fmt.Errorf(format, args...))
+}
+
+// sameObject reports whether an inventory entry is the object task t
+// applies (the version may differ).
+func sameObject(t *taskSpec, obj execloopv1alpha1.AppliedObject) bool {
+	gv, _ := schema.ParseGroupVersion(obj.APIVersion)
+	return gv.Group == t.gvk.Group && obj.Kind == t.gvk.Kind && obj.Namespace == t.key.Namespace && obj.Name == t.key.Name
+}
+
+// resolve checks one task against the API server's kinds and the Plan.
+func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper meta.RESTMapper) (*taskSpec, error) {
+	t := &taskSpec{name: pt.Name}
+	ref, manifest, err := target(pt)
+	if err != nil {
+		return nil, err
+	}
+	t.kind = kindOf(pt)
+
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	if err != nil {
+		return nil, invalid("task %s: %s.apiVersion %q: %v", t.name, t.kind, ref.APIVersion, err)
+	}
+	t.gvk = gv.WithKind(ref.Kind)
+	t.mapping, err = mapper.RESTMapping(t.gvk.GroupKind(), t.gvk.Version)
+	if meta.IsNoMatchError(err) {
+		return nil, invalid("task %s: the API server has no kind %s in %s", t.name, ref.Kind, ref.APIVersion)
+	} else if err != nil {
+		return nil, fmt.Errorf("task %s: looking up kind %s in %s: %w", t.name, ref.Kind, ref.APIVersion, err)
+	}
+	t.key = types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+	if t.mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		if t.key.Namespace == "" {
+			t.key.Namespace = p.Namespace
+		}
+	} else if t.key.Namespace != "" {
+		return nil, invalid("task %s: %s is cluster-scoped, so its namespace must be empty, not %q", t.name, ref.Kind, t.key.Namespace)
+	}
+
+	if t.kind == kindApply {
+		prepareManifest(p, manifest, t.key.Namespace)
+		t.manifest = manifest
+		if t.hash, err = hashJSON(manifest.Object); err != nil {
+			return nil, err
+		}
+	}
+	if pt.ReadyWhen != "" {
+		if t.readyWhen, err = readyWhenPrograms.compile(pt.ReadyWhen); err != nil {
+			return nil, invalid("task %s: readyWhen does not compile: %v", t.name, err)
+		}
+	}
+	if pt.Timeout != nil {
+		t.timeout = pt.Timeout.Duration
+	}
+	return t, nil
+}
+
+// kindOf says what a task does; target checked that it does one thing.
+func kindOf(pt *execloopv1alpha1.PlanTask) taskKind {
+	switch {
+	case pt.Apply != nil:
+		return kindApply
+	case pt.Delete != nil:
+		return kindDelete
+	}
+	return kindWait
+}
+
+// target returns the object a task is about and, for apply, its manifest.
+func target(pt *execloopv1alpha1.PlanTask) (execloopv1alpha1.ObjectReference, *unstructured.Unstructured, error) {
+	switch {
+	case pt.Apply != nil && pt.Delete == nil && pt.Wait == nil:
+		manifest := &unstructured.Unstructured{}
+		if err := json.Unmarshal(pt.Apply.Raw, &manifest.Object); err != nil {
+			return execloopv1alpha1.ObjectReference{}, nil, invalid("task %s: apply is not a JSON object: %v", pt.Name, err)
+		}
+		ref := execloopv1alpha1.ObjectReference{
+			APIVersion: manifest.GetAPIVersion(), Kind: manifest.GetKind(),
+			Name: manifest.GetName(), Namespace: manifest.GetNamespace(),
+		}
+		if ref.APIVersion == "" || ref.Kind == "" || ref.Name == "" {
+			return ref, nil, invalid("task %s: apply needs apiVersion, kind and metadata.name", pt.Name)
+		}
+		return ref, manifest, nil
+	case pt.Delete != nil && pt.Apply == nil && pt.Wait == nil:
+		return *pt.Delete, nil, nil
+	case pt.Wait != nil && pt.Apply == nil && pt.Delete == nil:
+		return *pt.Wait, nil, nil
+	}
+	return execloopv1alpha1.ObjectReference{}, nil, invalid("task %s: exactly one of apply, delete and wait must be set", pt.Name)
+}
+
+// prepareManifest makes an apply manifest the plan's: the target namespace,
+// the plan's label, annotation and (in its own namespace) owner reference,
+// and none of the fields the API server owns.
+func prepareManifest(p *execloopv1alpha1.Plan, m *unstructured.Unstructured, namespace string) {
+	delete(m.Object, "status")
+	for _, f := range []string{"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink", "deletionTimestamp"} {
+		unstructured.RemoveNestedField(m.Object, "metadata", f)
+	}
+	m.SetNamespace(namespace)
+	labels := m.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[PlanUIDLabel] = string(p.UID)
+	m.SetLabels(labels)
+	annotations := m.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[PlanAnnotation] = p.Namespace + "/" + p.Name
+	m.SetAnnotations(annotations)
+	if namespace == p.Namespace {
+		m.SetOwnerReferences(append(m.GetOwnerReferences(), metav1.OwnerReference{
+			APIVersion: execloopv1alpha1.GroupVersion.String(), Kind: "Plan", Name: p.Name, UID: p.UID,
+			BlockOwnerDeletion: ptr.To(false),
+		}))
+	}
+}
+
+// dependencyOrder sorts the tasks so that each comes after the tasks it
+// names in after, keeping spec order where the dependencies allow. A cycle
+// is a reconcile.TerminalError that names it.
+func dependencyOrder(specs []*taskSpec) ([]*taskSpec, error) {
+	placed := make(map[*taskSpec]bool, len(specs))
+	order := make([]*taskSpec, 0, len(specs))
+	for len(order) < len(specs) {
+		progress := false
+		for _, t := range specs {
+			if placed[t] || slices.ContainsFunc(t.after, func(d *taskSpec) bool { return !placed[d] }) {
+				continue
+			}
+			placed[t] = true
+			order = append(order, t)
+			progress = true
+			break // restart from the top: spec order wins among the ready
+		}
+		if !progress {
+			return nil, invalid("spec.tasks: the after dependencies form a cycle: %s", cycle(specs, placed))
+		}
+	}
+	return order, nil
+}
+
+// cycle finds a cycle among the tasks not placed, as "a → b → a".
+func cycle(specs []*taskSpec, placed map[*taskSpec]bool) string {
+	var start *taskSpec
+	for _, t := range specs {
+		if !placed[t] {
+			start = t
+			break
+		}
+	}
+	seen := map[*taskSpec]int{}
+	var path []string
+	for t := start; ; {
+		if i, ok := seen[t]; ok {
+			return strings.Join(append(path[i:], t.name), " → ")
+		}
+		seen[t] = len(path)
+		path = append(path, t.name)
+		next := t.after[slices.IndexFunc(t.after, func(d *taskSpec) bool { return !placed[d] })]
+		t = next
+	}
+}
+
+// objectName is an inventory entry's namespace/name, or name.
+func objectName(obj execloopv1alpha1.AppliedObject) string {
+	if obj.Namespace == "" {
+		return obj.Name
+	}
+	return obj.Namespace + "/" + obj.Name
+}

@@ -1,0 +1,180 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/ext"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+)
+
+// readyWhenCostLimit bounds the work one evaluation of a readyWhen
+// expression may do, so that a costly expression cannot stall the operator.
+const readyWhenCostLimit = 1_000_000
+
+// readyWhenCacheSize bounds the compiled readyWhen expressions kept.
+const readyWhenCacheSize = 1024
+
+// readyWhenPrograms compiles readyWhen expressions once and keeps them,
+// keyed by their text, so that every generation of every Plan with the same
+// expression shares one program.
+var readyWhenPrograms = &programCache{programs: map[string]cel.Program{}}
+
+type programCache struct {
+	mu       sync.Mutex
+	env      *cel.Env
+	programs map[string]cel.Program
+}
+
+// compile returns the program of a readyWhen expression, or an error that
+// says why it does not compile.
+func (c *programCache) compile(expr string) (cel.Program, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.programs[expr]; ok {
+		return p, nil
+	}
+	if c.env == nil {
+		env, err := cel.NewEnv(cel.Variable("object", cel.DynType), ext.Strings(), ext.Lists(), ext.Sets())
+		if err != nil {
+			return nil, err
+		}
+		c.env = env
+	}
+	ast, iss := c.env.Compile(expr)
+	if iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	if t := ast.OutputType(); t != cel.BoolType && t != cel.DynType {
+		return nil, fmt.Errorf("the expression is of type %s, not bool", t)
+	}
+	prog, err := c.env.Program(ast, cel.CostLimit(readyWhenCostLimit), cel.InterruptCheckFrequency(100))
+	if err != nil {
+		return nil, err
+	}
+	if len(c.programs) >= readyWhenCacheSize {
+		for k := range c.programs { // drop one at random
+			delete(c.programs, k)
+			break
+		}
+	}
+	c.programs[expr] = prog
+	return prog, nil
+}
+
+// readiness says whether a live object is ready: readyWhen when the task has
+// one, kstatus Current otherwise. When it is not, the reason says why.
+func readiness(ctx context.Context, live *unstructured.Unstructured, readyWhen cel.Program) (ready bool, reason string) {
+	if readyWhen != nil {
+		out, _, err := readyWhen.ContextEval(ctx, map[string]any{"object": live.Object})
+		if err != nil {
+			return false, "readyWhen: " + err.Error()
+		}
+		if b, ok := out.(types.Bool); ok && bool(b) {
+			return true, ""
+		} else if !ok {
+			return false, fmt.Sprintf("readyWhen returned %s, not a bool", out.Type())
+		}
+		return false, "readyWhen is false"
+	}
+	res, err := status.Compute(live)
+	if err != nil {
+		return false, "kstatus: " + err.Error()
+	}
+	if res.Status == status.CurrentStatus {
+		return true, ""
+	}
+	if res.Message != "" {
+		return false, fmt.Sprintf("kstatus %s: %s", res.Status, res.Message)
+	}
+	return false, "kstatus " + res.Status.String()
+}
+
+// hashJSON is a short digest of v's JSON form.
+func hashJSON(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12]), nil
+}
+
+// projection returns the values of live at the paths that manifest sets:
+// what the plan's apply decides. Values someone else changes there are
+// drift; fields the manifest does not set (defaults, status, other
+// managers' fields) are left out. Lists are compared element by element up
+// to the manifest's length.
+func projection(manifest, live any) any {
+	switch m := manifest.(type) {
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return live
+		}
+		out := make(map[string]any, len(m))
+		for k, v := range m {
+			lv, present := l[k]
+			if !present {
+				out[k] = absent{}
+				continue
+			}
+			out[k] = projection(v, lv)
+		}
+		return out
+	case []any:
+		l, ok := live.([]any)
+		if !ok {
+			return live
+		}
+		out := make([]any, len(m))
+		for i := range m {
+			if i >= len(l) {
+				out[i] = absent{}
+				continue
+			}
+			out[i] = projection(m[i], l[i])
+		}
+		return out
+	default:
+		return live
+	}
+}
+
+// absent marks a path the manifest sets and the live object lacks.
+type absent struct{}
+
+// MarshalJSON implements json.Marshaler.
+func (absent) MarshalJSON() ([]byte, error) { return []byte(`"\u0000absent"`), nil }
+
+// liveHash digests the projection of live onto manifest.
+func liveHash(manifest, live *unstructured.Unstructured) (string, error) {
+	if live == nil {
+		return "", errors.New("no live object")
+	}
+	return hashJSON(projection(manifest.Object, live.Object))
+}
