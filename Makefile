@@ -1,6 +1,9 @@
 # Image URL to use for all building/pushing image targets.
 IMG ?= controller:latest
 
+# The container tool for docker-build and docker-push.
+CONTAINER_TOOL ?= docker
+
 # Kubernetes version of the envtest control plane (kube-apiserver, etcd, kubectl),
 # built from source by hack/envtest.
 ENVTEST_K8S_VERSION ?= 1.37.2
@@ -52,6 +55,10 @@ vet: ## Run go vet against code.
 test: manifests generate fmt vet envtest ## Run the unit and envtest suites with -race and a coverage profile.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -race -count=1 $(TEST_PKGS) -coverprofile cover.out
 
+.PHONY: test-e2e
+test-e2e: manifests generate envtest kustomize ## Run the end-to-end suite: the real manager binary against a local control plane.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 -timeout 30m ./test/e2e/ -ginkgo.v
+
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint.
 	$(GOLANGCI_LINT) run
@@ -88,6 +95,17 @@ endif
 .PHONY: run
 run: manifests generate fmt vet $(RUN_DEPS) ## Run the operator from your host (embedded control plane when no kubeconfig is found). Extra flags: ARGS=...
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run . $(RUN_FLAGS) $(ARGS)
+
+# The container image. It cannot be built on machines without a container
+# engine and registry access (the development machines of this project have
+# neither); these targets are the standard ones for where they do.
+.PHONY: docker-build
+docker-build: ## Build the manager's container image IMG (needs a container engine).
+	$(CONTAINER_TOOL) build -t ${IMG} .
+
+.PHONY: docker-push
+docker-push: ## Push the manager's container image IMG.
+	$(CONTAINER_TOOL) push ${IMG}
 
 ##@ Deployment
 

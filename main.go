@@ -15,26 +15,33 @@ limitations under the License.
 */
 
 // Command manager runs the execloop operator: flags, then the logger, then a
-// controller-runtime manager with the operator's controllers. With --local it
-// first starts an embedded control plane and runs against it.
+// controller-runtime manager with the Plan controller. With --local it first
+// starts an embedded control plane and runs against it.
 package main
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/term"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -52,12 +59,16 @@ func init() {
 
 // flags holds the manager's command line.
 type flags struct {
-	metricsAddr   string
-	secureMetrics bool
-	probeAddr     string
-	leaderElect   bool
-	enableHTTP2   bool
-	local         bool
+	metricsAddr             string
+	secureMetrics           bool
+	probeAddr               string
+	leaderElect             bool
+	leaderElectionNamespace string
+	enableHTTP2             bool
+	local                   bool
+	applySamples            bool
+	progress                string
+	logFile                 string
 
 	maxConcurrentReconciles int
 	sleepBetweenRuns        time.Duration
@@ -72,14 +83,21 @@ func main() {
 		"The address the metrics endpoint binds to: :8443 for HTTPS or :8080 for HTTP; 0 disables it.")
 	flag.BoolVar(&f.secureMetrics, "metrics-secure", true,
 		"Serve metrics over HTTPS, authenticated and authorized through the API server. Set false for plain HTTP.")
-	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "The address the health and readiness probes bind to.")
+	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "The address the health and readiness probes bind to; 0 disables them.")
 	flag.BoolVar(&f.leaderElect, "leader-elect", false,
 		"Enable leader election with a Lease, so that only one replica of the manager reconciles at a time.")
+	flag.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "",
+		"The namespace of the leader election Lease. Defaults to the manager's namespace in a cluster; required outside one.")
 	flag.BoolVar(&f.enableHTTP2, "enable-http2", false,
 		"Serve metrics over HTTP/2 as well. Off by default because of the HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
 	flag.BoolVar(&f.local, "local", false,
 		"Start an embedded control plane (kube-apiserver and etcd from "+localAssetsDir()+"), install the CRDs, "+
-			"write its kubeconfig to "+localKubeconfigPath+" and run against it. What `make run` uses when no kubeconfig is found.")
+			"write its kubeconfig to "+localKubeconfigPath+" and run against it. What 'make run' uses when no kubeconfig is found.")
+	flag.BoolVar(&f.applySamples, "apply-samples", false, "Apply the Plans of config/samples once the manager runs.")
+	flag.StringVar(&f.progress, "progress", "auto",
+		"Show the Plans' tasks updating in place in the terminal instead of logs: auto (when standard output is a terminal), always or never.")
+	flag.StringVar(&f.logFile, "log-file", "",
+		"Write logs to this file instead of standard error. Defaults to "+localLogPath+" while the progress view is shown.")
 	flag.IntVar(&f.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "How many Plans are reconciled at once.")
 	flag.DurationVar(&f.sleepBetweenRuns, "sleep-between-runs", execloop.DefaultSleepBetweenRuns,
 		"The pause between two passes of a Plan that does not set spec.sleepBetweenRuns.")
@@ -94,19 +112,78 @@ func main() {
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	if err := f.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	showProgress := f.progress == "always" || (f.progress == "auto" && term.IsTerminal(int(os.Stdout.Fd())))
+	logs, closeLogs, err := f.logOutput(showProgress)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer closeLogs()
+	log := zap.New(zap.UseFlagOptions(&opts), zap.WriteTo(logs))
+	ctrl.SetLogger(log)
+	klog.SetLogger(log) // client-go's own messages, too, stay out of the progress view
 	setupLog := ctrl.Log.WithName("setup")
 
-	if err := run(f, setupLog); err != nil {
+	if err := run(f, showProgress, setupLog); err != nil {
 		setupLog.Error(err, "manager stopped with an error")
+		if showProgress {
+			fmt.Fprintln(os.Stderr, "manager stopped with an error:", err)
+		}
+		closeLogs()
 		os.Exit(1)
 	}
 }
 
+// validate checks the flags, naming the one that is wrong.
+func (f *flags) validate() error {
+	switch {
+	case f.progress != "auto" && f.progress != "always" && f.progress != "never":
+		return fmt.Errorf("--progress must be auto, always or never, got %q", f.progress)
+	case f.maxConcurrentReconciles < 1:
+		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", f.maxConcurrentReconciles)
+	case f.sleepBetweenRuns < 0:
+		return fmt.Errorf("--sleep-between-runs must not be negative, got %s", f.sleepBetweenRuns)
+	case f.errorsToTolerate < 0:
+		return fmt.Errorf("--errors-to-tolerate must not be negative, got %d", f.errorsToTolerate)
+	case f.executionTimeout < 0:
+		return fmt.Errorf("--execution-timeout must not be negative, got %s", f.executionTimeout)
+	}
+	return nil
+}
+
+// localLogPath is where logs go while the progress view holds the terminal.
+const localLogPath = "bin/local/manager.log"
+
+// logOutput returns where the logs go: --log-file, the default log file
+// while the progress view is shown, standard error otherwise.
+func (f *flags) logOutput(showProgress bool) (io.Writer, func(), error) {
+	path := f.logFile
+	if path == "" && showProgress {
+		path = localLogPath
+	}
+	if path == "" {
+		return os.Stderr, func() {}, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, nil, fmt.Errorf("--log-file %s: %w", path, err)
+	}
+	file, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--log-file %s: %w", path, err)
+	}
+	f.logFile = path
+	return file, func() { _ = file.Close() }, nil
+}
+
 // run starts the manager and blocks until it stops; a local control plane
 // started for it is stopped before run returns.
-func run(f flags, setupLog logr.Logger) error {
-	ctx := ctrl.SetupSignalHandler()
+func run(f flags, showProgress bool, setupLog logr.Logger) error {
+	ctx, stop := context.WithCancel(ctrl.SetupSignalHandler())
+	defer stop()
 
 	var cfg *rest.Config
 	if f.local {
@@ -116,6 +193,9 @@ func run(f flags, setupLog logr.Logger) error {
 		}
 		defer cp.stop()
 		cfg = cp.config
+		if f.leaderElectionNamespace == "" {
+			f.leaderElectionNamespace = "default"
+		}
 	} else {
 		var err error
 		if cfg, err = ctrl.GetConfig(); err != nil {
@@ -123,6 +203,36 @@ func run(f flags, setupLog logr.Logger) error {
 		}
 	}
 
+	mgr, err := newManager(cfg, f)
+	if err != nil {
+		return err
+	}
+	if showProgress {
+		if err := mgr.Add(&progressView{
+			cache: mgr.GetCache(), in: os.Stdin, out: os.Stdout, stop: stop,
+			footer: "Logs: " + f.logFile,
+		}); err != nil {
+			return err
+		}
+	}
+	if f.applySamples {
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			return applySamples(ctx, mgr.GetClient(), filepath.Join("config", "samples"), setupLog)
+		})); err != nil {
+			return err
+		}
+	}
+
+	setupLog.Info("starting manager")
+	if err := mgr.Start(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// newManager makes the controller-runtime manager with the Plan controller,
+// probes, metrics and leader election as the flags say.
+func newManager(cfg *rest.Config, f flags) (ctrl.Manager, error) {
 	var tlsOpts []func(*tls.Config)
 	if !f.enableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
@@ -137,37 +247,34 @@ func run(f flags, setupLog logr.Logger) error {
 	}
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsOpts,
-		HealthProbeBindAddress: f.probeAddr,
-		LeaderElection:         f.leaderElect,
-		LeaderElectionID:       "manager.execloop.dev",
+		Scheme:                        scheme,
+		Metrics:                       metricsOpts,
+		HealthProbeBindAddress:        f.probeAddr,
+		LeaderElection:                f.leaderElect,
+		LeaderElectionID:              "manager.execloop.dev",
+		LeaderElectionNamespace:       f.leaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
-		return fmt.Errorf("creating the manager: %w", err)
+		return nil, fmt.Errorf("creating the manager: %w", err)
 	}
 	defaults := execloop.Options{
 		SleepBetweenRuns: f.sleepBetweenRuns,
 		ErrorsToTolerate: f.errorsToTolerate,
 		ExecutionTimeout: f.executionTimeout,
 	}
-	if err := defaults.Validate(); err != nil {
-		return fmt.Errorf("flags: %w", err)
-	}
 	if err := (&controllers.PlanReconciler{
 		Defaults:                defaults,
 		DefaultServiceAccount:   f.defaultServiceAccount,
 		MaxConcurrentReconciles: f.maxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the Plan controller: %w", err)
+		return nil, fmt.Errorf("setting up the Plan controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return fmt.Errorf("adding the health check: %w", err)
+		return nil, fmt.Errorf("adding the health check: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		return fmt.Errorf("adding the readiness check: %w", err)
+		return nil, fmt.Errorf("adding the readiness check: %w", err)
 	}
-
-	setupLog.Info("starting manager")
-	return mgr.Start(ctx)
+	return mgr, nil
 }

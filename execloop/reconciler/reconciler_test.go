@@ -174,7 +174,7 @@ var _ = Describe("A Reconciler", func() {
 			db := w.Status.Task("db")
 			g.Expect(db).NotTo(BeNil())
 			g.Expect(db.State).To(Equal(status.TaskInProgress))
-			g.Expect(db.Message).To(Equal("PerformAction: 1 of 3 replicas ready: in progress"))
+			g.Expect(db.Message).To(Equal("PerformAction: 1 of 3 replicas ready"))
 			g.Expect(db.Attempts).To(BeZero())
 			g.Expect(condition(w, status.ConditionReconciling)).To(Equal("True/Progressing"))
 			g.Expect(condition(w, status.ConditionReady)).To(Equal("False/Progressing"))

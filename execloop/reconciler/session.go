@@ -501,7 +501,11 @@ func recordTasks(st *status.Status, names []string, results []executor.TaskResul
 		}
 		t.Message = ""
 		if res.Err != nil {
-			t.Message = truncate(fmt.Sprintf("%s: %v", res.Phase, res.Err))
+			msg := res.Err.Error()
+			if state == status.TaskInProgress { // the state says so already
+				msg = strings.TrimSuffix(msg, ": "+executor.ErrInProgress.Error())
+			}
+			t.Message = truncate(res.Phase.String() + ": " + msg)
 		}
 		if state == status.TaskSucceeded {
 			t.FinishedTime = &now

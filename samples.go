@@ -1,0 +1,88 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// applySamples applies, with server-side apply, every object of the files
+// that dir's kustomization.yaml lists as resources.
+func applySamples(ctx context.Context, c client.Client, dir string, log logr.Logger) error {
+	b, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	if err != nil {
+		return fmt.Errorf("--apply-samples: %w", err)
+	}
+	var k struct {
+		Resources []string `json:"resources"`
+	}
+	if err := sigsyaml.Unmarshal(b, &k); err != nil {
+		return fmt.Errorf("--apply-samples: %s/kustomization.yaml: %w", dir, err)
+	}
+	for _, res := range k.Resources {
+		objs, err := readObjects(filepath.Join(dir, res))
+		if err != nil {
+			return fmt.Errorf("--apply-samples: %w", err)
+		}
+		for _, u := range objs {
+			if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("execloop-samples"), client.ForceOwnership); err != nil {
+				return fmt.Errorf("--apply-samples: applying %s %s from %s: %w", u.GetKind(), u.GetName(), res, err)
+			}
+			log.Info("applied a sample", "kind", u.GetKind(), "namespace", u.GetNamespace(), "name", u.GetName())
+		}
+	}
+	return nil
+}
+
+// readObjects reads every object of a YAML file of one or more documents.
+func readObjects(path string) ([]*unstructured.Unstructured, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	var objs []*unstructured.Unstructured
+	reader := yaml.NewYAMLReader(bufio.NewReader(f))
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return objs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		u := &unstructured.Unstructured{}
+		if err := sigsyaml.Unmarshal(doc, &u.Object); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+}

@@ -1,0 +1,200 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package e2e runs the real manager binary, as a user would, against a
+// control plane the suite starts: samples and chains converge, a manager
+// killed with SIGKILL mid-plan resumes without creating anything twice, two
+// managers share the work through leader election, the manager runs with
+// nothing but the RBAC that config/ generates, deletion cleans up and
+// invalid plans are turned away.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+)
+
+var (
+	ctx        context.Context
+	cancel     context.CancelFunc
+	testEnv    *envtest.Environment
+	cfg        *rest.Config
+	k8sClient  client.Client
+	scheme     = runtime.NewScheme()
+	root       = filepath.Join("..", "..")
+	managerBin string
+	kubeconfig string // the control plane's admin
+	workDir    string
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(45 * time.Second)
+	SetDefaultEventuallyPollingInterval(200 * time.Millisecond)
+	RunSpecs(t, "End-to-end Suite")
+}
+
+var _ = BeforeSuite(func() {
+	ctx, cancel = context.WithCancel(context.Background())
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(execloopv1alpha1.AddToScheme(scheme))
+	workDir = GinkgoT().TempDir()
+
+	By("building the manager binary")
+	managerBin = filepath.Join(workDir, "manager")
+	build := exec.Command("go", "build", "-o", managerBin, ".")
+	build.Dir = root
+	out, err := build.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
+
+	By("starting the control plane")
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: filepath.Join(root, "bin", "k8s", fmt.Sprintf("1.37.2-%s-%s", goruntime.GOOS, goruntime.GOARCH)),
+	}
+	cfg, err = testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	kubeconfig = filepath.Join(workDir, "admin.kubeconfig")
+	Expect(os.WriteFile(kubeconfig, testEnv.KubeConfig, 0o600)).To(Succeed())
+})
+
+var _ = AfterSuite(func() {
+	stopAll()
+	cancel()
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
+	}
+})
+
+// managerProcess is a running manager binary; its output goes to a file.
+type managerProcess struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+var (
+	processesMu sync.Mutex
+	processes   []*managerProcess
+)
+
+// startManager runs the manager binary with a kubeconfig and extra flags.
+func startManager(name, kubeconfig string, args ...string) *managerProcess {
+	logPath := filepath.Join(workDir, name+".log")
+	out, err := os.Create(logPath)
+	Expect(err).NotTo(HaveOccurred())
+	args = append([]string{
+		"--kubeconfig", kubeconfig, "--progress=never", "--health-probe-bind-address=0",
+		"--sleep-between-runs=200ms", "--zap-devel=false", "--zap-log-level=debug",
+	}, args...)
+	cmd := exec.Command(managerBin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Dir = root
+	Expect(cmd.Start()).To(Succeed())
+	p := &managerProcess{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		_ = out.Close()
+		close(p.done)
+	}()
+	processesMu.Lock()
+	processes = append(processes, p)
+	processesMu.Unlock()
+	return p
+}
+
+// kill stops the process with a signal and waits for it.
+func (p *managerProcess) kill(sig syscall.Signal) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	Expect(p.cmd.Process.Signal(sig)).To(Succeed())
+	Eventually(p.done, 30*time.Second).Should(BeClosed())
+}
+
+// logs returns what the process wrote so far.
+func (p *managerProcess) logs() string {
+	b, _ := os.ReadFile(p.log)
+	return string(b)
+}
+
+func stopAll() {
+	processesMu.Lock()
+	defer processesMu.Unlock()
+	for _, p := range processes {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(20 * time.Second):
+				_ = p.cmd.Process.Kill()
+			}
+		}
+	}
+	processes = nil
+}
+
+// When a spec fails, the tail of each manager's log goes to its output.
+var _ = JustAfterEach(func() {
+	if !CurrentSpecReport().Failed() {
+		return
+	}
+	processesMu.Lock()
+	defer processesMu.Unlock()
+	for _, p := range processes {
+		lines := strings.Split(p.logs(), "\n")
+		if len(lines) > 80 {
+			lines = lines[len(lines)-80:]
+		}
+		GinkgoWriter.Printf("--- last lines of the log of %s:\n%s\n", p.name, strings.Join(lines, "\n"))
+	}
+})
+
+func newNamespace() string {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-"}}
+	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
+	return ns.Name
+}
