@@ -71,6 +71,7 @@ type flags struct {
 	logFile                 string
 
 	maxConcurrentReconciles int
+	resyncInterval          time.Duration
 	sleepBetweenRuns        time.Duration
 	errorsToTolerate        int
 	executionTimeout        time.Duration
@@ -99,6 +100,8 @@ func main() {
 	flag.StringVar(&f.logFile, "log-file", "",
 		"Write logs to this file instead of standard error. Defaults to "+localLogPath+" while the progress view is shown.")
 	flag.IntVar(&f.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "How many Plans are reconciled at once.")
+	flag.DurationVar(&f.resyncInterval, "resync-interval", 10*time.Minute,
+		"How often a converged Plan gets a pass all the same, to notice drift that no watch reports; 0 means never.")
 	flag.DurationVar(&f.sleepBetweenRuns, "sleep-between-runs", execloop.DefaultSleepBetweenRuns,
 		"The pause between two passes of a Plan that does not set spec.sleepBetweenRuns.")
 	flag.IntVar(&f.errorsToTolerate, "errors-to-tolerate", execloop.DefaultErrorsToTolerate,
@@ -145,6 +148,8 @@ func (f *flags) validate() error {
 		return fmt.Errorf("--progress must be auto, always or never, got %q", f.progress)
 	case f.maxConcurrentReconciles < 1:
 		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", f.maxConcurrentReconciles)
+	case f.resyncInterval < 0:
+		return fmt.Errorf("--resync-interval must not be negative, got %s", f.resyncInterval)
 	case f.sleepBetweenRuns < 0:
 		return fmt.Errorf("--sleep-between-runs must not be negative, got %s", f.sleepBetweenRuns)
 	case f.errorsToTolerate < 0:
@@ -267,6 +272,7 @@ func newManager(cfg *rest.Config, f flags) (ctrl.Manager, error) {
 		Defaults:                defaults,
 		DefaultServiceAccount:   f.defaultServiceAccount,
 		MaxConcurrentReconciles: f.maxConcurrentReconciles,
+		ResyncInterval:          f.resyncInterval,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Plan controller: %w", err)
 	}

@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 	corev1 "k8s.io/api/core/v1"
@@ -81,6 +82,10 @@ type PlanReconciler struct {
 	DefaultServiceAccount string
 	// MaxConcurrentReconciles is how many Plans are reconciled at once.
 	MaxConcurrentReconciles int
+	// ResyncInterval, when positive, runs a pass of every converged Plan
+	// this often, to notice drift that no watch reports (objects of kinds
+	// the Plan's identity may not watch). Zero means never.
+	ResyncInterval time.Duration
 	// TracerProvider, when set, traces every pass.
 	TracerProvider trace.TracerProvider
 
@@ -131,6 +136,7 @@ func (r *PlanReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		APIReader:      r.APIReader,
 		Recorder:       r.Recorder,
 		TracerProvider: r.TracerProvider,
+		ResyncInterval: r.ResyncInterval,
 		Options:        r.Defaults,
 		OptionsFor:     planOptions,
 		Suspended:      func(p *execloopv1alpha1.Plan) bool { return p.Spec.Suspend },
