@@ -1,0 +1,299 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+)
+
+var engineResults = os.Getenv("ENGINE_BENCH") // the output of the engine's go test -bench, when make bench ran it
+
+// report is the Markdown that make bench writes to results.md.
+type report struct{ strings.Builder }
+
+func (r *report) line(format string, args ...any) { fmt.Fprintf(&r.Builder, format+"\n", args...) }
+
+// TestBench runs the whole matrix (make bench): convergence against both
+// baselines, steady state, memory, and the scaling curves.
+func TestBench(t *testing.T) {
+	if !*full {
+		t.Skip("run with -full (make bench)")
+	}
+	started := time.Now()
+	var r report
+	r.line("# execloop benchmarks")
+	r.line("")
+	r.line("Measured by `make bench` on %s, %s. Every figure in a table was measured in the same run, against one envtest control plane (kube-apiserver and etcd built from source); compare ratios, not seconds, across runs.", machine(), time.Now().UTC().Format("2006-01-02"))
+	r.line("")
+
+	r.line("## 1. Engine overhead (`execloop/executor`)")
+	r.line("")
+	if engineResults != "" {
+		b, err := os.ReadFile(engineResults)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.line("```")
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "Benchmark") || strings.HasPrefix(l, "cpu:") {
+				r.line("%s", l)
+			}
+		}
+		r.line("```")
+		r.line("")
+		r.line("One op is one pass: of 100 no-op tasks (nil logger; logr bridge on a discarding sink; a cancellable context, where phases run on the helper goroutine), of one parent returning 100 children, or one `Run` of a plan needing ten passes of ten tasks. Goal: at most 100 ns and 1 allocation per no-op task with a nil logger.")
+	} else {
+		r.line("(not run: make bench runs the engine benchmarks and passes their output in ENGINE_BENCH)")
+	}
+	r.line("")
+
+	r.line("## 2. Convergence at scale")
+	r.line("")
+	r.line("N Plans of three ConfigMap tasks chained with `after`, SleepBetweenRuns 100 ms, 4 workers, created at once (16 creators). Time is from the first create until every Plan is Ready. Requests are everything the controller's manager sent, counted by a transport around its REST config.")
+	r.line("")
+	r.line("| scenario | time | requests by verb | writes/plan | status writes/plan | reconciles/plan |")
+	r.line("|---|---|---|---|---|---|")
+	row := func(o outcome) {
+		r.line("| %s | %s | %s | %.2f | %.2f | %.2f |", o.scenario, o.elapsed.Round(10*time.Millisecond), formatVerbs(o.verbs),
+			o.perPlan(writes(o.verbs)), o.perPlan(o.statusWrites), o.reconciles/float64(o.plans))
+	}
+	var goals []string
+	var steadyNS string
+	for _, n := range []int{100, 1000} {
+		base := converge(t, scenario{controller: handwrittenKind, plans: n, workers: 4})
+		ours := converge(t, scenario{controller: execloopKind, plans: n, workers: 4})
+		row(base)
+		row(ours)
+		ratio := ours.elapsed.Seconds() / base.elapsed.Seconds()
+		extra := ours.perPlan(writes(ours.verbs)) - base.perPlan(writes(base.verbs))
+		goals = append(goals,
+			fmt.Sprintf("N=%d: time execloop/hand-written = **%.2f×** (goal ≤ 1.2×: %s); writes per plan %.2f vs %.2f, **+%.2f** (goal ≤ +2: %s)",
+				n, ratio, met(ratio <= 1.2), ours.perPlan(writes(ours.verbs)), base.perPlan(writes(base.verbs)), extra, met(extra <= 2)))
+		if n == 1000 {
+			steadyNS = ours.namespace
+		}
+	}
+	blocked := converge(t, scenario{controller: blockingKind, plans: 1000, workers: 4, waits: true})
+	waiting := converge(t, scenario{controller: execloopKind, plans: 1000, workers: 4, waits: true})
+	row(blocked)
+	row(waiting)
+	speedup := blocked.elapsed.Seconds() / waiting.elapsed.Seconds()
+	goals = append(goals, fmt.Sprintf("N=1000 with a readiness wait (the middle ConfigMap is ready %s after it appears, like a workload): execloop is **%.1f×** faster than the blocking Run (goal ≥ 10×: %s)",
+		readyDelay, speedup, met(speedup >= 10)))
+	r.line("")
+	for _, g := range goals {
+		r.line("- %s", g)
+	}
+	r.line("")
+
+	r.line("## 3. Steady state")
+	r.line("")
+	st := steadyState(t, steadyNS, 1000)
+	r.line("1,000 converged Plans, a manager with a resync interval of %s, measured over %s after its first round: %.0f passes, requests %s, **%d writes**; per pass %.2f requests and %s of CPU in this process (controller and harness), so **%s of CPU per resync cycle** of 1,000 Plans.",
+		st.cycle, 2*st.cycle, st.passes, formatVerbs(st.verbs), writes(st.verbs), st.perPassReqs, st.perPassCPU.Round(time.Microsecond), (st.perPassCPU * 1000).Round(time.Millisecond))
+	r.line("")
+
+	r.line("## 4. Memory")
+	r.line("")
+	r.line("Heap held by an informer cache of converged Plans (three tasks, three inventory entries each), measured after a GC before and after the cache syncs.")
+	r.line("")
+	r.line("| Plans | managedFields | heap per Plan |")
+	r.line("|---|---|---|")
+	for _, n := range []int{1000, 10000} {
+		ns := seedPlans(t, n)
+		stripped := heapPerPlan(t, ns, n, true)
+		kept := heapPerPlan(t, ns, n, false)
+		r.line("| %d | stripped (as the operator runs) | **%.1f KiB** |", n, stripped/1024)
+		r.line("| %d | kept | %.1f KiB |", n, kept/1024)
+		goals = append(goals, fmt.Sprintf("heap per cached Plan at N=%d: %.1f KiB (goal ≤ 20 KiB: %s)", n, stripped/1024, met(stripped <= 20*1024)))
+	}
+	r.line("")
+	r.line("- %s", goals[len(goals)-2])
+	r.line("- %s", goals[len(goals)-1])
+	r.line("")
+
+	r.line("## 5. Scaling")
+	r.line("")
+	r.line("execloop alone, no readiness waits. By N, with 4 workers:")
+	r.line("")
+	r.line("| N | time | time per 100 plans | requests/plan |")
+	r.line("|---|---|---|---|")
+	for _, n := range []int{100, 300, 1000, 3000} {
+		o := converge(t, scenario{controller: execloopKind, plans: n, workers: 4})
+		r.line("| %d | %s | %s | %.2f |", n, o.elapsed.Round(10*time.Millisecond), (o.elapsed * 100 / time.Duration(n)).Round(time.Millisecond), o.perPlan(total(o.verbs)))
+	}
+	r.line("")
+	r.line("By workers, with N = 1,000:")
+	r.line("")
+	r.line("| workers | time | speed-up over 1 worker |")
+	r.line("|---|---|---|")
+	var one time.Duration
+	for _, w := range []int{1, 2, 4, 8} {
+		o := converge(t, scenario{controller: execloopKind, plans: 1000, workers: w})
+		if w == 1 {
+			one = o.elapsed
+		}
+		r.line("| %d | %s | %.2f× |", w, o.elapsed.Round(10*time.Millisecond), one.Seconds()/o.elapsed.Seconds())
+	}
+	r.line("")
+	r.line("The whole run took %s.", time.Since(started).Round(time.Second))
+
+	fmt.Println(r.String())
+	if *results != "" {
+		if err := os.WriteFile(*results, []byte(r.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**not met**"
+}
+
+func total(verbs map[string]int) int {
+	n := 0
+	for _, v := range verbs {
+		n += v
+	}
+	return n
+}
+
+// steadyState starts a manager with a short resync interval over n
+// converged plans, lets its first round finish, then measures a window of
+// resync passes: the requests and CPU per pass, and so per cycle of n.
+type steady struct {
+	cycle       time.Duration
+	passes      float64
+	verbs       map[string]int
+	cpu         time.Duration
+	perPassCPU  time.Duration
+	perPassReqs float64
+}
+
+func steadyState(t *testing.T, ns string, n int) steady {
+	const cycle = 5 * time.Second
+	r := startController(t, ns, scenario{controller: execloopKind, plans: n, workers: 4}, cycle)
+	defer r.stop()
+	deadline := time.Now().Add(2 * time.Minute)
+	for reconciles(r.controller) < float64(n) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	before, _ := r.requests.snapshot()
+	passes0, cpu0 := reconciles(r.controller), cpuTime()
+	time.Sleep(2 * cycle)
+	after, _ := r.requests.snapshot()
+	s := steady{cycle: cycle, passes: reconciles(r.controller) - passes0, cpu: cpuTime() - cpu0}
+	for k, v := range before {
+		after[k] -= v
+		if after[k] == 0 {
+			delete(after, k)
+		}
+	}
+	s.verbs = after
+	if s.passes > 0 {
+		s.perPassCPU = time.Duration(float64(s.cpu) / s.passes)
+		s.perPassReqs = float64(total(after)) / s.passes
+	}
+	return s
+}
+
+// seedPlans creates n converged-looking plans (three tasks succeeded, three
+// inventory entries) that no controller watches.
+func seedPlans(t *testing.T, n int) string {
+	ns := newNamespace(t)
+	createPlans(t, ns, n, false)
+	var list execloopv1alpha1.PlanList
+	if err := k8sClient.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	next := make(chan *execloopv1alpha1.Plan, len(list.Items))
+	for i := range list.Items {
+		next <- &list.Items[i]
+	}
+	close(next)
+	errs := make(chan error, 16)
+	for range 16 {
+		go func() {
+			var err error
+			for p := range next {
+				fillStatus(p)
+				if e := k8sClient.Status().Update(context.Background(), p); e != nil && err == nil {
+					err = e
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ns
+}
+
+// heapPerPlan measures the heap an informer cache of the plans of ns holds.
+func heapPerPlan(t *testing.T, ns string, n int, strip bool) float64 {
+	opts := crcache.Options{Scheme: scheme, DefaultNamespaces: map[string]crcache.Config{ns: {}}}
+	if strip {
+		opts.DefaultTransform = crcache.TransformStripManagedFields()
+	}
+	before := heap()
+	c, err := crcache.New(fastConfig(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := c.GetInformer(ctx, &execloopv1alpha1.Plan{}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		t.Fatal("cache did not sync")
+	}
+	var list execloopv1alpha1.PlanList
+	if err := c.List(ctx, &list); err != nil || len(list.Items) != n {
+		t.Fatalf("cache holds %d plans (%v), want %d", len(list.Items), err, n)
+	}
+	list = execloopv1alpha1.PlanList{}
+	after := heap()
+	runtime.KeepAlive(c)
+	return float64(after-before) / float64(n)
+}
+
+func heap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}

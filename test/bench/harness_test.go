@@ -1,0 +1,233 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package bench measures what execloop costs at scale, as ratios against
+// baselines run side by side in the same process against the same control
+// plane: a hand-written controller-runtime reconciler, and a reconciler that
+// blocks on the whole plan as the original engine did. `make bench` runs the
+// whole matrix and writes results.md; `make test` runs a small smoke version
+// so that the harness cannot rot.
+package bench
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	dto "github.com/prometheus/client_model/go"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
+	apirequest "k8s.io/apiserver/pkg/endpoints/request"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+)
+
+var (
+	full    = flag.Bool("full", false, "run the whole benchmark matrix (make bench) instead of the smoke version")
+	results = flag.String("results", "", "write the results table to this Markdown file")
+)
+
+var (
+	testEnv    *envtest.Environment
+	cfg        *rest.Config
+	k8sClient  client.Client
+	k8sWatcher client.WithWatch
+	scheme     = runtime.NewScheme()
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(execloopv1alpha1.AddToScheme(scheme))
+	root := filepath.Join("..", "..")
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: filepath.Join(root, "bin", "k8s", fmt.Sprintf("1.37.2-%s-%s", goruntime.GOOS, goruntime.GOARCH)),
+	}
+	var err error
+	if cfg, err = testEnv.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "starting the control plane:", err)
+		os.Exit(1)
+	}
+	// The harness's own client: fast, and not counted.
+	if k8sWatcher, err = client.NewWithWatch(fastConfig(), client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	k8sClient = k8sWatcher
+	// The controllers' logs: dropped, with debug off, as in production.
+	ctrl.SetLogger(logr.Discard())
+	code := m.Run()
+	_ = testEnv.Stop()
+	os.Exit(code)
+}
+
+// fastConfig is the harness's own config: not rate-limited, not counted.
+func fastConfig() *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.QPS, c.Burst = 1000, 2000
+	return c
+}
+
+// requests counts the API requests a controller makes, by verb, through a
+// transport wrapped around its REST config.
+type requests struct {
+	mu     sync.Mutex
+	verbs  map[string]int
+	status int // writes to a status subresource
+	info   *apirequest.RequestInfoFactory
+}
+
+func newRequests() *requests {
+	return &requests{verbs: map[string]int{}, info: &apirequest.RequestInfoFactory{
+		APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api"),
+	}}
+}
+
+// config returns a copy of the control plane's config whose requests r counts.
+func (r *requests) config() *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.QPS, c.Burst = 200, 400
+	c.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			r.count(req)
+			return rt.RoundTrip(req)
+		})
+	}
+	return c
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+func (r *requests) count(req *http.Request) {
+	info, err := r.info.NewRequestInfo(req)
+	verb := "other"
+	if err == nil && info.IsResourceRequest {
+		verb = info.Verb
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.verbs[verb]++
+	if err == nil && info.Subresource == "status" && (verb == "patch" || verb == "update") {
+		r.status++
+	}
+}
+
+func (r *requests) snapshot() (map[string]int, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int, len(r.verbs))
+	for k, v := range r.verbs {
+		out[k] = v
+	}
+	return out, r.status
+}
+
+// writes is the number of requests that change something.
+func writes(verbs map[string]int) int {
+	return verbs["create"] + verbs["update"] + verbs["patch"] + verbs["delete"]
+}
+
+// formatVerbs lists the counts by verb, most first.
+func formatVerbs(verbs map[string]int) string {
+	keys := make([]string, 0, len(verbs))
+	for k := range verbs {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return verbs[keys[i]] > verbs[keys[j]] || (verbs[keys[i]] == verbs[keys[j]] && keys[i] < keys[j])
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, verbs[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// reconciles returns controller-runtime's count of reconciles of a
+// controller, all results together.
+func reconciles(controller string) float64 {
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		return 0
+	}
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if label(m, "controller") == controller {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// cpuTime is the CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// machine describes where the figures were measured.
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		mem = strings.Fields(strings.SplitN(string(b), "\n", 2)[0])[1] + " kB"
+	}
+	return fmt.Sprintf("%s, %d CPUs, %s memory, %s, %s/%s", cpu, goruntime.NumCPU(), mem, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
+}

@@ -1,0 +1,291 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+)
+
+// The controllers compared.
+const (
+	execloopKind    = "execloop"
+	handwrittenKind = "hand-written"
+	blockingKind    = "blocking Run"
+)
+
+// scenario is one measured run: a controller converging plans.
+type scenario struct {
+	controller string
+	plans      int
+	workers    int
+	waits      bool // the middle ConfigMap must be ready (readyDelay after it appears) before the last
+}
+
+func (s scenario) String() string {
+	w := ""
+	if s.waits {
+		w = ", readiness waits"
+	}
+	return fmt.Sprintf("%s, N=%d, %d workers%s", s.controller, s.plans, s.workers, w)
+}
+
+// readyDelay is how long after a ConfigMap appears the simulator marks it
+// ready: about what a small Deployment takes to become available.
+const readyDelay = time.Second
+
+// outcome is what a scenario measured.
+type outcome struct {
+	scenario
+	elapsed      time.Duration // from the first create until every plan is Ready
+	verbs        map[string]int
+	statusWrites int
+	reconciles   float64
+	namespace    string
+}
+
+func (o outcome) perPlan(n int) float64 { return float64(n) / float64(o.plans) }
+
+// running is a manager started for a scenario.
+type running struct {
+	mgr        ctrl.Manager
+	requests   *requests
+	controller string
+	stop       func()
+}
+
+// startController runs a manager that sees only namespace ns, with the
+// scenario's controller.
+func startController(t testing.TB, ns string, s scenario, resync time.Duration) *running {
+	t.Helper()
+	reqs := newRequests()
+	mgr, err := ctrl.NewManager(reqs.config(), ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache: crcache.Options{
+			DefaultNamespaces: map[string]crcache.Config{ns: {}},
+			DefaultTransform:  crcache.TransformStripManagedFields(),
+		},
+		Controller: config.Controller{SkipNameValidation: ptr(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	switch s.controller {
+	case execloopKind:
+		name, err = setupExecloop(mgr, s.workers, resync)
+	case handwrittenKind:
+		name, err = setupHandwritten(mgr, s.workers)
+	case blockingKind:
+		name, err = setupBlocking(mgr, s.workers, s.waits)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		t.Fatal("the manager's cache did not sync")
+	}
+	return &running{mgr: mgr, requests: reqs, controller: name, stop: func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// newNamespace makes a namespace for one scenario.
+func newNamespace(t testing.TB) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-"}}
+	if err := k8sClient.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+// createPlans creates n plans at once, from 16 goroutines.
+func createPlans(t testing.TB, ns string, n int, waits bool) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := k8sClient.Create(context.Background(), benchPlan(ns, fmt.Sprintf("p-%05d", i), waits)); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// readyWatch counts the Ready plans of a namespace from an informer, so
+// that waiting for them puts no load on the API server beyond one watch.
+type readyWatch struct {
+	informer cache.SharedIndexInformer
+	stop     context.CancelFunc
+}
+
+func watchReady(t testing.TB, ns string) *readyWatch {
+	t.Helper()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, _ metav1.ListOptions) (runtime.Object, error) {
+			list := &execloopv1alpha1.PlanList{}
+			return list, k8sClient.List(ctx, list, client.InNamespace(ns))
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return k8sWatcher.Watch(ctx, &execloopv1alpha1.PlanList{}, client.InNamespace(ns), &client.ListOptions{Raw: &o})
+		},
+	}
+	informer := cache.NewSharedIndexInformer(lw, &execloopv1alpha1.Plan{}, 0, cache.Indexers{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go informer.RunWithContext(ctx)
+	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
+		t.Fatal("the harness's informer did not sync")
+	}
+	return &readyWatch{informer: informer, stop: cancel}
+}
+
+// waitAll returns when n plans are Ready.
+func (w *readyWatch) waitAll(t testing.TB, n int, limit time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ready := 0
+		for _, obj := range w.informer.GetStore().List() {
+			p := obj.(*execloopv1alpha1.Plan)
+			if p.Status.IsReady(p.Generation) {
+				ready++
+			}
+		}
+		if ready == n {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d plans Ready after %s", ready, n, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// converge runs a scenario from the creation of its plans until all are
+// Ready, in a namespace of its own.
+func converge(t testing.TB, s scenario) outcome {
+	t.Helper()
+	ns := newNamespace(t)
+	r := startController(t, ns, s, 0)
+	defer r.stop()
+	if s.waits {
+		stopSimulator := simulateReadiness(t, ns)
+		defer stopSimulator()
+	}
+	ready := watchReady(t, ns)
+	defer ready.stop()
+	before := reconciles(r.controller)
+	start := time.Now()
+	createPlans(t, ns, s.plans, s.waits)
+	end := ready.waitAll(t, s.plans, 15*time.Minute)
+	verbs, statusWrites := r.requests.snapshot()
+	o := outcome{scenario: s, elapsed: end.Sub(start), verbs: verbs, statusWrites: statusWrites,
+		reconciles: reconciles(r.controller) - before, namespace: ns}
+	t.Logf("%s: %s; requests: %s; writes/plan %.2f; status writes/plan %.2f; reconciles/plan %.2f",
+		s, o.elapsed.Round(time.Millisecond), formatVerbs(verbs), o.perPlan(writes(verbs)), o.perPlan(statusWrites), o.reconciles/float64(s.plans))
+	return o
+}
+
+// simulateReadiness marks the ConfigMaps that stand for workloads (the
+// middle task's) ready with an annotation, readyDelay after they appear:
+// what a workload's own controller would do.
+func simulateReadiness(t testing.TB, ns string) (stop func()) {
+	t.Helper()
+	cs := kubernetes.NewForConfigOrDie(fastConfig())
+	queue := workqueue.NewTypedDelayingQueue[types.NamespacedName]()
+	factory := cache.NewSharedIndexInformer(
+		cache.NewListWatchFromClient(cs.CoreV1().RESTClient(), "configmaps", ns, fields.Everything()),
+		&corev1.ConfigMap{}, 0, cache.Indexers{})
+	_, _ = factory.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) {
+		cm := obj.(*corev1.ConfigMap)
+		if waitsFor(cm.Name[len(cm.Name)-1:]) && cm.Annotations[readyAnnotation] == "" {
+			queue.AddAfter(types.NamespacedName{Namespace: cm.Namespace, Name: cm.Name}, readyDelay)
+		}
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	go factory.RunWithContext(ctx)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				key, shutdown := queue.Get()
+				if shutdown {
+					return
+				}
+				patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:"true"}}}`, readyAnnotation))
+				_, err := cs.CoreV1().ConfigMaps(key.Namespace).Patch(ctx, key.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+				if err != nil && ctx.Err() == nil {
+					queue.AddAfter(key, readyDelay)
+				}
+				queue.Done(key)
+			}
+		}()
+	}
+	return func() {
+		cancel()
+		queue.ShutDown()
+		wg.Wait()
+	}
+}

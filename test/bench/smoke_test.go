@@ -1,0 +1,40 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package bench
+
+import "testing"
+
+// TestConvergenceSmoke is benchmark 2 at N = 50, run by `make test` so that
+// the harness cannot rot: both controllers converge every plan, and
+// execloop's API writes per plan stay within the goal (the hand-written
+// baseline's plus 2). Times are logged, not checked: they belong to
+// `make bench`.
+func TestConvergenceSmoke(t *testing.T) {
+	if *full {
+		t.Skip("make bench runs the whole matrix in TestBench")
+	}
+	base := converge(t, scenario{controller: handwrittenKind, plans: 50, workers: 4})
+	ours := converge(t, scenario{controller: execloopKind, plans: 50, workers: 4})
+	if got, limit := ours.perPlan(writes(ours.verbs)), base.perPlan(writes(base.verbs))+2; got > limit {
+		t.Errorf("execloop made %.2f API writes per plan, the hand-written baseline %.2f: the goal is at most %.2f",
+			got, base.perPlan(writes(base.verbs)), limit)
+	}
+	if ours.perPlan(ours.statusWrites) > 3+2 {
+		t.Errorf("execloop wrote the status %.2f times per plan of 3 tasks, more than N+2 = 5", ours.perPlan(ours.statusWrites))
+	}
+	t.Logf("time ratio execloop/hand-written at N=50: %.2f", ours.elapsed.Seconds()/base.elapsed.Seconds())
+}
