@@ -25,8 +25,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -34,19 +36,21 @@ import (
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 )
 
-// driftWatcher watches the objects Plans applied, as the identity that
-// applied them, and wakes the owning Plan when one is changed or deleted by
-// someone else. It starts one metadata-only informer per identity, resource
-// and namespace, selecting on PlanUIDLabel, the first time a Plan applies
-// (or finds) an object of that resource. An identity that may not list and
-// watch a resource gets no watch: its Plans see drift at their next pass.
-type driftWatcher struct {
+// watcher keeps, per identity, resource and namespace, an informer of the
+// objects Plans applied (those with PlanUIDLabel), as that identity sees
+// them. It serves two ends: a Plan's passes read their objects from it
+// instead of the API server, and a change or deletion by someone else wakes
+// the owning Plan (drift). An informer starts the first time a Plan applies
+// (or looks for) an object of that resource; an identity that may not list
+// and watch the resource gets none, and its Plans read from the API server
+// and see drift at their next pass.
+type watcher struct {
 	events chan event.GenericEvent
 	log    logr.Logger
 
 	mu      sync.Mutex
 	ctx     context.Context // set when the manager starts the watcher
-	watches map[watchKey]bool
+	watches map[watchKey]cache.SharedIndexInformer
 }
 
 type watchKey struct {
@@ -56,16 +60,16 @@ type watchKey struct {
 }
 
 var (
-	_ manager.Runnable               = (*driftWatcher)(nil)
-	_ manager.LeaderElectionRunnable = (*driftWatcher)(nil)
+	_ manager.Runnable               = (*watcher)(nil)
+	_ manager.LeaderElectionRunnable = (*watcher)(nil)
 )
 
-func newDriftWatcher(log logr.Logger) *driftWatcher {
-	return &driftWatcher{events: make(chan event.GenericEvent, 1024), log: log, watches: map[watchKey]bool{}}
+func newWatcher(log logr.Logger) *watcher {
+	return &watcher{events: make(chan event.GenericEvent, 1024), log: log, watches: map[watchKey]cache.SharedIndexInformer{}}
 }
 
 // Start keeps the watcher's informers running until ctx is done.
-func (w *driftWatcher) Start(ctx context.Context) error {
+func (w *watcher) Start(ctx context.Context) error {
 	w.mu.Lock()
 	w.ctx = ctx
 	w.mu.Unlock()
@@ -74,41 +78,75 @@ func (w *driftWatcher) Start(ctx context.Context) error {
 }
 
 // NeedLeaderElection is true: only the leader watches, as only it reconciles.
-func (w *driftWatcher) NeedLeaderElection() bool { return true }
+func (w *watcher) NeedLeaderElection() bool { return true }
 
-// ensure watches the objects of mapping's resource in namespace (all
-// namespaces for a cluster-scoped resource) as id, once.
-func (w *driftWatcher) ensure(ctx context.Context, id *identity, mapping *meta.RESTMapping, namespace string) {
+// get returns the object at key as id last saw it, when the informer for
+// its resource and namespace has synced: a nil object then means that no
+// Plan's object is there. synced is false when there is no synced informer
+// (yet); the caller reads from the API server instead.
+func (w *watcher) get(ctx context.Context, id *identity, mapping *meta.RESTMapping, key types.NamespacedName) (obj *unstructured.Unstructured, synced bool) {
+	informer := w.ensure(ctx, id, mapping, key.Namespace)
+	if informer == nil || !informer.HasSynced() {
+		return nil, false
+	}
+	storeKey := key.Name
+	if key.Namespace != "" {
+		storeKey = key.Namespace + "/" + key.Name
+	}
+	item, exists, err := informer.GetStore().GetByKey(storeKey)
+	if err != nil || !exists {
+		return nil, err == nil
+	}
+	u, ok := item.(*unstructured.Unstructured)
+	if !ok {
+		return nil, false
+	}
+	return u.DeepCopy(), true
+}
+
+// ensure returns the informer of mapping's resource in namespace (all
+// namespaces for a cluster-scoped resource) as id, starting it once; nil
+// when id may not list and watch it, or the watcher is not running.
+func (w *watcher) ensure(ctx context.Context, id *identity, mapping *meta.RESTMapping, namespace string) cache.SharedIndexInformer {
 	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
 		namespace = metav1.NamespaceAll
 	}
 	key := watchKey{identity: id.name, resource: mapping.Resource, namespace: namespace}
 	w.mu.Lock()
 	runCtx := w.ctx
-	_, known := w.watches[key]
+	informer, known := w.watches[key]
 	if !known && runCtx != nil {
-		w.watches[key] = false // taken; true once the informer runs
+		w.watches[key] = nil // taken; set once it runs
 	}
 	w.mu.Unlock()
 	if known || runCtx == nil {
-		return
+		return informer
 	}
 
 	// One list first: an identity that may not list and watch gets no
 	// informer (which would retry and log for ever).
-	_, err := id.metadata.Resource(mapping.Resource).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: PlanUIDLabel, Limit: 1})
+	_, err := id.dynamic.Resource(mapping.Resource).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: PlanUIDLabel, Limit: 1})
 	if err != nil {
 		if !apierrors.IsForbidden(err) {
 			w.mu.Lock()
 			delete(w.watches, key) // try again next time
 			w.mu.Unlock()
 		}
-		w.log.Info("not watching for drift; changes are noticed at the next pass", "identity", id.describe(),
-			"resource", mapping.Resource.String(), "namespace", namespace, "reason", err.Error())
-		return
+		w.log.Info("not watching; the plans of this identity read from the API server and notice drift at their next pass",
+			"identity", id.describe(), "resource", mapping.Resource.String(), "namespace", namespace, "reason", err.Error())
+		return nil
 	}
-	informer := metadatainformer.NewFilteredMetadataInformer(id.metadata, mapping.Resource, namespace, 0, cache.Indexers{},
+	informer = dynamicinformer.NewFilteredDynamicInformer(id.dynamic, mapping.Resource, namespace, 0, cache.Indexers{},
 		func(o *metav1.ListOptions) { o.LabelSelector = PlanUIDLabel }).Informer()
+	// managedFields are most of an object's size and no concern of ours.
+	if err := informer.SetTransform(func(obj any) (any, error) {
+		if u, ok := obj.(*unstructured.Unstructured); ok {
+			u.SetManagedFields(nil)
+		}
+		return obj, nil
+	}); err != nil {
+		w.log.Error(err, "setting the informer's transform", "resource", mapping.Resource.String())
+	}
 	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(oldObj, newObj any) {
 			o, n := asMeta(oldObj), asMeta(newObj)
@@ -124,12 +162,13 @@ func (w *driftWatcher) ensure(ctx context.Context, id *identity, mapping *meta.R
 		},
 	}); err != nil {
 		w.log.Error(err, "adding the drift handler", "resource", mapping.Resource.String())
-		return
+		return nil
 	}
 	go informer.RunWithContext(runCtx)
 	w.mu.Lock()
-	w.watches[key] = true
+	w.watches[key] = informer
 	w.mu.Unlock()
+	return informer
 }
 
 // changedBySomeone reports an update that may be drift: a new generation (a
@@ -143,7 +182,7 @@ func changedBySomeone(o, n metav1.Object) bool {
 }
 
 // wake enqueues the Plan named by the object's PlanAnnotation.
-func (w *driftWatcher) wake(obj metav1.Object) {
+func (w *watcher) wake(obj metav1.Object) {
 	ns, name, ok := strings.Cut(obj.GetAnnotations()[PlanAnnotation], "/")
 	if !ok {
 		return

@@ -22,7 +22,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -34,9 +34,9 @@ import (
 type identity struct {
 	// name is the impersonated user name, system:serviceaccount:<ns>:<name>;
 	// empty for the operator itself.
-	name     string
-	client   client.Client
-	metadata metadata.Interface
+	name    string
+	client  client.Client
+	dynamic dynamic.Interface
 }
 
 // describe names the identity in messages.
@@ -94,11 +94,11 @@ func (ids *identities) get(name string) (*identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making a client for %s: %w", name, err)
 	}
-	md, err := metadata.NewForConfig(cfg)
+	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("making a metadata client for %s: %w", name, err)
+		return nil, fmt.Errorf("making a dynamic client for %s: %w", name, err)
 	}
-	id := &identity{name: name, client: c, metadata: md}
+	id := &identity{name: name, client: c, dynamic: dyn}
 	ids.byID[name] = id
 	return id, nil
 }

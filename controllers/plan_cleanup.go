@@ -45,7 +45,10 @@ type cleanup struct {
 	mapper meta.RESTMapper
 }
 
-var _ executor.ContextPlan = (*cleanup)(nil)
+var (
+	_ executor.ContextPlan = (*cleanup)(nil)
+	_ executor.Finisher    = (*cleanup)(nil)
+)
 
 func newCleanup(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) *cleanup {
 	return &cleanup{plan: p, id: id, mapper: mapper}
@@ -71,6 +74,10 @@ func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 	slices.Reverse(objs)
 	return []executor.Task{&deleteTask{c: c, order: objs}}, nil
 }
+
+// Finished reports whether the inventory is empty after a pass in which
+// every deletion finished.
+func (c *cleanup) Finished() bool { return len(c.plan.Status.Objects) == 0 }
 
 // forget drops an object from the inventory.
 func (c *cleanup) forget(task string) {

@@ -91,7 +91,7 @@ type PlanReconciler struct {
 
 	plans      *reconciler.Reconciler[*execloopv1alpha1.Plan]
 	identities *identities
-	watcher    *driftWatcher
+	watcher    *watcher
 }
 
 // +kubebuilder:rbac:groups=execloop.dev,resources=plans,verbs=get;list;watch;update;patch
@@ -126,7 +126,7 @@ func (r *PlanReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	r.identities = ids
-	r.watcher = newDriftWatcher(mgr.GetLogger().WithName("drift"))
+	r.watcher = newWatcher(mgr.GetLogger().WithName("watcher"))
 	if err := mgr.Add(r.watcher); err != nil {
 		return err
 	}

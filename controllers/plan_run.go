@@ -82,7 +82,7 @@ type planRun struct {
 	plan    *execloopv1alpha1.Plan // the reconciled object: tasks update its inventory
 	id      *identity
 	mapper  meta.RESTMapper
-	watcher *driftWatcher
+	watcher *watcher
 	tasks   []*taskSpec // in dependency order
 	stale   []execloopv1alpha1.AppliedObject
 	state   map[string]*taskState // this pass's, by task name
@@ -103,6 +103,7 @@ type taskState struct {
 
 var (
 	_ executor.ContextPlan = (*planRun)(nil)
+	_ executor.Finisher    = (*planRun)(nil)
 	_ executor.ContextTask = (*planTask)(nil)
 )
 
@@ -155,13 +156,26 @@ func (p *planRun) depsDone(t *taskSpec) bool {
 }
 
 // evaluate reads a task's object, once per pass, and decides whether it is
-// converged.
+// converged. An apply task's object is read from the watcher's cache of the
+// plans' objects when it has one; only a verdict that the object needs
+// applying again, which a cache that lags behind the last apply could give,
+// is checked against the API server.
 func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 	if st := p.state[t.name]; st != nil {
 		return st
 	}
 	st := &taskState{}
 	p.state[t.name] = st
+	if t.kind == kindApply && p.watcher != nil {
+		if live, synced := p.watcher.get(ctx, p.id, t.mapping, t.key); synced {
+			st.live = live
+			p.judge(ctx, t, st)
+			if !st.needsApply || p.inventory(t.name) == nil {
+				return st // a new task's object needs no read: it is applied anyway
+			}
+			*st = taskState{}
+		}
+	}
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(t.gvk)
 	switch err := p.id.client.Get(ctx, t.key, live); {
@@ -172,7 +186,12 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 	default:
 		st.live = live
 	}
+	p.judge(ctx, t, st)
+	return st
+}
 
+// judge decides from st.live whether the task's object is converged.
+func (p *planRun) judge(ctx context.Context, t *taskSpec, st *taskState) {
 	switch t.kind {
 	case kindApply:
 		inv := p.inventory(t.name)
@@ -184,7 +203,6 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 		case inv.ManifestHash != t.hash:
 			st.needsApply, st.why = true, "the task changed"
 		default:
-			p.watch(ctx, t)
 			if h, err := liveHash(t.manifest, st.live); err != nil || h != inv.LiveHash {
 				st.needsApply, st.why = true, "changed by someone else"
 				break
@@ -205,7 +223,24 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 		ready, reason := readiness(ctx, st.live, t.readyWhen)
 		st.converged, st.why = ready, reason
 	}
-	return st
+}
+
+// Finished reports, after a pass in which every task succeeded, whether the
+// whole plan is done: every task converged before the pass or succeeded in
+// it, and nothing is left to prune. Then the next Create would return no
+// tasks, and this pass is the last.
+func (p *planRun) Finished() bool {
+	for _, t := range p.tasks {
+		if st := p.state[t.name]; st == nil || !st.done {
+			return false
+		}
+	}
+	for _, obj := range p.stale {
+		if p.inventory(obj.Task) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // settled reports whether the status already shows the task succeeded. A
@@ -273,13 +308,6 @@ func (p *planRun) forget(task string) {
 	p.plan.Status.Objects = slices.DeleteFunc(p.plan.Status.Objects, func(o execloopv1alpha1.AppliedObject) bool { return o.Task == task })
 }
 
-// watch has the drift watcher watch the task's object.
-func (p *planRun) watch(ctx context.Context, t *taskSpec) {
-	if p.watcher != nil {
-		p.watcher.ensure(ctx, p.id, t.mapping, t.key.Namespace)
-	}
-}
-
 // waiting is the error of a task whose object is not there yet: in progress
 // (no error spent) until the task's timeout, counted from the start of the
 // task's current attempt, has passed; a failure after that.
@@ -337,7 +365,6 @@ func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, e
 		if err := k.run.record(k.t, applied); err != nil {
 			return nil, err
 		}
-		k.run.watch(ctx, k.t)
 	case k.t.kind == kindDelete && st.live != nil && st.live.GetDeletionTimestamp() == nil:
 		err := k.run.id.client.Delete(ctx, st.live, client.PropagationPolicy(metav1.DeletePropagationBackground))
 		if err != nil && !apierrors.IsNotFound(err) {

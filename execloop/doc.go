@@ -31,7 +31,10 @@ answer means the final state is reached.
 
 The Executor is the control loop: it calls Create, runs the tasks it returned,
 sleeps SleepBetweenRuns and asks again, until Create returns nothing. One
-Create followed by the execution of its tasks is a pass.
+Create followed by the execution of its tasks is a pass. A plan that knows
+when it is finished (executor.Finisher) can end the loop at the end of a pass
+in which every task succeeded, which saves the pass that would only confirm
+it.
 
 	exec := executor.New(&opts)
 	err := exec.Run(plan) // passes until plan.Create() returns no tasks

@@ -99,8 +99,9 @@ func (e *Executor) RunWithContext(ctx context.Context, plan Plan) error {
 
 // Result is what one pass did.
 type Result struct {
-	// Done is true when the plan's Create returned no tasks: the final state
-	// is reached and no task ran.
+	// Done is true when the final state is reached: the plan's Create
+	// returned no tasks (and none ran), or every task of the pass succeeded
+	// and the plan, a Finisher, said that was the last pass.
 	Done bool
 	// Tasks has one entry per task execution, in the order they ran,
 	// children included. A task that ran more than once in the pass (several

@@ -606,3 +606,51 @@ func TestPhaseAndOutcomeNames(t *testing.T) {
 		t.Errorf("Fatal(boom).Error() = %q", got)
 	}
 }
+
+// finishing is a plan that knows when it is finished: it needs each of its
+// steps once, and says so after the pass that ran the last one.
+type finishing struct {
+	steps    []executor.Task
+	creates  int
+	finished bool
+}
+
+func (p *finishing) Create() ([]executor.Task, error) {
+	p.creates++
+	if p.finished {
+		return nil, nil
+	}
+	return p.steps, nil
+}
+
+func (p *finishing) Finished() bool {
+	p.finished = true
+	return true
+}
+
+func TestAFinisherSavesTheConfirmingPass(t *testing.T) {
+	t.Run("a pass in which every task succeeded is the last when the plan says so", func(t *testing.T) {
+		tr := &trace{}
+		plan := &finishing{steps: []executor.Task{&fake{name: "a", tr: tr}, &fake{name: "b", tr: tr}}}
+		res, err := tolerant(0).RunOnce(background, plan)
+		if err != nil || !res.Done || len(res.Tasks) != 2 {
+			t.Fatalf("RunOnce = %+v, %v; want Done after running both tasks", res, err)
+		}
+		plan.finished, plan.creates = false, 0
+		if err := tolerant(0).Run(plan); err != nil || plan.creates != 1 {
+			t.Errorf("Run = %v after %d Creates, want nil after 1", err, plan.creates)
+		}
+	})
+	t.Run("a pass with a task in progress or failed does not ask", func(t *testing.T) {
+		for _, f := range []*fake{
+			{name: "waits", pre: fmt.Errorf("later: %w", executor.ErrInProgress), tr: &trace{}},
+			{name: "fails", pre: errBoom, tr: &trace{}},
+		} {
+			plan := &finishing{steps: []executor.Task{f}}
+			res, err := tolerant(1).RunOnce(background, plan)
+			if err != nil || res.Done || plan.finished {
+				t.Errorf("%s: RunOnce = %+v, %v, Finished asked: %v; want not Done and not asked", f.name, res, err, plan.finished)
+			}
+		}
+	})
+}

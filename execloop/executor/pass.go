@@ -120,7 +120,18 @@ func (p *pass) run(plan Plan) error {
 	if p.timed {
 		p.clock = time.Since(p.start) // Create is no task's time
 	}
-	return p.runTasks(tasks)
+	if err := p.runTasks(tasks); err != nil {
+		return err
+	}
+	if p.counts[execloop.InProgress] == 0 && p.counts[execloop.Failed] == 0 {
+		if f, ok := plan.(Finisher); ok && f.Finished() {
+			p.done = true
+			if p.debug {
+				p.log.Debugf("the plan reached its final state in this pass")
+			}
+		}
+	}
+	return nil
 }
 
 // create calls the plan's Create, turning a panic into an error.

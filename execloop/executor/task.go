@@ -76,6 +76,16 @@ type Plan interface {
 	Create() ([]Task, error)
 }
 
+// Finisher is a Plan that can tell, at the end of a pass in which every
+// task succeeded, that the final state is reached: that its next Create
+// would return no tasks. The pass then counts as done (Result.Done, the end
+// of a Run) and the confirming pass is saved. Finished is called only after
+// such a pass; a Plan that is not sure returns false.
+type Finisher interface {
+	Plan
+	Finished() bool
+}
+
 // ContextPlan is a Plan whose Create wants the run's context: the executor
 // calls CreateContext instead of Create. PlanFunc is one.
 type ContextPlan interface {
