@@ -124,6 +124,23 @@ var _ = Describe("A Reconciler", func() {
 		Expect(len(s.passTimes())).To(BeNumerically(">=", passes+3), "resync passes ran, and wrote nothing")
 	})
 
+	It("writes the status after a conflict, on a fresh copy of the object", func() {
+		conflicts := &conflictOnce{}
+		stop := startManager(ns, func(mgr ctrl.Manager) *reconciler.Reconciler[*Widget] {
+			conflicts.Client = mgr.GetClient()
+			return &reconciler.Reconciler[*Widget]{Name: uniqueName(), Plan: s.planFor, Client: conflicts, Options: options(100*time.Millisecond, 0)}
+		})
+		DeferCleanup(stop)
+		createWidget(ns, "contended", "a")
+		Eventually(func(g Gomega) {
+			w := widget(g, ns, "contended")
+			g.Expect(condition(w, status.ConditionReady)).To(Equal("True/Succeeded"))
+			g.Expect(w.Status.Task("a")).To(HaveField("State", status.TaskSucceeded))
+		}).Should(Succeed())
+		Expect(conflicts.injected.Load()).To(BeNumerically(">=", 1))
+		Expect(s.count("a")).To(Equal(1))
+	})
+
 	It("never starts a pass sooner than SleepBetweenRuns after the previous one, whatever triggers reconciles", func() {
 		const sleep = 300 * time.Millisecond
 		s.set("slow", inProgressFor(6, "not yet"))

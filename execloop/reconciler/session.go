@@ -20,6 +20,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -53,6 +55,13 @@ const (
 
 // maxMessage bounds the messages written to conditions and task statuses.
 const maxMessage = 1024
+
+// A status write is tried this many times, after a conflict (on a fresh
+// copy of the object) or a transient error (after a backoff that doubles).
+const (
+	statusWriteAttempts = 5
+	statusWriteBackoff  = 50 * time.Millisecond
+)
 
 // statusWriteTimeout bounds a status write. Status writes outlive the
 // reconcile's context, so that what a pass did is recorded even when the
@@ -358,25 +367,54 @@ func (s *session[T]) write(ctx context.Context) error {
 	defer cancel()
 	for attempt := 1; ; attempt++ {
 		err := s.r.Client.Status().Patch(ctx, s.obj, client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{}))
-		if err == nil {
+		switch {
+		case err == nil:
 			s.m.rv = s.obj.GetResourceVersion()
 			s.base = s.obj.DeepCopyObject().(T)
 			return nil
-		}
-		if !apierrors.IsConflict(err) || attempt == 5 {
+		case attempt == statusWriteAttempts:
+			return fmt.Errorf("writing the status: %w", err)
+		case apierrors.IsConflict(err):
+			if err := s.refresh(ctx); err != nil {
+				return err
+			}
+		case transientAPIError(err):
+			select {
+			case <-time.After(statusWriteBackoff << (attempt - 1)):
+			case <-ctx.Done():
+				return fmt.Errorf("writing the status: %w", err)
+			}
+		default:
 			return fmt.Errorf("writing the status: %w", err)
 		}
-		fresh := s.r.newObject()
-		if err := s.r.APIReader.Get(ctx, s.key, fresh); err != nil {
-			return fmt.Errorf("reading the object again after a conflict: %w", err)
-		}
-		if err := copyStatus(fresh, s.obj); err != nil {
-			return err
-		}
-		s.base = fresh.DeepCopyObject().(T)
-		s.base.SetResourceVersion(fresh.GetResourceVersion())
-		s.obj = fresh
 	}
+}
+
+// refresh reads the object again after a conflict and puts the status of
+// this reconcile on it, so that the next write carries the new
+// resourceVersion and clobbers nothing but the status.
+func (s *session[T]) refresh(ctx context.Context) error {
+	fresh := s.r.newObject()
+	if err := s.r.APIReader.Get(ctx, s.key, fresh); err != nil {
+		return fmt.Errorf("reading the object again after a conflict: %w", err)
+	}
+	base := fresh.DeepCopyObject().(T) // the object as the server has it: what the patch is made against
+	if err := copyStatus(fresh, s.obj); err != nil {
+		return err
+	}
+	s.base, s.obj = base, fresh
+	return nil
+}
+
+// transientAPIError reports a failed request that another try may not meet:
+// throttling, a server error, a timeout, a broken connection.
+func transientAPIError(err error) bool {
+	if apierrors.IsTooManyRequests(err) || apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) ||
+		apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsUnexpectedServerError(err) {
+		return true
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // copyStatus puts src's whole status (the embedded Status and the fields

@@ -18,20 +18,26 @@ package reconciler_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	goruntime "runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/goleak"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -62,7 +68,12 @@ func TestReconciler(t *testing.T) {
 	RunSpecs(t, "Reconciler Suite")
 }
 
+// goroutinesBefore are the goroutines that ran before the suite started
+// anything: after it, no other may be left.
+var goroutinesBefore goleak.Option
+
 var _ = BeforeSuite(func() {
+	goroutinesBefore = goleak.IgnoreCurrent()
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	suiteCtx, suiteCancel = context.WithCancel(context.Background())
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -83,6 +94,7 @@ var _ = BeforeSuite(func() {
 var _ = AfterSuite(func() {
 	suiteCancel()
 	Expect(testEnv.Stop()).To(Succeed())
+	Expect(goleak.Find(goroutinesBefore)).To(Succeed(), "goroutines left once every manager and the control plane stopped")
 })
 
 // newNamespace creates a namespace of the test's own: each test's manager
@@ -143,6 +155,39 @@ type countingWriter struct {
 
 func (w *countingWriter) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 	w.n.Add(1)
+	return w.SubResourceWriter.Patch(ctx, obj, patch, opts...)
+}
+
+// conflictOnce answers the first status patch of each object with a
+// conflict, as if someone had written the object just before.
+type conflictOnce struct {
+	client.Client
+	mu       sync.Mutex
+	seen     map[types.UID]bool
+	injected atomic.Int32
+}
+
+func (c *conflictOnce) Status() client.SubResourceWriter {
+	return &conflictingWriter{SubResourceWriter: c.Client.Status(), c: c}
+}
+
+type conflictingWriter struct {
+	client.SubResourceWriter
+	c *conflictOnce
+}
+
+func (w *conflictingWriter) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+	w.c.mu.Lock()
+	if w.c.seen == nil {
+		w.c.seen = map[types.UID]bool{}
+	}
+	first := !w.c.seen[obj.GetUID()]
+	w.c.seen[obj.GetUID()] = true
+	w.c.mu.Unlock()
+	if first {
+		w.c.injected.Add(1)
+		return apierrors.NewConflict(schema.GroupResource{Group: widgetGV.Group, Resource: "widgets"}, obj.GetName(), errors.New("injected"))
+	}
 	return w.SubResourceWriter.Patch(ctx, obj, patch, opts...)
 }
 
