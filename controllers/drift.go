@@ -44,13 +44,23 @@ import (
 // (or looks for) an object of that resource; an identity that may not list
 // and watch the resource gets none, and its Plans read from the API server
 // and see drift at their next pass.
+//
+// An informer lives as long as a Plan uses it: when the last Plan that read
+// through it is gone, it stops.
 type watcher struct {
 	events chan event.GenericEvent
 	log    logr.Logger
 
 	mu      sync.Mutex
 	ctx     context.Context // set when the manager starts the watcher
-	watches map[watchKey]cache.SharedIndexInformer
+	watches map[watchKey]*watch
+}
+
+// watch is one informer and the Plans that use it.
+type watch struct {
+	informer cache.SharedIndexInformer // nil while starting, or when not allowed
+	stop     context.CancelFunc
+	plans    map[types.NamespacedName]struct{}
 }
 
 type watchKey struct {
@@ -65,7 +75,7 @@ var (
 )
 
 func newWatcher(log logr.Logger) *watcher {
-	return &watcher{events: make(chan event.GenericEvent, 1024), log: log, watches: map[watchKey]cache.SharedIndexInformer{}}
+	return &watcher{events: make(chan event.GenericEvent, 1024), log: log, watches: map[watchKey]*watch{}}
 }
 
 // Start keeps the watcher's informers running until ctx is done.
@@ -84,8 +94,8 @@ func (w *watcher) NeedLeaderElection() bool { return true }
 // its resource and namespace has synced: a nil object then means that no
 // Plan's object is there. synced is false when there is no synced informer
 // (yet); the caller reads from the API server instead.
-func (w *watcher) get(ctx context.Context, id *identity, mapping *meta.RESTMapping, key types.NamespacedName) (obj *unstructured.Unstructured, synced bool) {
-	informer := w.ensure(ctx, id, mapping, key.Namespace)
+func (w *watcher) get(ctx context.Context, plan types.NamespacedName, id *identity, mapping *meta.RESTMapping, key types.NamespacedName) (obj *unstructured.Unstructured, synced bool) {
+	informer := w.ensure(ctx, plan, id, mapping, key.Namespace)
 	if informer == nil || !informer.HasSynced() {
 		return nil, false
 	}
@@ -105,22 +115,29 @@ func (w *watcher) get(ctx context.Context, id *identity, mapping *meta.RESTMappi
 }
 
 // ensure returns the informer of mapping's resource in namespace (all
-// namespaces for a cluster-scoped resource) as id, starting it once; nil
-// when id may not list and watch it, or the watcher is not running.
-func (w *watcher) ensure(ctx context.Context, id *identity, mapping *meta.RESTMapping, namespace string) cache.SharedIndexInformer {
+// namespaces for a cluster-scoped resource) as id, starting it once, and
+// records that plan uses it; nil when id may not list and watch the
+// resource, or the watcher is not running.
+func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *identity, mapping *meta.RESTMapping, namespace string) cache.SharedIndexInformer {
 	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
 		namespace = metav1.NamespaceAll
 	}
 	key := watchKey{identity: id.name, resource: mapping.Resource, namespace: namespace}
 	w.mu.Lock()
 	runCtx := w.ctx
-	informer, known := w.watches[key]
-	if !known && runCtx != nil {
-		w.watches[key] = nil // taken; set once it runs
+	wt, known := w.watches[key]
+	if known {
+		wt.plans[plan] = struct{}{}
+	} else if runCtx != nil {
+		wt = &watch{plans: map[types.NamespacedName]struct{}{plan: {}}}
+		w.watches[key] = wt // taken; its informer is set once it runs
 	}
 	w.mu.Unlock()
 	if known || runCtx == nil {
-		return informer
+		if wt == nil {
+			return nil
+		}
+		return wt.informer
 	}
 
 	// One list first: an identity that may not list and watch gets no
@@ -136,7 +153,7 @@ func (w *watcher) ensure(ctx context.Context, id *identity, mapping *meta.RESTMa
 			"identity", id.describe(), "resource", mapping.Resource.String(), "namespace", namespace, "reason", err.Error())
 		return nil
 	}
-	informer = dynamicinformer.NewFilteredDynamicInformer(id.dynamic, mapping.Resource, namespace, 0, cache.Indexers{},
+	informer := dynamicinformer.NewFilteredDynamicInformer(id.dynamic, mapping.Resource, namespace, 0, cache.Indexers{},
 		func(o *metav1.ListOptions) { o.LabelSelector = PlanUIDLabel }).Informer()
 	// managedFields are most of an object's size and no concern of ours.
 	if err := informer.SetTransform(func(obj any) (any, error) {
@@ -164,11 +181,39 @@ func (w *watcher) ensure(ctx context.Context, id *identity, mapping *meta.RESTMa
 		w.log.Error(err, "adding the drift handler", "resource", mapping.Resource.String())
 		return nil
 	}
-	go informer.RunWithContext(runCtx)
+	informerCtx, stop := context.WithCancel(runCtx)
+	go informer.RunWithContext(informerCtx)
 	w.mu.Lock()
-	w.watches[key] = informer
+	wt.informer, wt.stop = informer, stop
 	w.mu.Unlock()
 	return informer
+}
+
+// release records that plan is gone, and stops the informers no Plan uses
+// any more.
+func (w *watcher) release(plan types.NamespacedName) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for key, wt := range w.watches {
+		delete(wt.plans, plan)
+		if len(wt.plans) == 0 && wt.stop != nil {
+			wt.stop()
+			delete(w.watches, key)
+		}
+	}
+}
+
+// running is the number of informers running, for tests.
+func (w *watcher) running() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, wt := range w.watches {
+		if wt.stop != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // changedBySomeone reports an update that may be drift: a new generation (a

@@ -90,6 +90,7 @@ func (ids *identities) get(name string) (*identity, error) {
 	if name != "" {
 		cfg.Impersonate = rest.ImpersonationConfig{UserName: name}
 	}
+	cfg.Wrap(retryTransient) // see retry.go: which API faults a task survives
 	c, err := client.New(cfg, client.Options{Scheme: ids.scheme, Mapper: ids.mapper})
 	if err != nil {
 		return nil, fmt.Errorf("making a client for %s: %w", name, err)

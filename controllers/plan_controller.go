@@ -22,6 +22,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
@@ -103,8 +104,15 @@ type PlanReconciler struct {
 
 // Reconcile runs at most one pass of a Plan: see package
 // execloop/reconciler for what a pass records and when the next one runs.
+// Once a Plan is gone, the watches that served only it stop.
 func (r *PlanReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return r.plans.Reconcile(ctx, req)
+	res, err := r.plans.Reconcile(ctx, req)
+	if err == nil && res.IsZero() {
+		if apierrors.IsNotFound(r.Client.Get(ctx, req.NamespacedName, &execloopv1alpha1.Plan{})) {
+			r.watcher.release(req.NamespacedName)
+		}
+	}
+	return res, err
 }
 
 // SetupWithManager registers the Plan controller with mgr.

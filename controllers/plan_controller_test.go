@@ -213,6 +213,18 @@ var _ = Describe("The Plan controller", func() {
 		Eventually(phaseOf(ns, "drift")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 	})
 
+	It("reads its objects through a watch, and stops the watch once no plan needs it", func() {
+		createPlan(ns, "watched", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "config", Apply: configMap("watched", map[string]any{"a": "b"})},
+		}})
+		Eventually(phaseOf(ns, "watched")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		watching := planReconciler.watcher.running()
+		Expect(watching).To(BeNumerically(">=", 1))
+		Expect(k8sClient.Delete(ctx, getPlan(Default, ns, "watched"))).To(Succeed())
+		Eventually(gone(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "watched"}})).Should(BeTrue())
+		Eventually(planReconciler.watcher.running).Should(Equal(watching-1), "the informer of ConfigMaps in the plan's namespace stopped")
+	})
+
 	It("costs no writes once converged", func() {
 		createPlan(ns, "quiet", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
 			{Name: "config", Apply: configMap("quiet", map[string]any{"a": "b"})},

@@ -95,6 +95,7 @@ type taskState struct {
 	live       *unstructured.Unstructured // nil when the object does not exist
 	needsApply bool                       // missing, changed or drifted
 	why        string                     // why it is not converged
+	readyErr   error                      // readyWhen does not give a bool
 	converged  bool
 	returned   bool // already handed to the executor in this pass
 	assumed    bool // its PerformAction succeeded; done if its Post does
@@ -105,7 +106,14 @@ var (
 	_ executor.ContextPlan = (*planRun)(nil)
 	_ executor.Finisher    = (*planRun)(nil)
 	_ executor.ContextTask = (*planTask)(nil)
+	_ executor.TimeoutTask = (*planTask)(nil)
 )
+
+// phaseTimeout bounds the phases of one execution of a task (its reads and
+// writes in one pass; the wait for readiness across passes is the task's
+// spec.tasks[].timeout): an API server that stops answering fails the task
+// instead of holding a worker.
+const phaseTimeout = 2 * time.Minute
 
 // TaskNames lists the plan's tasks in spec order, for the status.
 func (p *planRun) TaskNames() []string {
@@ -167,7 +175,7 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 	st := &taskState{}
 	p.state[t.name] = st
 	if t.kind == kindApply && p.watcher != nil {
-		if live, synced := p.watcher.get(ctx, p.id, t.mapping, t.key); synced {
+		if live, synced := p.watcher.get(ctx, client.ObjectKeyFromObject(p.plan), p.id, t.mapping, t.key); synced {
 			st.live = live
 			p.judge(ctx, t, st)
 			if !st.needsApply || p.inventory(t.name) == nil {
@@ -207,8 +215,8 @@ func (p *planRun) judge(ctx context.Context, t *taskSpec, st *taskState) {
 				st.needsApply, st.why = true, "changed by someone else"
 				break
 			}
-			if ready, reason := readiness(ctx, st.live, t.readyWhen); !ready {
-				st.why = reason
+			if ready, reason, err := readiness(ctx, st.live, t.readyWhen); !ready {
+				st.why, st.readyErr = reason, err
 				break
 			}
 			st.converged = true
@@ -220,8 +228,8 @@ func (p *planRun) judge(ctx context.Context, t *taskSpec, st *taskState) {
 			st.why = "it does not exist"
 			break
 		}
-		ready, reason := readiness(ctx, st.live, t.readyWhen)
-		st.converged, st.why = ready, reason
+		ready, reason, err := readiness(ctx, st.live, t.readyWhen)
+		st.converged, st.why, st.readyErr = ready, reason, err
 	}
 }
 
@@ -326,8 +334,9 @@ type planTask struct {
 	t   *taskSpec
 }
 
-func (k *planTask) Name() string { return k.t.name }
-func (k *planTask) Pre() error   { return k.PreContext(context.Background()) }
+func (k *planTask) Name() string           { return k.t.name }
+func (k *planTask) Timeout() time.Duration { return phaseTimeout }
+func (k *planTask) Pre() error             { return k.PreContext(context.Background()) }
 func (k *planTask) PerformAction() ([]executor.Task, error) {
 	return k.PerformActionContext(context.Background())
 }
@@ -388,7 +397,11 @@ func (k *planTask) PostContext(ctx context.Context) error {
 func (k *planTask) check(ctx context.Context, st *taskState) error {
 	switch k.t.kind {
 	case kindApply:
-		if ready, reason := readiness(ctx, st.live, k.t.readyWhen); !ready {
+		ready, reason, err := readiness(ctx, st.live, k.t.readyWhen)
+		if err != nil {
+			return fmt.Errorf("%s: %w", k.t.describe(), err)
+		}
+		if !ready {
 			return k.run.waiting(k.t, "not ready ("+reason+")")
 		}
 	case kindDelete:
@@ -407,6 +420,9 @@ func (k *planTask) check(ctx context.Context, st *taskState) error {
 	case kindWait:
 		if st.live == nil {
 			return k.run.waiting(k.t, "absent")
+		}
+		if st.readyErr != nil {
+			return fmt.Errorf("%s: %w", k.t.describe(), st.readyErr)
 		}
 		if !st.converged {
 			return k.run.waiting(k.t, "not ready ("+st.why+")")

@@ -87,31 +87,36 @@ func (c *programCache) compile(expr string) (cel.Program, error) {
 }
 
 // readiness says whether a live object is ready: readyWhen when the task has
-// one, kstatus Current otherwise. When it is not, the reason says why.
-func readiness(ctx context.Context, live *unstructured.Unstructured, readyWhen cel.Program) (ready bool, reason string) {
+// one, kstatus Current otherwise. When it is not, the reason says why. An
+// evaluation error (a field the object does not have yet, say) means not
+// ready; a readyWhen that returns something else than a bool is an error of
+// the plan: no wait mends it.
+func readiness(ctx context.Context, live *unstructured.Unstructured, readyWhen cel.Program) (ready bool, reason string, err error) {
 	if readyWhen != nil {
 		out, _, err := readyWhen.ContextEval(ctx, map[string]any{"object": live.Object})
 		if err != nil {
-			return false, "readyWhen: " + err.Error()
+			return false, "readyWhen: " + err.Error(), nil
 		}
-		if b, ok := out.(types.Bool); ok && bool(b) {
-			return true, ""
-		} else if !ok {
-			return false, fmt.Sprintf("readyWhen returned %s, not a bool", out.Type())
+		b, ok := out.(types.Bool)
+		if !ok {
+			return false, "", fmt.Errorf("readyWhen returned a %s, not a bool", out.Type())
 		}
-		return false, "readyWhen is false"
+		if !b {
+			return false, "readyWhen is false", nil
+		}
+		return true, "", nil
 	}
 	res, err := status.Compute(live)
 	if err != nil {
-		return false, "kstatus: " + err.Error()
+		return false, "kstatus: " + err.Error(), nil
 	}
 	if res.Status == status.CurrentStatus {
-		return true, ""
+		return true, "", nil
 	}
 	if res.Message != "" {
-		return false, fmt.Sprintf("kstatus %s: %s", res.Status, res.Message)
+		return false, fmt.Sprintf("kstatus %s: %s", res.Status, res.Message), nil
 	}
-	return false, "kstatus " + res.Status.String()
+	return false, "kstatus " + res.Status.String(), nil
 }
 
 // hashJSON is a short digest of v's JSON form.

@@ -51,6 +51,8 @@ var (
 	k8sClient client.Client
 	scheme    = runtime.NewScheme()
 	mgrDone   = make(chan struct{})
+	// planReconciler is the suite's Plan controller.
+	planReconciler *PlanReconciler
 )
 
 // The Plan controller's defaults in this suite: fast passes.
@@ -92,10 +94,11 @@ var _ = BeforeSuite(func() {
 		HealthProbeBindAddress: "0",
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect((&PlanReconciler{
+	planReconciler = &PlanReconciler{
 		Defaults:                execloop.Options{SleepBetweenRuns: suiteSleep, ErrorsToTolerate: suiteTolerate},
 		MaxConcurrentReconciles: 4,
-	}).SetupWithManager(mgr)).To(Succeed())
+	}
+	Expect(planReconciler.SetupWithManager(mgr)).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
 		defer close(mgrDone)
