@@ -60,6 +60,19 @@ test: manifests generate fmt vet envtest ## Run the unit and envtest suites with
 test-e2e: manifests generate envtest kustomize ## Run the end-to-end suite: the real manager binary against a local control plane.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 -timeout 30m ./test/e2e/ -ginkgo.v
 
+# How long make test-reliability runs each fuzzer.
+FUZZTIME ?= 20s
+
+.PHONY: test-reliability
+test-reliability: manifests generate envtest ## Run the fuzzers and the reliability and security suites (API faults, crashes, task faults, bad input, tenancy, leaks); write test/reliability/results.md.
+	@mkdir -p $(LOCALBIN)/fuzz
+	go test -count=1 -run '^$$' -fuzz FuzzRunOnce -fuzztime $(FUZZTIME) ./execloop/executor | tee $(LOCALBIN)/fuzz/FuzzRunOnce.txt
+	go test -count=1 -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME) ./controllers | tee $(LOCALBIN)/fuzz/FuzzCompile.txt
+	go test -count=1 -run '^$$' -fuzz FuzzReadyWhen -fuzztime $(FUZZTIME) ./controllers | tee $(LOCALBIN)/fuzz/FuzzReadyWhen.txt
+	go test -count=1 -v -run TestPlanRoundTrip ./api/v1alpha1 | tee $(LOCALBIN)/fuzz/TestPlanRoundTrip.txt
+	FUZZ_RESULTS=$(LOCALBIN)/fuzz KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" \
+		go test -count=1 -timeout 30m -v ./test/reliability -results $(CURDIR)/test/reliability/results.md
+
 .PHONY: bench
 bench: manifests generate envtest ## Run the benchmarks (engine, and convergence at scale against baselines) and write test/bench/results.md.
 	@mkdir -p $(LOCALBIN)
