@@ -113,7 +113,7 @@ func ExampleExecutor_RunOnce() {
 	// pass 1: flaky Failed (connection refused)
 	// pass 2: database Succeeded (<nil>)
 	// pass 2: flaky Failed (connection refused)
-	// pass 2 ended the run: execloop: task "flaky" failed in Pre and exhausted the error budget (2 errors, 1 tolerated): connection refused
+	// pass 2 ended the run: execloop: task "flaky" failed in Pre and exhausted the error budget (errors: 2, tolerated: 1): connection refused
 }
 
 // The tasks PerformAction returns are children: they run depth first, right

@@ -260,7 +260,7 @@ func (p *pass) finish(ctx context.Context, name string, phase execloop.Phase, d 
 		p.errors++
 		if p.errors > p.tolerate {
 			runErr = &FatalError{
-				Message: fmt.Sprintf("execloop: task %q failed in %s and exhausted the error budget (%d errors, %d tolerated)",
+				Message: fmt.Sprintf("execloop: task %q failed in %s and exhausted the error budget (errors: %d, tolerated: %d)",
 					name, phase, p.errors, p.tolerate),
 				Err: err,
 			}
