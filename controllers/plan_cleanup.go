@@ -72,59 +72,72 @@ func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 		return tasks, nil
 	}
 	slices.Reverse(objs)
-	return []executor.Task{&deleteTask{c: c, order: objs}}, nil
+	return []executor.Task{removals("delete:", c.plan, c.id, c.mapper, objs)}, nil
 }
 
 // Finished reports whether the inventory is empty after a pass in which
 // every deletion finished.
 func (c *cleanup) Finished() bool { return len(c.plan.Status.Objects) == 0 }
 
-// forget drops an object from the inventory.
-func (c *cleanup) forget(task string) {
-	c.plan.Status.Objects = slices.DeleteFunc(c.plan.Status.Objects, func(o execloopv1alpha1.AppliedObject) bool { return o.Task == task })
-}
-
-// deleteTask deletes order[0] and waits until it is gone; its child
-// deletes the rest.
-type deleteTask struct {
-	c       *cleanup
-	order   []execloopv1alpha1.AppliedObject
+// removal deletes an object of a Plan's inventory (when it is still the
+// Plan's) and waits until it is gone, then drops it from the inventory. Its
+// child, if any, is the removal that comes next: it runs once this one's
+// object is gone.
+type removal struct {
+	prefix  string // "delete:" in the cleanup plan, "prune:" in a pass
+	plan    *execloopv1alpha1.Plan
+	id      *identity
+	mapper  meta.RESTMapper
+	obj     execloopv1alpha1.AppliedObject
+	next    []execloopv1alpha1.AppliedObject // removed after this one, in order
 	deleted bool
 }
 
-func (k *deleteTask) Name() string { return "delete:" + k.order[0].Task }
-func (k *deleteTask) Pre() error   { return nil }
-func (k *deleteTask) PerformAction() ([]executor.Task, error) {
+var _ executor.ContextTask = (*removal)(nil)
+
+// removals chains the removal of objs, in order: the first removes the next
+// once its object is gone.
+func removals(prefix string, p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper, objs []execloopv1alpha1.AppliedObject) *removal {
+	return &removal{prefix: prefix, plan: p, id: id, mapper: mapper, obj: objs[0], next: objs[1:]}
+}
+
+func (k *removal) Name() string { return k.prefix + k.obj.Task }
+func (k *removal) Pre() error   { return nil }
+func (k *removal) PerformAction() ([]executor.Task, error) {
 	return k.PerformActionContext(context.Background())
 }
-func (k *deleteTask) Post() error                      { return k.PostContext(context.Background()) }
-func (k *deleteTask) PreContext(context.Context) error { return nil }
+func (k *removal) Post() error                      { return k.PostContext(context.Background()) }
+func (k *removal) PreContext(context.Context) error { return nil }
 
-func (k *deleteTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
-	deleted, err := deleteInventoryObject(ctx, k.c.id, k.c.mapper, k.c.plan, k.order[0])
+func (k *removal) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
+	deleted, err := deleteInventoryObject(ctx, k.id, k.mapper, k.plan, k.obj)
 	if err != nil {
 		return nil, err
 	}
 	k.deleted = deleted
-	if len(k.order) == 1 {
+	if len(k.next) == 0 {
 		return nil, nil
 	}
-	return []executor.Task{&deleteTask{c: k.c, order: k.order[1:]}}, nil
+	return []executor.Task{removals(k.prefix, k.plan, k.id, k.mapper, k.next)}, nil
 }
 
-func (k *deleteTask) PostContext(ctx context.Context) error {
-	obj := k.order[0]
+func (k *removal) PostContext(ctx context.Context) error {
 	if k.deleted {
-		gone, err := inventoryObjectGone(ctx, k.c.id, obj)
+		gone, err := inventoryObjectGone(ctx, k.id, k.obj)
 		if err != nil {
 			return err
 		}
 		if !gone {
-			return fmt.Errorf("waiting for %s %s to be deleted: %w", obj.Kind, objectName(obj), executor.ErrInProgress)
+			return fmt.Errorf("waiting for %s %s to be deleted: %w", k.obj.Kind, objectName(k.obj), executor.ErrInProgress)
 		}
 	}
-	k.c.forget(obj.Task)
+	forget(k.plan, k.obj.Task) // gone, already gone, or not the Plan's
 	return nil
+}
+
+// forget drops a task's object from a Plan's inventory.
+func forget(p *execloopv1alpha1.Plan, task string) {
+	p.Status.Objects = slices.DeleteFunc(p.Status.Objects, func(o execloopv1alpha1.AppliedObject) bool { return o.Task == task })
 }
 
 // releaseTask lets an object go: it removes the Plan's label, annotation
@@ -161,7 +174,7 @@ func (k *releaseTask) PerformActionContext(ctx context.Context) ([]executor.Task
 			return nil, fmt.Errorf("releasing %s %s as %s: %w", k.obj.Kind, objectName(k.obj), k.c.id.describe(), err)
 		}
 	}
-	k.c.forget(k.obj.Task)
+	forget(k.c.plan, k.obj.Task)
 	return nil, nil
 }
 

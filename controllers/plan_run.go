@@ -146,7 +146,7 @@ func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 		out = append(out, &planTask{run: p, t: t})
 	}
 	for _, obj := range p.stale {
-		out = append(out, &pruneTask{run: p, obj: obj})
+		out = append(out, removals("prune:", p.plan, p.id, p.mapper, []execloopv1alpha1.AppliedObject{obj}))
 	}
 	return out, nil
 }
@@ -311,11 +311,6 @@ func (p *planRun) record(t *taskSpec, live *unstructured.Unstructured) error {
 	return nil
 }
 
-// forget drops a task's inventory entry once its object is gone.
-func (p *planRun) forget(task string) {
-	p.plan.Status.Objects = slices.DeleteFunc(p.plan.Status.Objects, func(o execloopv1alpha1.AppliedObject) bool { return o.Task == task })
-}
-
 // waiting is the error of a task whose object is not there yet: in progress
 // (no error spent) until the task's timeout, counted from the start of the
 // task's current attempt, has passed; a failure after that.
@@ -428,49 +423,6 @@ func (k *planTask) check(ctx context.Context, st *taskState) error {
 			return k.run.waiting(k.t, "not ready ("+st.why+")")
 		}
 	}
-	return nil
-}
-
-// pruneTask deletes the object that a task no longer in the plan (or
-// naming another object now) applied, and waits until it is gone.
-type pruneTask struct {
-	run     *planRun
-	obj     execloopv1alpha1.AppliedObject
-	deleted bool
-}
-
-func (k *pruneTask) Name() string { return "prune:" + k.obj.Task }
-func (k *pruneTask) Pre() error   { return nil }
-func (k *pruneTask) PerformAction() ([]executor.Task, error) {
-	return k.PerformActionContext(context.Background())
-}
-func (k *pruneTask) Post() error                      { return k.PostContext(context.Background()) }
-func (k *pruneTask) PreContext(context.Context) error { return nil }
-
-func (k *pruneTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
-	deleted, err := deleteInventoryObject(ctx, k.run.id, k.run.mapper, k.run.plan, k.obj)
-	if err != nil {
-		return nil, err
-	}
-	k.deleted = deleted
-	if !deleted {
-		k.run.forget(k.obj.Task) // gone already, or not ours
-	}
-	return nil, nil
-}
-
-func (k *pruneTask) PostContext(ctx context.Context) error {
-	if !k.deleted {
-		return nil
-	}
-	gone, err := inventoryObjectGone(ctx, k.run.id, k.obj)
-	if err != nil {
-		return err
-	}
-	if !gone {
-		return fmt.Errorf("waiting for %s %s to be deleted: %w", k.obj.Kind, objectName(k.obj), executor.ErrInProgress)
-	}
-	k.run.forget(k.obj.Task)
 	return nil
 }
 
