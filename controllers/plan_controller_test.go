@@ -24,7 +24,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -37,6 +36,7 @@ import (
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop/reconciler/status"
+	"github.com/execloop/execloop/test/support"
 )
 
 // raw turns an object, written as a map, into a task's apply field.
@@ -122,22 +122,6 @@ func gone(obj client.Object) func() bool {
 	}
 }
 
-// makeDeploymentAvailable does what the deployment controller would: envtest
-// runs none.
-func makeDeploymentAvailable(g Gomega, ns, name string) {
-	d := &appsv1.Deployment{}
-	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)).To(Succeed())
-	n := ptr.Deref(d.Spec.Replicas, 1)
-	d.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
-		Conditions: []appsv1.DeploymentCondition{
-			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"},
-			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"},
-		},
-	}
-	g.Expect(k8sClient.Status().Update(ctx, d)).To(Succeed())
-}
-
 var _ = Describe("The Plan controller", func() {
 	var ns string
 	BeforeEach(func() { ns = newNamespace() })
@@ -161,7 +145,7 @@ var _ = Describe("The Plan controller", func() {
 		Consistently(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}), time.Second).
 			Should(BeTrue(), "app waits for db")
 
-		Eventually(func(g Gomega) { makeDeploymentAvailable(g, ns, "db") }).Should(Succeed())
+		Eventually(support.MakeDeploymentAvailable).WithArguments(ctx, k8sClient, ns, "db").Should(Succeed())
 		Eventually(phaseOf(ns, "web")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 
 		got := getPlan(Default, ns, "web")
@@ -187,7 +171,7 @@ var _ = Describe("The Plan controller", func() {
 		sample.Namespace = ns
 		Expect(k8sClient.Create(ctx, sample)).To(Succeed())
 
-		Eventually(func(g Gomega) { makeDeploymentAvailable(g, ns, "web") }).Should(Succeed())
+		Eventually(support.MakeDeploymentAvailable).WithArguments(ctx, k8sClient, ns, "web").Should(Succeed())
 		Eventually(phaseOf(ns, "web")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &corev1.Service{})).To(Succeed())
 		Expect(getPlan(Default, ns, "web").Status.Progress).To(Equal("3/3"))

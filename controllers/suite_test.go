@@ -18,9 +18,7 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
-	goruntime "runtime"
 	"testing"
 	"time"
 
@@ -39,6 +37,7 @@ import (
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop"
+	"github.com/execloop/execloop/test/support"
 )
 
 // One control plane and one manager with the Plan controller for the whole
@@ -78,7 +77,7 @@ var _ = BeforeSuite(func() {
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		// make test sets KUBEBUILDER_ASSETS; this is the same place, for `go test` run by hand.
-		BinaryAssetsDirectory: filepath.Join("..", "bin", "k8s", fmt.Sprintf("1.37.2-%s-%s", goruntime.GOOS, goruntime.GOARCH)),
+		BinaryAssetsDirectory: support.AssetsDir(".."),
 	}
 	var err error
 	cfg, err = testEnv.Start()

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,6 +51,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/execloop/execloop/execloop/reconciler"
+	"github.com/execloop/execloop/test/support"
 )
 
 var (
@@ -82,7 +82,7 @@ var _ = BeforeSuite(func() {
 	testEnv = &envtest.Environment{
 		CRDs: []*apiextensionsv1.CustomResourceDefinition{widgetCRD()},
 		// make test sets KUBEBUILDER_ASSETS; this is the same place, for `go test` run by hand.
-		BinaryAssetsDirectory: filepath.Join("..", "..", "bin", "k8s", fmt.Sprintf("1.37.2-%s-%s", goruntime.GOOS, goruntime.GOARCH)),
+		BinaryAssetsDirectory: support.AssetsDir(filepath.Join("..", "..")),
 	}
 	var err error
 	cfg, err = testEnv.Start()

@@ -24,11 +24,9 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,6 +45,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/test/support"
 )
 
 var (
@@ -86,7 +85,7 @@ var _ = BeforeSuite(func() {
 	testEnv = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: filepath.Join(root, "bin", "k8s", fmt.Sprintf("1.37.2-%s-%s", goruntime.GOOS, goruntime.GOARCH)),
+		BinaryAssetsDirectory: support.AssetsDir(root),
 	}
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())

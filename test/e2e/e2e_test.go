@@ -48,6 +48,7 @@ import (
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop/reconciler/status"
+	"github.com/execloop/execloop/test/support"
 )
 
 // --- helpers ---
@@ -103,22 +104,6 @@ func taskStateOf(ns, plan, task string) func(Gomega) status.TaskState {
 		}
 		return ""
 	}
-}
-
-// makeAvailable does what the deployment controller would: the control
-// plane of the tests runs none.
-func makeAvailable(g Gomega, ns, name string) {
-	d := &appsv1.Deployment{}
-	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)).To(Succeed())
-	n := ptr.Deref(d.Spec.Replicas, 1)
-	d.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
-		Conditions: []appsv1.DeploymentCondition{
-			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"},
-			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"},
-		},
-	}
-	g.Expect(k8sClient.Status().Update(ctx, d)).To(Succeed())
 }
 
 func uidOf(obj client.Object, ns, name string) types.UID {
@@ -201,7 +186,7 @@ var _ = Describe("The manager binary", Ordered, func() {
 		}
 
 		Eventually(taskStateOf(ns, "web", "app")).Should(Equal(status.TaskInProgress))
-		Eventually(func(g Gomega) { makeAvailable(g, ns, "web") }).Should(Succeed())
+		Eventually(support.MakeDeploymentAvailable).WithArguments(ctx, k8sClient, ns, "web").Should(Succeed())
 		Eventually(phaseOf(ns, "web")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &corev1.Service{})).To(Succeed())
 		Expect(m.logs()).To(ContainSubstring(`"task":"config"`), "structured logs name the task")
@@ -225,7 +210,7 @@ var _ = Describe("The manager binary", Ordered, func() {
 		second := startManager("after-kill", kubeconfig)
 		DeferCleanup(second.kill, syscall.SIGTERM)
 		Consistently(taskStateOf(ns, "crash", "db"), 2*time.Second).Should(Equal(status.TaskInProgress))
-		Eventually(func(g Gomega) { makeAvailable(g, ns, "db") }).Should(Succeed())
+		Eventually(support.MakeDeploymentAvailable).WithArguments(ctx, k8sClient, ns, "db").Should(Succeed())
 		Eventually(phaseOf(ns, "crash")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 
 		Expect(uidOf(&corev1.ConfigMap{}, ns, "config")).To(Equal(configUID), "config was not created again")
@@ -273,7 +258,7 @@ var _ = Describe("The manager binary", Ordered, func() {
 		GinkgoWriter.Printf("the second manager took the lease %s after the dead leader's last renewal (lease duration %s, retry period 2s)\n", tookOver, duration)
 		Expect(tookOver).To(BeNumerically(">=", duration), "not before the dead leader's lease expired")
 
-		Eventually(func(g Gomega) { makeAvailable(g, ns, "db") }).Should(Succeed())
+		Eventually(support.MakeDeploymentAvailable).WithArguments(ctx, k8sClient, ns, "db").Should(Succeed())
 		Eventually(phaseOf(ns, "elected")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 		Expect(b.logs()).To(ContainSubstring("plan Create returned"))
 	})
@@ -302,7 +287,7 @@ var _ = Describe("The manager binary", Ordered, func() {
 		ns := newNamespace()
 		applySample(ns)
 		Eventually(taskStateOf(ns, "web", "app")).Should(Equal(status.TaskInProgress))
-		Eventually(func(g Gomega) { makeAvailable(g, ns, "web") }).Should(Succeed())
+		Eventually(support.MakeDeploymentAvailable).WithArguments(ctx, k8sClient, ns, "web").Should(Succeed())
 		Eventually(phaseOf(ns, "web")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 		Expect(m.logs()).NotTo(ContainSubstring("forbidden"), "the generated RBAC is enough")
 

@@ -30,7 +30,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +49,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/test/support"
 )
 
 var results = flag.String("results", "", "write the figures to this Markdown file")
@@ -86,7 +86,7 @@ func (r *report) markdown() string {
 	var b strings.Builder
 	b.WriteString("# execloop reliability and security figures\n\n")
 	fmt.Fprintf(&b, "Produced by `make test-reliability` (`go test ./test/reliability -results test/reliability/results.md`) on %s, %s, against an envtest control plane (kube-apiserver and etcd built from source) with an audit log.\n\n",
-		machine(), time.Now().UTC().Format("2006-01-02"))
+		support.Machine(), time.Now().UTC().Format("2006-01-02"))
 	keys := make([]string, 0, len(r.sections))
 	for k := range r.sections {
 		keys = append(keys, k)
@@ -100,19 +100,6 @@ func (r *report) markdown() string {
 		b.WriteString("\n")
 	}
 	return b.String()
-}
-
-func machine() string {
-	cpu := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, "model name") {
-				cpu = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%s, %d CPUs, %s", cpu, goruntime.NumCPU(), goruntime.Version())
 }
 
 // auditPolicy records who wrote ConfigMaps and Secrets, and how it went.
@@ -148,7 +135,7 @@ func TestMain(m *testing.M) {
 	testEnv = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: filepath.Join(root, "bin", "k8s", fmt.Sprintf("1.37.2-%s-%s", goruntime.GOOS, goruntime.GOARCH)),
+		BinaryAssetsDirectory: support.AssetsDir(root),
 	}
 	testEnv.ControlPlane.GetAPIServer().Configure().
 		Append("audit-policy-file", policy).
