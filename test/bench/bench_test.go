@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/test/support"
 )
 
 var engineResults = os.Getenv("ENGINE_BENCH") // the output of the engine's go test -bench, when make bench ran it
@@ -48,7 +50,7 @@ func TestBench(t *testing.T) {
 	var r report
 	r.line("# execloop benchmarks")
 	r.line("")
-	r.line("Measured by `make bench` on %s, %s. Every figure in a table was measured in the same run, against one envtest control plane (kube-apiserver and etcd built from source); compare ratios, not seconds, across runs.", machine(), time.Now().UTC().Format("2006-01-02"))
+	r.line("Measured by `make bench` on %s, %s. Every figure in a table was measured in the same run, against one envtest control plane (kube-apiserver and etcd built from source); compare ratios, not seconds, across runs. What the first runs revealed, and the fix, are in [before-after.md](before-after.md).", support.Machine(), time.Now().UTC().Format("2006-01-02"))
 	r.line("")
 
 	r.line("## 1. Engine overhead (`execloop/executor`)")
@@ -74,7 +76,7 @@ func TestBench(t *testing.T) {
 
 	r.line("## 2. Convergence at scale")
 	r.line("")
-	r.line("N Plans of three ConfigMap tasks chained with `after`, SleepBetweenRuns 100 ms, 4 workers, created at once (16 creators). Time is from the first create until every Plan is Ready. Requests are everything the controller's manager sent, counted by a transport around its REST config.")
+	r.line("N Plans of three ConfigMap tasks chained with `after`, SleepBetweenRuns 100 ms, 4 workers, created at once (16 creators). Time is from the first create until every Plan is Ready. Requests are everything the controller's manager sent, counted by a transport around its REST config. Against the hand-written baseline, each N ran as three pairs; the table shows the pair of median ratio.")
 	r.line("")
 	r.line("| scenario | time | requests by verb | writes/plan | status writes/plan | reconciles/plan |")
 	r.line("|---|---|---|---|---|---|")
@@ -84,16 +86,30 @@ func TestBench(t *testing.T) {
 	}
 	var goals []string
 	var steadyNS string
+	// Untimed first: the first scenario of a run would otherwise pay for
+	// what the control plane warms up.
+	converge(t, scenario{controller: handwrittenKind, plans: 50, workers: 4})
+	converge(t, scenario{controller: execloopKind, plans: 50, workers: 4})
 	for _, n := range []int{100, 1000} {
-		base := converge(t, scenario{controller: handwrittenKind, plans: n, workers: 4})
-		ours := converge(t, scenario{controller: execloopKind, plans: n, workers: 4})
-		row(base)
-		row(ours)
-		ratio := ours.elapsed.Seconds() / base.elapsed.Seconds()
+		// Three pairs side by side, as this machine is noisy: the table
+		// shows the pair of median ratio, the goal line all three.
+		var pairs [][2]outcome
+		for range 3 {
+			base := converge(t, scenario{controller: handwrittenKind, plans: n, workers: 4})
+			ours := converge(t, scenario{controller: execloopKind, plans: n, workers: 4})
+			pairs = append(pairs, [2]outcome{base, ours})
+		}
+		ratio := func(p [2]outcome) float64 { return p[1].elapsed.Seconds() / p[0].elapsed.Seconds() }
+		sort.Slice(pairs, func(i, j int) bool { return ratio(pairs[i]) < ratio(pairs[j]) })
+		median := pairs[1]
+		row(median[0])
+		row(median[1])
+		base, ours := median[0], median[1]
 		extra := ours.perPlan(writes(ours.verbs)) - base.perPlan(writes(base.verbs))
 		goals = append(goals,
-			fmt.Sprintf("N=%d: time execloop/hand-written = **%.2f×** (goal ≤ 1.2×: %s); writes per plan %.2f vs %.2f, **+%.2f** (goal ≤ +2: %s)",
-				n, ratio, met(ratio <= 1.2), ours.perPlan(writes(ours.verbs)), base.perPlan(writes(base.verbs)), extra, met(extra <= 2)))
+			fmt.Sprintf("N=%d: time execloop/hand-written = **%.2f×** (median of %.2f×, %.2f×, %.2f×; goal ≤ 1.2×: %s); writes per plan %.2f vs %.2f, **+%.2f** (goal ≤ +2: %s)",
+				n, ratio(median), ratio(pairs[0]), ratio(pairs[1]), ratio(pairs[2]), met(ratio(median) <= 1.2),
+				ours.perPlan(writes(ours.verbs)), base.perPlan(writes(base.verbs)), extra, met(extra <= 2)))
 		if n == 1000 {
 			steadyNS = ours.namespace
 		}
@@ -202,10 +218,13 @@ func steadyState(t *testing.T, ns string, n int) steady {
 	const cycle = 5 * time.Second
 	r := startController(t, ns, scenario{controller: execloopKind, plans: n, workers: 4}, cycle)
 	defer r.stop()
-	deadline := time.Now().Add(2 * time.Minute)
-	for reconciles(r.controller) < float64(n) && time.Now().Before(deadline) {
+	// The first round: every plan reconciled once since the start (the
+	// counter is the process's, shared with earlier scenarios).
+	start, deadline := reconciles(r.controller), time.Now().Add(2*time.Minute)
+	for reconciles(r.controller)-start < float64(n) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
+	time.Sleep(time.Second)
 	before, _ := r.requests.snapshot()
 	passes0, cpu0 := reconciles(r.controller), cpuTime()
 	time.Sleep(2 * cycle)

@@ -28,7 +28,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +49,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/test/support"
 )
 
 var (
@@ -73,7 +73,7 @@ func TestMain(m *testing.M) {
 	testEnv = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: filepath.Join(root, "bin", "k8s", fmt.Sprintf("1.37.2-%s-%s", goruntime.GOOS, goruntime.GOARCH)),
+		BinaryAssetsDirectory: support.AssetsDir(root),
 	}
 	var err error
 	if cfg, err = testEnv.Start(); err != nil {
@@ -163,6 +163,9 @@ func writes(verbs map[string]int) int {
 
 // formatVerbs lists the counts by verb, most first.
 func formatVerbs(verbs map[string]int) string {
+	if len(verbs) == 0 {
+		return "none"
+	}
 	keys := make([]string, 0, len(verbs))
 	for k := range verbs {
 		keys = append(keys, k)
@@ -212,22 +215,4 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// machine describes where the figures were measured.
-func machine() string {
-	cpu := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, "model name") {
-				cpu = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
-				break
-			}
-		}
-	}
-	mem := ""
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		mem = strings.Fields(strings.SplitN(string(b), "\n", 2)[0])[1] + " kB"
-	}
-	return fmt.Sprintf("%s, %d CPUs, %s memory, %s, %s/%s", cpu, goruntime.NumCPU(), mem, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
 }
