@@ -117,7 +117,7 @@ func TestLeaks(t *testing.T) {
 	figures.add(section, "| goroutines | %d | %d | **%d** |", g0, gPeak, g1)
 	figures.add(section, "| heap in use (after GC) | %.1f MiB | %.1f MiB | **%.1f MiB** |", mib(h0), mib(hPeak), mib(h1))
 	figures.add(section, "")
-	figures.add(section, "No goroutine is left of the 1,000 plans. What the heap keeps after they are gone grows with their number (about 2.6 KiB a plan): a heap profile puts it in client-go's events broadcaster, which keeps the events it sent (here two a plan: completed, cleaned up) to fold repeats into series, and drops them after a few minutes; not in execloop's own structures.")
+	figures.add(section, "No goroutine is left of the 1,000 plans. What the heap keeps after they are gone grows with their number (about 2.6 KiB a plan): a heap profile puts it in client-go's events.k8s.io broadcaster, which keeps every event it sent (here two a plan: completed, cleaned up) to fold repeats into series, and drops each 6 to 12 minutes later (finishSeries in tools/events); not in execloop's own structures.")
 	figures.add(section, "")
 	figures.add(section, "The engine's tests (`execloop/executor`) verify with go.uber.org/goleak that no goroutine outlives a run, including runs cancelled while a task that ignores its context is in flight; the adapter's suite (`execloop/reconciler`) checks with goleak, after its managers stopped, that none of theirs is left.")
 }
