@@ -26,7 +26,9 @@ plans until they need no more tasks.
 	res, err := exec.RunOnce(ctx, plan)  // exactly one pass
 
 Run and RunWithContext start each run with a fresh error budget. RunOnce
-starts from zero errors, or from the count given with ErrorsSpent.
+starts from zero errors, or from the count given with ErrorsSpent. A plan
+that knows when it is finished implements Finisher: a pass in which every
+task succeeded then ends the run without a confirming pass.
 
 # Outcomes
 
