@@ -68,11 +68,17 @@ func startLocal(log logr.Logger) (*localControlPlane, error) {
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join("config", "crd", "bases")},
+		// Run from elsewhere than the repository, the CRDs are not found:
+		// say so, rather than start an operator for a kind nobody installed.
+		ErrorIfCRDPathMissing: true,
 	}
 	log.Info("starting the local control plane", "binaries", assets)
 	cfg, err := env.Start()
 	if err != nil {
-		return nil, fmt.Errorf("starting the local control plane from %s: %w", assets, err)
+		// envtest leaves the processes it started running when a later step
+		// (the CRDs) fails: stop them, or they outlive the manager.
+		_ = env.Stop()
+		return nil, fmt.Errorf("starting the local control plane from %s with the CRDs of %s: %w", assets, env.CRDDirectoryPaths[0], err)
 	}
 	cp := &localControlPlane{env: env, config: cfg, log: log}
 

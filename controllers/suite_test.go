@@ -49,7 +49,7 @@ var (
 	cfg       *rest.Config
 	k8sClient client.Client
 	scheme    = runtime.NewScheme()
-	mgrDone   = make(chan struct{})
+	mgrDone   chan struct{} // closed when the manager stops; nil until it starts
 	// planReconciler is the suite's Plan controller.
 	planReconciler *PlanReconciler
 )
@@ -98,6 +98,7 @@ var _ = BeforeSuite(func() {
 		MaxConcurrentReconciles: 4,
 	}
 	Expect(planReconciler.SetupWithManager(mgr)).To(Succeed())
+	mgrDone = make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
 		defer close(mgrDone)
@@ -105,8 +106,17 @@ var _ = BeforeSuite(func() {
 	}()
 })
 
+// AfterSuite also runs when BeforeSuite failed half-way (the CRDs refused,
+// say): it stops only what was started, so the control plane never outlives
+// the suite.
 var _ = AfterSuite(func() {
-	cancel()
-	<-mgrDone
-	Expect(testEnv.Stop()).To(Succeed())
+	if cancel != nil {
+		cancel()
+	}
+	if mgrDone != nil {
+		<-mgrDone
+	}
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
+	}
 })

@@ -78,6 +78,7 @@ func TestMain(m *testing.M) {
 	var err error
 	if cfg, err = testEnv.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "starting the control plane:", err)
+		_ = testEnv.Stop() // envtest leaves the control plane running when, say, the CRDs are refused
 		os.Exit(1)
 	}
 	// The harness's own client: fast, and not counted.

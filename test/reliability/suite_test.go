@@ -143,6 +143,7 @@ func TestMain(m *testing.M) {
 		Append("audit-log-mode", "blocking")
 	if cfg, err = testEnv.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "starting the control plane:", err)
+		_ = testEnv.Stop() // envtest leaves the control plane running when, say, the CRDs are refused
 		os.Exit(1)
 	}
 	fast := rest.CopyConfig(cfg)
