@@ -336,7 +336,7 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		return s.reconcile(ctx, r.Cleanup, true)
 	}
 	if r.Cleanup != nil && !controllerutil.ContainsFinalizer(obj, r.Finalizer) {
-		if err := s.addFinalizer(ctx); err != nil {
+		if gone, err := s.addFinalizer(ctx); gone || err != nil {
 			return ctrl.Result{}, err
 		}
 	}

@@ -341,6 +341,25 @@ var _ = Describe("A Reconciler", func() {
 		Expect(len(passes)).To(BeNumerically(">=", 2))
 	})
 
+	It("keeps the finalizers others add while it adds its own", func() {
+		race := &finalizerRace{other: "example.com/other"}
+		stop := startManager(ns, func(mgr ctrl.Manager) *reconciler.Reconciler[*Widget] {
+			race.Client = mgr.GetClient()
+			return &reconciler.Reconciler[*Widget]{
+				Name: uniqueName(), Plan: s.planFor, Cleanup: s.cleanupFor, Client: race, Options: options(100*time.Millisecond, 0),
+			}
+		})
+		DeferCleanup(stop)
+		createWidget(ns, "shared", "a")
+
+		Eventually(func(g Gomega) {
+			w := widget(g, ns, "shared")
+			g.Expect(condition(w, status.ConditionReady)).To(Equal("True/Succeeded"))
+			g.Expect(w.Finalizers).To(ConsistOf(reconciler.DefaultFinalizer, "example.com/other"))
+		}).Should(Succeed())
+		Expect(race.raced.Load()).To(BeTrue(), "the other finalizer was added between the reconciler's read and its patch")
+	})
+
 	It("resumes after a restart without running finished tasks again", func() {
 		release := make(chan struct{})
 		s.set("b", func(int) error {

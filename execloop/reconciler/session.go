@@ -437,16 +437,42 @@ func copyStatus[T Object](dst, src T) error {
 }
 
 // addFinalizer adds the Reconciler's finalizer, so that the cleanup plan
-// runs before the object goes.
-func (s *session[T]) addFinalizer(ctx context.Context) error {
-	patch := client.MergeFrom(s.base)
-	controllerutil.AddFinalizer(s.obj, s.r.Finalizer)
-	if err := s.r.Client.Patch(ctx, s.obj, patch); err != nil {
-		return fmt.Errorf("adding the finalizer %s: %w", s.r.Finalizer, err)
+// runs before the object goes. A merge patch replaces the whole list of
+// finalizers, so it is made under the object's resourceVersion: when someone
+// wrote the object since it was read (another controller adding its own
+// finalizer, say), the patch is made again against the object as the API
+// server has it, rather than drop what they wrote. gone reports an object
+// deleted meanwhile: nothing was applied for it, so there is nothing to
+// clean up and the reconcile ends.
+func (s *session[T]) addFinalizer(ctx context.Context) (gone bool, err error) {
+	for attempt := 1; ; attempt++ {
+		patch := client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})
+		controllerutil.AddFinalizer(s.obj, s.r.Finalizer)
+		err := s.r.Client.Patch(ctx, s.obj, patch)
+		if err == nil {
+			s.m.rv = s.obj.GetResourceVersion()
+			s.base = s.obj.DeepCopyObject().(T)
+			return false, nil
+		}
+		if !apierrors.IsConflict(err) || attempt == statusWriteAttempts {
+			return false, fmt.Errorf("adding the finalizer %s: %w", s.r.Finalizer, err)
+		}
+		fresh := s.r.newObject()
+		if err := s.r.APIReader.Get(ctx, s.key, fresh); err != nil {
+			if apierrors.IsNotFound(err) {
+				return true, nil
+			}
+			return false, fmt.Errorf("reading the object again to add the finalizer %s: %w", s.r.Finalizer, err)
+		}
+		s.base, s.obj = fresh.DeepCopyObject().(T), fresh
+		switch {
+		case !fresh.GetDeletionTimestamp().IsZero():
+			return true, nil
+		case controllerutil.ContainsFinalizer(fresh, s.r.Finalizer):
+			s.m.rv = fresh.GetResourceVersion()
+			return false, nil
+		}
 	}
-	s.m.rv = s.obj.GetResourceVersion()
-	s.base = s.obj.DeepCopyObject().(T)
-	return nil
 }
 
 // removeFinalizer lets the object go once its cleanup plan is done.

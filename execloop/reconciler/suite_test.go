@@ -44,6 +44,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -254,4 +255,23 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 		}
 	}
 	return found == len(want)
+}
+
+// finalizerRace adds another controller's finalizer to the object, straight
+// on the API server, just before the first patch of its metadata goes out:
+// the patch then meets an object newer than the one it was computed from.
+type finalizerRace struct {
+	client.Client
+	other string
+	raced atomic.Bool
+}
+
+func (c *finalizerRace) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	if c.raced.CompareAndSwap(false, true) {
+		fresh := &Widget{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), fresh)).To(Succeed())
+		controllerutil.AddFinalizer(fresh, c.other)
+		Expect(k8sClient.Update(ctx, fresh)).To(Succeed())
+	}
+	return c.Client.Patch(ctx, obj, patch, opts...)
 }
