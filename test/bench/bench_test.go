@@ -78,11 +78,11 @@ func TestBench(t *testing.T) {
 	r.line("")
 	r.line("N Plans of three ConfigMap tasks chained with `after`, SleepBetweenRuns 100 ms, 4 workers, created at once (16 creators). Time is from the first create until every Plan is Ready. Requests are everything the controller's manager sent, counted by a transport around its REST config. Against the hand-written baseline, each N ran as three pairs; the table shows the pair of median ratio.")
 	r.line("")
-	r.line("| scenario | time | requests by verb | writes/plan | status writes/plan | reconciles/plan |")
-	r.line("|---|---|---|---|---|---|")
+	r.line("| scenario | time | requests by verb | writes/plan | status writes/plan | reconciles/plan | CPU/plan: API server / etcd / this process |")
+	r.line("|---|---|---|---|---|---|---|")
 	row := func(o outcome) {
-		r.line("| %s | %s | %s | %.2f | %.2f | %.2f |", o.scenario, o.elapsed.Round(10*time.Millisecond), formatVerbs(o.verbs),
-			o.perPlan(writes(o.verbs)), o.perPlan(o.statusWrites), o.reconciles/float64(o.plans))
+		r.line("| %s | %s | %s | %.2f | %.2f | %.2f | %s |", o.scenario, o.elapsed.Round(10*time.Millisecond), formatVerbs(o.verbs),
+			o.perPlan(writes(o.verbs)), o.perPlan(o.statusWrites), o.reconciles/float64(o.plans), o.cpuPerPlan())
 	}
 	var goals []string
 	var steadyNS string
@@ -112,6 +112,11 @@ func TestBench(t *testing.T) {
 				ours.perPlan(writes(ours.verbs)), base.perPlan(writes(base.verbs)), extra, met(extra <= 2)))
 		if n == 1000 {
 			steadyNS = ours.namespace
+			if base.cpuKnown && ours.cpuKnown {
+				goals = append(goals, fmt.Sprintf("Where the time goes at N=1000, in that pair: per plan, execloop cost the API server **%.2f×** the CPU the hand-written controller did, etcd %.2f×, this process %.2f×; all three together kept the machine's %d CPUs %.0f%% busy under the hand-written controller and %.0f%% under execloop",
+					ratioOf(ours.cpuAPIServer, base.cpuAPIServer), ratioOf(ours.cpuEtcd, base.cpuEtcd), ratioOf(ours.cpuSelf, base.cpuSelf),
+					runtime.NumCPU(), busy(base), busy(ours)))
+			}
 		}
 	}
 	blocked := converge(t, scenario{controller: blockingKind, plans: 1000, workers: 4, waits: true})
@@ -185,6 +190,14 @@ func TestBench(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+func ratioOf(a, b time.Duration) float64 { return a.Seconds() / b.Seconds() }
+
+// busy is how much of the machine's CPUs the control plane and this process
+// used together while a scenario ran, in percent.
+func busy(o outcome) float64 {
+	return 100 * (o.cpuAPIServer + o.cpuEtcd + o.cpuSelf).Seconds() / (o.elapsed.Seconds() * float64(runtime.NumCPU()))
 }
 
 func met(ok bool) string {

@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -216,4 +217,58 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// clockTicks is the unit of the CPU times in /proc/<pid>/stat: USER_HZ,
+// which is 100 on every Linux this harness runs on.
+const clockTicks = 100
+
+// controlPlaneCPU is the CPU time this run's kube-apiserver and etcd have
+// used so far, read from /proc: etcd is the process started with this run's
+// data directory, the API server the one pointed at this run's etcd, so the
+// control planes of other test packages running at the same time are not
+// counted. ok is false where /proc cannot tell (not Linux).
+func controlPlaneCPU() (apiserver, etcd time.Duration, ok bool) {
+	e := testEnv.ControlPlane.Etcd
+	if e == nil || e.URL == nil {
+		return 0, 0, false
+	}
+	pids, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		return 0, 0, false
+	}
+	var foundAPIServer, foundEtcd bool
+	for _, dir := range pids {
+		cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		switch {
+		case slices.Contains(args, "--data-dir="+e.DataDir):
+			etcd, foundEtcd = processCPU(dir), true
+		case slices.Contains(args, "--etcd-servers="+e.URL.String()):
+			apiserver, foundAPIServer = processCPU(dir), true
+		}
+	}
+	return apiserver, etcd, foundAPIServer && foundEtcd
+}
+
+// processCPU is the user and system CPU time of the process whose /proc
+// directory is dir.
+func processCPU(dir string) time.Duration {
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count fields after it.
+	s := string(stat)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0
+	}
+	var user, system int64
+	_, _ = fmt.Sscan(fields[11], &user)
+	_, _ = fmt.Sscan(fields[12], &system)
+	return time.Duration(user+system) * time.Second / clockTicks
 }

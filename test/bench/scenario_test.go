@@ -19,6 +19,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -76,9 +77,26 @@ type outcome struct {
 	statusWrites int
 	reconciles   float64
 	namespace    string
+	// CPU used while the scenario ran, by the API server, etcd and this
+	// process (the controller, with the harness's creators and watch);
+	// cpuKnown is false where the control plane's could not be read.
+	cpuAPIServer, cpuEtcd, cpuSelf time.Duration
+	cpuKnown                       bool
 }
 
 func (o outcome) perPlan(n int) float64 { return float64(n) / float64(o.plans) }
+
+// cpuPerPlan reads "API server / etcd / this process" in milliseconds of CPU
+// per plan.
+func (o outcome) cpuPerPlan() string {
+	ms := func(d time.Duration) string {
+		return strconv.FormatFloat(d.Seconds()*1000/float64(o.plans), 'f', 1, 64)
+	}
+	if !o.cpuKnown {
+		return "n/a / n/a / " + ms(o.cpuSelf) + " ms"
+	}
+	return ms(o.cpuAPIServer) + " / " + ms(o.cpuEtcd) + " / " + ms(o.cpuSelf) + " ms"
+}
 
 // running is a manager started for a scenario.
 type running struct {
@@ -235,14 +253,18 @@ func converge(t testing.TB, s scenario) outcome {
 	ready := watchReady(t, ns)
 	defer ready.stop()
 	before := reconciles(r.controller)
+	apiserver0, etcd0, known0 := controlPlaneCPU()
+	self0 := cpuTime()
 	start := time.Now()
 	createPlans(t, ns, s.plans, s.waits)
 	end := ready.waitAll(t, s.plans, 15*time.Minute)
+	apiserver1, etcd1, known1 := controlPlaneCPU()
 	verbs, statusWrites := r.requests.snapshot()
 	o := outcome{scenario: s, elapsed: end.Sub(start), verbs: verbs, statusWrites: statusWrites,
-		reconciles: reconciles(r.controller) - before, namespace: ns}
-	t.Logf("%s: %s; requests: %s; writes/plan %.2f; status writes/plan %.2f; reconciles/plan %.2f",
-		s, o.elapsed.Round(time.Millisecond), formatVerbs(verbs), o.perPlan(writes(verbs)), o.perPlan(statusWrites), o.reconciles/float64(s.plans))
+		reconciles: reconciles(r.controller) - before, namespace: ns,
+		cpuAPIServer: apiserver1 - apiserver0, cpuEtcd: etcd1 - etcd0, cpuSelf: cpuTime() - self0, cpuKnown: known0 && known1}
+	t.Logf("%s: %s; requests: %s; writes/plan %.2f; status writes/plan %.2f; reconciles/plan %.2f; CPU/plan %s",
+		s, o.elapsed.Round(time.Millisecond), formatVerbs(verbs), o.perPlan(writes(verbs)), o.perPlan(statusWrites), o.reconciles/float64(s.plans), o.cpuPerPlan())
 	return o
 }
 
