@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/controllers"
@@ -125,8 +126,15 @@ func setupExecloop(mgr ctrl.Manager, workers int, resync time.Duration) (string,
 }
 
 // handwritten is the baseline without a framework: it creates the three
-// ConfigMaps in order and marks the plan ready, in one reconcile.
-type handwritten struct{ client.Client }
+// ConfigMaps in order and marks the plan ready, in one reconcile. With
+// finalize, it first adds a finalizer (and never removes it: the benchmark
+// deletes no plan).
+type handwritten struct {
+	client.Client
+	finalize bool
+}
+
+const handwrittenFinalizer = "bench.execloop.dev/cleanup"
 
 func (h *handwritten) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	p := &execloopv1alpha1.Plan{}
@@ -135,6 +143,13 @@ func (h *handwritten) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Res
 	}
 	if p.Status.IsReady(p.Generation) {
 		return ctrl.Result{}, nil
+	}
+	if h.finalize && !controllerutil.ContainsFinalizer(p, handwrittenFinalizer) {
+		patch := client.MergeFromWithOptions(p.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.AddFinalizer(p, handwrittenFinalizer)
+		if err := h.Patch(ctx, p, patch); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	for _, cm := range manifests(p) {
 		if err := h.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -145,11 +160,15 @@ func (h *handwritten) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Res
 	return ctrl.Result{}, h.Status().Update(ctx, p)
 }
 
-func setupHandwritten(mgr ctrl.Manager, workers int) (string, error) {
-	return "handwritten", ctrl.NewControllerManagedBy(mgr).Named("handwritten").
+func setupHandwritten(mgr ctrl.Manager, workers int, finalize bool) (string, error) {
+	name := "handwritten"
+	if finalize {
+		name = "handwritten-finalizer"
+	}
+	return name, ctrl.NewControllerManagedBy(mgr).Named(name).
 		For(&execloopv1alpha1.Plan{}, builder.WithPredicates(reconciler.Predicates())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
-		Complete(&handwritten{mgr.GetClient()})
+		Complete(&handwritten{Client: mgr.GetClient(), finalize: finalize})
 }
 
 // blocking is the baseline of the original engine: one reconcile runs the

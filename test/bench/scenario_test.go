@@ -46,7 +46,10 @@ import (
 const (
 	execloopKind    = "execloop"
 	handwrittenKind = "hand-written"
-	blockingKind    = "blocking Run"
+	// The hand-written reconciler that also adds a finalizer first, as any
+	// controller must that cleans up what it created.
+	finalizingKind = "hand-written with a finalizer"
+	blockingKind   = "blocking Run"
 )
 
 // scenario is one measured run: a controller converging plans.
@@ -129,7 +132,9 @@ func startController(t testing.TB, ns string, s scenario, resync time.Duration) 
 	case execloopKind:
 		name, err = setupExecloop(mgr, s.workers, resync)
 	case handwrittenKind:
-		name, err = setupHandwritten(mgr, s.workers)
+		name, err = setupHandwritten(mgr, s.workers, false)
+	case finalizingKind:
+		name, err = setupHandwritten(mgr, s.workers, true)
 	case blockingKind:
 		name, err = setupBlocking(mgr, s.workers, s.waits)
 	}
