@@ -25,6 +25,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -58,6 +59,7 @@ type scenario struct {
 	plans      int
 	workers    int
 	waits      bool // the middle ConfigMap must be ready (readyDelay after it appears) before the last
+	keep       bool // leave the converged plans in place, for the caller to clean
 }
 
 func (s scenario) String() string {
@@ -167,6 +169,54 @@ func newNamespace(t testing.TB) string {
 	return ns.Name
 }
 
+// clean deletes what a scenario left in namespace ns: its plans, the
+// ConfigMaps they made and its events. envtest runs no namespace or garbage
+// collector, so without it every scenario would meet the objects of all the
+// scenarios before it, and the second of a pair would pay for the first's.
+// No controller runs any more to honour the plans' finalizers: they are
+// dropped first.
+func clean(t testing.TB, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	list := &execloopv1alpha1.PlanList{}
+	if err := k8sClient.List(ctx, list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	next := make(chan *execloopv1alpha1.Plan, len(list.Items))
+	for i := range list.Items {
+		if len(list.Items[i].Finalizers) > 0 {
+			next <- &list.Items[i]
+		}
+	}
+	close(next)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range next {
+				patch := client.MergeFrom(p.DeepCopy())
+				p.Finalizers = nil
+				if err := k8sClient.Patch(ctx, p, patch); err != nil && !apierrors.IsNotFound(err) {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, kind := range []client.Object{&execloopv1alpha1.Plan{}, &corev1.ConfigMap{}, &corev1.Event{}} {
+		if err := k8sClient.DeleteAllOf(ctx, kind, client.InNamespace(ns)); err != nil {
+			t.Fatalf("deleting the %T objects of %s: %v", kind, ns, err)
+		}
+	}
+}
+
 // createPlans creates n plans at once, from 16 goroutines.
 func createPlans(t testing.TB, ns string, n int, waits bool) {
 	t.Helper()
@@ -249,6 +299,9 @@ func (w *readyWatch) waitAll(t testing.TB, n int, limit time.Duration) time.Time
 func converge(t testing.TB, s scenario) outcome {
 	t.Helper()
 	ns := newNamespace(t)
+	if !s.keep {
+		defer clean(t, ns) // after the manager stopped: no controller may act on the deletions
+	}
 	r := startController(t, ns, s, 0)
 	defer r.stop()
 	if s.waits {

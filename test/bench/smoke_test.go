@@ -16,13 +16,21 @@ limitations under the License.
 
 package bench
 
-import "testing"
+import (
+	"context"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+)
 
 // TestConvergenceSmoke is benchmark 2 at N = 50, run by `make test` so that
 // the harness cannot rot: both controllers converge every plan, and
 // execloop's API writes per plan stay within the goal (the hand-written
-// baseline's plus 2). Times are logged, not checked: they belong to
-// `make bench`.
+// baseline's plus 2), and each scenario cleans up after itself. Times are
+// logged, not checked: they belong to `make bench`.
 func TestConvergenceSmoke(t *testing.T) {
 	if *full {
 		t.Skip("make bench runs the whole matrix in TestBench")
@@ -37,4 +45,15 @@ func TestConvergenceSmoke(t *testing.T) {
 		t.Errorf("execloop wrote the status %.2f times per plan of 3 tasks, more than N+2 = 5", ours.perPlan(ours.statusWrites))
 	}
 	t.Logf("time ratio execloop/hand-written at N=50: %.2f", ours.elapsed.Seconds()/base.elapsed.Seconds())
+	for _, o := range []outcome{base, ours} {
+		plans, configMaps := &execloopv1alpha1.PlanList{}, &corev1.ConfigMapList{}
+		for _, list := range []client.ObjectList{plans, configMaps} {
+			if err := k8sClient.List(context.Background(), list, client.InNamespace(o.namespace)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(plans.Items)+len(configMaps.Items) > 0 {
+			t.Errorf("%s left %d plans and %d ConfigMaps behind: the next scenario would pay for them", o.scenario, len(plans.Items), len(configMaps.Items))
+		}
+	}
 }
