@@ -57,10 +57,11 @@ const (
 const maxMessage = 1024
 
 // A status write is tried this many times, after a conflict (on a fresh
-// copy of the object) or a transient error (after a backoff that doubles).
+// copy of the object) or a transient error (after a backoff that doubles);
+// adding the finalizer as many times, after a conflict.
 const (
-	statusWriteAttempts = 5
-	statusWriteBackoff  = 50 * time.Millisecond
+	writeAttempts      = 5
+	statusWriteBackoff = 50 * time.Millisecond
 )
 
 // statusWriteTimeout bounds a status write. Status writes outlive the
@@ -372,7 +373,7 @@ func (s *session[T]) write(ctx context.Context) error {
 			s.m.rv = s.obj.GetResourceVersion()
 			s.base = s.obj.DeepCopyObject().(T)
 			return nil
-		case attempt == statusWriteAttempts:
+		case attempt == writeAttempts:
 			return fmt.Errorf("writing the status: %w", err)
 		case apierrors.IsConflict(err):
 			if err := s.refresh(ctx); err != nil {
@@ -454,7 +455,7 @@ func (s *session[T]) addFinalizer(ctx context.Context) (gone bool, err error) {
 			s.base = s.obj.DeepCopyObject().(T)
 			return false, nil
 		}
-		if !apierrors.IsConflict(err) || attempt == statusWriteAttempts {
+		if !apierrors.IsConflict(err) || attempt == writeAttempts {
 			return false, fmt.Errorf("adding the finalizer %s: %w", s.r.Finalizer, err)
 		}
 		fresh := s.r.newObject()

@@ -18,6 +18,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -26,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/util/workqueue"
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -101,13 +103,13 @@ func TestBench(t *testing.T) {
 		var trials []trial
 		for i := range 3 {
 			var tr trial
-			last := n == 1000 && i == 2
+			lastAtThousand := n == 1000 && i == 2
 			tr.base = converge(t, scenario{controller: handwrittenKind, plans: n, workers: 4})
-			if last {
+			if lastAtThousand {
 				tr.finalizing = converge(t, scenario{controller: finalizingKind, plans: n, workers: 4})
 			}
-			tr.ours = converge(t, scenario{controller: execloopKind, plans: n, workers: 4, keep: last})
-			if last {
+			tr.ours = converge(t, scenario{controller: execloopKind, plans: n, workers: 4, keep: lastAtThousand})
+			if lastAtThousand {
 				st = steadyState(t, tr.ours.namespace, n)
 				clean(t, tr.ours.namespace)
 			}
@@ -131,8 +133,8 @@ func TestBench(t *testing.T) {
 			goals = append(goals, fmt.Sprintf("N=1000, in the last pair (%.2f×) with the finalizing reconciler run between its two: the hand-written reconciler with a finalizer took %.2f× the time of the one without; execloop took %.2f× the time of the one with",
 				ratio(last), f.elapsed.Seconds()/b.elapsed.Seconds(), o.elapsed.Seconds()/f.elapsed.Seconds()))
 			if b.cpuKnown && o.cpuKnown && f.cpuKnown {
-				goals = append(goals, fmt.Sprintf("Where the time goes, in that last pair: per plan, the API server spent %s of CPU for the hand-written reconciler, %s with its finalizer, %s for execloop (**%.2f×** the first); this process %.2f× the hand-written one's; all together kept the machine's %d CPUs %.0f%% busy under the hand-written reconciler and %.0f%% under execloop",
-					perPlanMillis(b.cpuAPIServer, n), perPlanMillis(f.cpuAPIServer, n), perPlanMillis(o.cpuAPIServer, n),
+				goals = append(goals, fmt.Sprintf("Where the time goes, in that last pair: per plan, the API server spent %s ms of CPU for the hand-written reconciler, %s ms with its finalizer, %s ms for execloop (**%.2f×** the first); this process %.2f× the hand-written one's; all together kept the machine's %d CPUs %.0f%% busy under the hand-written reconciler and %.0f%% under execloop",
+					b.millisPerPlan(b.cpuAPIServer), f.millisPerPlan(f.cpuAPIServer), o.millisPerPlan(o.cpuAPIServer),
 					ratioOf(o.cpuAPIServer, b.cpuAPIServer), ratioOf(o.cpuSelf, b.cpuSelf),
 					runtime.NumCPU(), busy(b), busy(o)))
 			}
@@ -220,10 +222,6 @@ func TestBench(t *testing.T) {
 
 func ratioOf(a, b time.Duration) float64 { return a.Seconds() / b.Seconds() }
 
-func perPlanMillis(d time.Duration, plans int) string {
-	return fmt.Sprintf("%.1f ms", d.Seconds()*1000/float64(plans))
-}
-
 // busy is how much of the machine's CPUs the control plane and this process
 // used together while a scenario ran, in percent.
 func busy(o outcome) float64 {
@@ -296,28 +294,13 @@ func seedPlans(t *testing.T, n int) string {
 	if err := k8sClient.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
-	next := make(chan *execloopv1alpha1.Plan, len(list.Items))
-	for i := range list.Items {
-		next <- &list.Items[i]
-	}
-	close(next)
-	errs := make(chan error, 16)
-	for range 16 {
-		go func() {
-			var err error
-			for p := range next {
-				fillStatus(p)
-				if e := k8sClient.Status().Update(context.Background(), p); e != nil && err == nil {
-					err = e
-				}
-			}
-			errs <- err
-		}()
-	}
-	for range 16 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+	errs := make([]error, len(list.Items))
+	workqueue.ParallelizeUntil(context.Background(), 16, len(list.Items), func(i int) {
+		fillStatus(&list.Items[i])
+		errs[i] = k8sClient.Status().Update(context.Background(), &list.Items[i])
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
 	}
 	return ns
 }

@@ -18,8 +18,8 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -91,16 +91,18 @@ type outcome struct {
 
 func (o outcome) perPlan(n int) float64 { return float64(n) / float64(o.plans) }
 
+// millisPerPlan is d in milliseconds per plan of the scenario.
+func (o outcome) millisPerPlan(d time.Duration) string {
+	return fmt.Sprintf("%.1f", d.Seconds()*1000/float64(o.plans))
+}
+
 // cpuPerPlan reads "API server / etcd / this process" in milliseconds of CPU
 // per plan.
 func (o outcome) cpuPerPlan() string {
-	ms := func(d time.Duration) string {
-		return strconv.FormatFloat(d.Seconds()*1000/float64(o.plans), 'f', 1, 64)
-	}
 	if !o.cpuKnown {
-		return "n/a / n/a / " + ms(o.cpuSelf) + " ms"
+		return "n/a / n/a / " + o.millisPerPlan(o.cpuSelf) + " ms"
 	}
-	return ms(o.cpuAPIServer) + " / " + ms(o.cpuEtcd) + " / " + ms(o.cpuSelf) + " ms"
+	return o.millisPerPlan(o.cpuAPIServer) + " / " + o.millisPerPlan(o.cpuEtcd) + " / " + o.millisPerPlan(o.cpuSelf) + " ms"
 }
 
 // running is a manager started for a scenario.
@@ -182,32 +184,19 @@ func clean(t testing.TB, ns string) {
 	if err := k8sClient.List(ctx, list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
-	next := make(chan *execloopv1alpha1.Plan, len(list.Items))
-	for i := range list.Items {
-		if len(list.Items[i].Finalizers) > 0 {
-			next <- &list.Items[i]
+	errs := make([]error, len(list.Items))
+	workqueue.ParallelizeUntil(ctx, 16, len(list.Items), func(i int) {
+		p := &list.Items[i]
+		if len(p.Finalizers) == 0 {
+			return
 		}
-	}
-	close(next)
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range next {
-				patch := client.MergeFrom(p.DeepCopy())
-				p.Finalizers = nil
-				if err := k8sClient.Patch(ctx, p, patch); err != nil && !apierrors.IsNotFound(err) {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+		patch := client.MergeFrom(p.DeepCopy())
+		p.Finalizers = nil
+		if err := k8sClient.Patch(ctx, p, patch); err != nil && !apierrors.IsNotFound(err) {
+			errs[i] = err
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
 	for _, kind := range []client.Object{&execloopv1alpha1.Plan{}, &corev1.ConfigMap{}, &corev1.Event{}} {
@@ -220,27 +209,11 @@ func clean(t testing.TB, ns string) {
 // createPlans creates n plans at once, from 16 goroutines.
 func createPlans(t testing.TB, ns string, n int, waits bool) {
 	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	next := make(chan int, n)
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := k8sClient.Create(context.Background(), benchPlan(ns, fmt.Sprintf("p-%05d", i), waits)); err != nil {
-					errs <- err
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	errs := make([]error, n)
+	workqueue.ParallelizeUntil(context.Background(), 16, n, func(i int) {
+		errs[i] = k8sClient.Create(context.Background(), benchPlan(ns, fmt.Sprintf("p-%05d", i), waits))
+	})
+	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
 }

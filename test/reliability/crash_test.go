@@ -172,17 +172,7 @@ func TestCrashConsistency(t *testing.T) {
 			}
 		}
 	}
-	twice, missing := 0, 0
-	for _, p := range all {
-		for _, step := range []string{"a", "b", "c"} {
-			switch n := created[p.Name+"-"+step]; {
-			case n == 0:
-				missing++
-			case n > 1:
-				twice++
-			}
-		}
-	}
+	twice, missing := createdTwiceOrNever(created, all)
 	t.Logf("%d SIGKILLs, %d plans: %d applies of %d objects, created twice %d, never %d, finished tasks run again %d, stalled %d",
 		kills, plans, applies, 3*plans, twice, missing, reexecuted, stalled)
 	if twice != 0 || missing != 0 || stalled != 0 {

@@ -173,17 +173,7 @@ func TestAPIFaults(t *testing.T) {
 		}
 	}
 	created := creations(audited(t, "configmaps", ns))
-	twice, missing := 0, 0
-	for _, p := range all {
-		for _, step := range []string{"a", "b", "c"} {
-			switch n := created[p.Name+"-"+step]; {
-			case n == 0:
-				missing++
-			case n > 1:
-				twice++
-			}
-		}
-	}
+	twice, missing := createdTwiceOrNever(created, all)
 	deletes := 0
 	for _, e := range audited(t, "configmaps", ns) {
 		if e.Verb == "delete" {

@@ -19,6 +19,7 @@ package reliability
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -28,6 +29,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -188,27 +190,27 @@ func allReady(t testing.TB, ns string, n int, limit time.Duration) {
 // createAll creates plans from 8 goroutines.
 func createAll(t testing.TB, plans []*execloopv1alpha1.Plan) {
 	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(plans))
-	next := make(chan *execloopv1alpha1.Plan, len(plans))
-	for _, p := range plans {
-		next <- p
-	}
-	close(next)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range next {
-				if err := k8sClient.Create(context.Background(), p); err != nil {
-					errs <- err
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	errs := make([]error, len(plans))
+	workqueue.ParallelizeUntil(context.Background(), 8, len(plans), func(i int) {
+		errs[i] = k8sClient.Create(context.Background(), plans[i])
+	})
+	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// createdTwiceOrNever counts, of the ConfigMaps a, b and c of each plan, those
+// the audit log saw created more than once and those it never saw created.
+func createdTwiceOrNever(created map[string]int, plans []*execloopv1alpha1.Plan) (twice, missing int) {
+	for _, p := range plans {
+		for _, step := range []string{"a", "b", "c"} {
+			switch n := created[p.Name+"-"+step]; {
+			case n == 0:
+				missing++
+			case n > 1:
+				twice++
+			}
+		}
+	}
+	return twice, missing
 }
