@@ -20,6 +20,7 @@ import (
 	"context"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 
@@ -51,6 +52,22 @@ func benchPass(b *testing.B, ctx context.Context, exec *executor.Executor, plan 
 // ns/op and allocs/op are per 100 tasks.
 func BenchmarkRunNoopTasks(b *testing.B) {
 	benchPass(b, context.Background(), executor.New(&execloop.Options{}), repeat(noops(100)), 100)
+}
+
+// BenchmarkClockRead is the baseline of the pass benchmarks: one reading of
+// the monotonic clock, which RunOnce makes per task to time it. Its cost
+// depends on the machine (a virtual one may take several times longer than
+// bare metal), so read ns/task against it, measured in the same run.
+func BenchmarkClockRead(b *testing.B) {
+	start := time.Now()
+	var d time.Duration
+	for range b.N {
+		d = time.Since(start)
+	}
+	b.StopTimer()
+	if d <= 0 {
+		b.Fatalf("the clock did not advance: %s", d)
+	}
 }
 
 // BenchmarkRunNoopTasksLogrDiscard is the same pass with the logr bridge on

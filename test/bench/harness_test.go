@@ -76,6 +76,11 @@ func TestMain(m *testing.M) {
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: support.AssetsDir(root),
 	}
+	// Each scenario ends by deleting what it made with deletecollection
+	// requests, which only the harness sends; the API server serves them
+	// one object at a time unless given workers. With eight, deleting 1,000
+	// plans and what they applied took half as long (10.6 s against 20.3 s).
+	testEnv.ControlPlane.GetAPIServer().Configure().Set("delete-collection-workers", "8")
 	var err error
 	if cfg, err = testEnv.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "starting the control plane:", err)

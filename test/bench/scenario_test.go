@@ -179,6 +179,8 @@ func newNamespace(t testing.TB) string {
 // dropped first.
 func clean(t testing.TB, ns string) {
 	t.Helper()
+	started := time.Now()
+	defer func() { t.Logf("cleaned %s in %s", ns, time.Since(started).Round(time.Millisecond)) }()
 	ctx := context.Background()
 	list := &execloopv1alpha1.PlanList{}
 	if err := k8sClient.List(ctx, list, client.InNamespace(ns)); err != nil {
