@@ -254,10 +254,12 @@ type PlanStatus struct {
 	// +optional
 	Progress string `json:"progress,omitempty"`
 
+	// Only the controller writes objects, and always the whole list: atomic,
+	// like the tasks of the embedded status, and for the same reason.
+
 	// objects are the objects the plan's tasks applied.
 	// +optional
-	// +listType=map
-	// +listMapKey=task
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=256
 	Objects []AppliedObject `json:"objects,omitempty"`
 }

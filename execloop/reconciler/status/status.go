@@ -112,10 +112,14 @@ type Status struct {
 	// +kubebuilder:validation:Minimum=0
 	Errors int32 `json:"errors,omitempty"`
 
+	// Only the adapter writes tasks, and always the whole list: atomic, so
+	// that managedFields record the list, not every field of every entry.
+	// As a map list it made a converged three-task Plan 4,290 bytes instead
+	// of 3,428, and each write of it cost the API server that much more.
+
 	// tasks is the state of each task of the plan.
 	// +optional
-	// +listType=map
-	// +listMapKey=name
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=1024
 	Tasks []TaskStatus `json:"tasks,omitempty"`
 
