@@ -188,7 +188,6 @@ func TestBench(t *testing.T) {
 		o, ok := curve[n]
 		if !ok {
 			o = converge(t, scenario{controller: execloopKind, plans: n, workers: 4})
-			curve[n] = o
 		}
 		sc.line("| %d | %s | %s | %.2f |", n, o.elapsed.Round(10*time.Millisecond), (o.elapsed * 100 / time.Duration(n)).Round(time.Millisecond), o.perPlan(total(o.verbs)))
 	}
