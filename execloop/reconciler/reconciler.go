@@ -95,9 +95,11 @@ type Reconciler[T Object] struct {
 	Plan func(ctx context.Context, obj T) (executor.Plan, error)
 
 	// Cleanup builds the plan that runs when an object is deleted. When it
-	// is set, the Reconciler adds Finalizer to every object and removes it
-	// once the cleanup plan's Create returns no tasks. Nil means no cleanup
-	// and no finalizer.
+	// is set, the Reconciler adds Finalizer to every object that lacks it,
+	// before the object's first pass, and removes it once the cleanup plan's
+	// Create returns no tasks. An object created with the finalizer (by a
+	// MutatingAdmissionPolicy, as config/admission does for Plans) costs
+	// that write less. Nil means no cleanup and no finalizer.
 	Cleanup func(ctx context.Context, obj T) (executor.Plan, error)
 
 	// Options are the execloop options of every object: SleepBetweenRuns is

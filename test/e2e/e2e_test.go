@@ -285,6 +285,8 @@ var _ = Describe("The manager binary", Ordered, func() {
 		DeferCleanup(m.kill, syscall.SIGTERM)
 
 		ns := newNamespace()
+		By("giving new Plans the cleanup finalizer at admission, with the policy and binding as kustomize named them")
+		Expect(support.AwaitFinalizerPolicy(ctx, k8sClient, ns, 30*time.Second)).To(Succeed())
 		applySample(ns)
 		Eventually(taskStateOf(ns, "web", "app")).Should(Equal(status.TaskInProgress))
 		Eventually(support.MakeDeploymentAvailable).WithArguments(ctx, k8sClient, ns, "web").Should(Succeed())
