@@ -342,7 +342,7 @@ func steadyState(t *testing.T, ns string, n int) steady {
 // seedPlans creates n converged-looking plans (three tasks succeeded, three
 // inventory entries) that no controller watches.
 func seedPlans(t *testing.T, n int) string {
-	ns := newNamespace(t)
+	ns := newNamespace(t, true)
 	createPlans(t, ns, n, false)
 	var list execloopv1alpha1.PlanList
 	if err := k8sClient.List(context.Background(), &list, client.InNamespace(ns)); err != nil {

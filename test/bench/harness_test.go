@@ -23,6 +23,7 @@ limitations under the License.
 package bench
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net/http"
@@ -38,6 +39,9 @@ import (
 
 	"github.com/go-logr/logr"
 	dto "github.com/prometheus/client_model/go"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -93,11 +97,40 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	k8sClient = k8sWatcher
+	if err := installFinalizerPolicy(root); err != nil {
+		fmt.Fprintln(os.Stderr, "installing the finalizer policy:", err)
+		_ = testEnv.Stop()
+		os.Exit(1)
+	}
 	// The controllers' logs: dropped, with debug off, as in production.
 	ctrl.SetLogger(logr.Discard())
 	code := m.Run()
 	_ = testEnv.Stop()
 	os.Exit(code)
+}
+
+// installFinalizerPolicy installs the MutatingAdmissionPolicy that
+// config/default ships, which gives new Plans execloop's cleanup finalizer,
+// bound to the namespaces labelled execloopNamespace; it returns once the
+// API server applies it.
+func installFinalizerPolicy(root string) error {
+	ctx := context.Background()
+	policy, binding, err := support.FinalizerPolicy(root)
+	if err != nil {
+		return err
+	}
+	if err := unstructured.SetNestedField(binding.Object, map[string]any{
+		"namespaceSelector": map[string]any{"matchLabels": map[string]any{execloopNamespace: "true"}},
+	}, "spec", "matchResources"); err != nil {
+		return err
+	}
+	probe := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bench-policy-probe", Labels: map[string]string{execloopNamespace: "true"}}}
+	for _, obj := range []client.Object{policy, binding, probe} {
+		if err := k8sClient.Create(ctx, obj); err != nil {
+			return err
+		}
+	}
+	return support.AwaitFinalizerPolicy(ctx, k8sClient, probe.Name, time.Minute)
 }
 
 // fastConfig is the harness's own config: not rate-limited, not counted.

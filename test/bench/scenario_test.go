@@ -161,10 +161,19 @@ func startController(t testing.TB, ns string, s scenario, resync time.Duration) 
 
 func ptr[T any](v T) *T { return &v }
 
-// newNamespace makes a namespace for one scenario.
-func newNamespace(t testing.TB) string {
+// execloopNamespace labels the namespaces of execloop's Plans: the install's
+// finalizer policy is bound to them alone, so that the baselines' Plans are
+// admitted as in a cluster without execloop.
+const execloopNamespace = "bench.execloop.dev/execloop"
+
+// newNamespace makes a namespace for one scenario, labelled
+// execloopNamespace when execloop's Plans live there.
+func newNamespace(t testing.TB, execloop bool) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-"}}
+	if execloop {
+		ns.Labels = map[string]string{execloopNamespace: "true"}
+	}
 	if err := k8sClient.Create(context.Background(), ns); err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +282,7 @@ func (w *readyWatch) waitAll(t testing.TB, n int, limit time.Duration) time.Time
 // Ready, in a namespace of its own.
 func converge(t testing.TB, s scenario) outcome {
 	t.Helper()
-	ns := newNamespace(t)
+	ns := newNamespace(t, s.controller == execloopKind)
 	if !s.keep {
 		defer clean(t, ns) // after the manager stopped: no controller may act on the deletions
 	}
