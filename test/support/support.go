@@ -16,7 +16,8 @@ limitations under the License.
 
 // Package support holds what the test suites share: where the control
 // plane's binaries are, a stand-in for the controllers envtest does not
-// run, and the line that says on what machine figures were measured.
+// run, the install's finalizer policy, and the line that says on what
+// machine figures were measured.
 package support
 
 import (
