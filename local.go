@@ -17,6 +17,7 @@ limitations under the License.
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
@@ -49,8 +51,9 @@ type localControlPlane struct {
 }
 
 // startLocal starts the embedded control plane with the CRDs of
-// config/crd/bases installed and writes its kubeconfig. It builds the
-// binaries with `make envtest` when they are missing.
+// config/crd/bases and the admission policy of config/admission installed,
+// and writes its kubeconfig. It builds the binaries with `make envtest`
+// when they are missing.
 func startLocal(log logr.Logger) (*localControlPlane, error) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
@@ -89,6 +92,16 @@ func startLocal(log logr.Logger) (*localControlPlane, error) {
 	if err := os.WriteFile(localKubeconfigPath, env.KubeConfig, 0o600); err != nil {
 		cp.stop()
 		return nil, fmt.Errorf("writing the local kubeconfig: %w", err)
+	}
+	// The install's admission policy, so that Plans get their cleanup
+	// finalizer at creation here too (the manager adds it when they do not).
+	c, err := client.New(cfg, client.Options{})
+	if err == nil {
+		err = applyResources(context.Background(), c, filepath.Join("config", "admission"), "execloop-local", log)
+	}
+	if err != nil {
+		cp.stop()
+		return nil, fmt.Errorf("installing config/admission in the local control plane: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "Local control plane is up: kubectl --kubeconfig %s get plans\n", localKubeconfigPath)
 	return cp, nil

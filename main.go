@@ -92,7 +92,7 @@ func main() {
 	flag.BoolVar(&f.enableHTTP2, "enable-http2", false,
 		"Serve metrics over HTTP/2 as well. Off by default because of the HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
 	flag.BoolVar(&f.local, "local", false,
-		"Start an embedded control plane (kube-apiserver and etcd from "+localAssetsDir()+"), install the CRDs, "+
+		"Start an embedded control plane (kube-apiserver and etcd from "+localAssetsDir()+"), install the CRDs and config/admission, "+
 			"write its kubeconfig to "+localKubeconfigPath+" and run against it. What 'make run' uses when no kubeconfig is found.")
 	flag.BoolVar(&f.applySamples, "apply-samples", false, "Apply the Plans of config/samples once the manager runs.")
 	flag.StringVar(&f.progress, "progress", "auto",

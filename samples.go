@@ -35,26 +35,36 @@ import (
 // applySamples applies, with server-side apply, every object of the files
 // that dir's kustomization.yaml lists as resources.
 func applySamples(ctx context.Context, c client.Client, dir string, log logr.Logger) error {
+	if err := applyResources(ctx, c, dir, "execloop-samples", log); err != nil {
+		return fmt.Errorf("--apply-samples: %w", err)
+	}
+	return nil
+}
+
+// applyResources applies, with server-side apply as field manager owner,
+// every object of the files that dir's kustomization.yaml lists as
+// resources, as they are written (kustomize's transformations are not run).
+func applyResources(ctx context.Context, c client.Client, dir, owner string, log logr.Logger) error {
 	b, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
 	if err != nil {
-		return fmt.Errorf("--apply-samples: %w", err)
+		return err
 	}
 	var k struct {
 		Resources []string `json:"resources"`
 	}
 	if err := sigsyaml.Unmarshal(b, &k); err != nil {
-		return fmt.Errorf("--apply-samples: %s/kustomization.yaml: %w", dir, err)
+		return fmt.Errorf("%s/kustomization.yaml: %w", dir, err)
 	}
 	for _, res := range k.Resources {
 		objs, err := readObjects(filepath.Join(dir, res))
 		if err != nil {
-			return fmt.Errorf("--apply-samples: %w", err)
+			return err
 		}
 		for _, u := range objs {
-			if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("execloop-samples"), client.ForceOwnership); err != nil {
-				return fmt.Errorf("--apply-samples: applying %s %s from %s: %w", u.GetKind(), u.GetName(), res, err)
+			if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(owner), client.ForceOwnership); err != nil {
+				return fmt.Errorf("applying %s %s from %s: %w", u.GetKind(), u.GetName(), filepath.Join(dir, res), err)
 			}
-			log.Info("applied a sample", "kind", u.GetKind(), "namespace", u.GetNamespace(), "name", u.GetName())
+			log.Info("applied", "kind", u.GetKind(), "namespace", u.GetNamespace(), "name", u.GetName(), "from", dir)
 		}
 	}
 	return nil
