@@ -17,11 +17,8 @@ limitations under the License.
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +36,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
@@ -129,20 +125,9 @@ func installObjects() []*unstructured.Unstructured {
 	cmd.Dir = root
 	out, err := cmd.Output()
 	Expect(err).NotTo(HaveOccurred(), "kustomize build config/default (make test-e2e installs kustomize into bin/)")
-	var objs []*unstructured.Unstructured
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(out)))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return objs
-		}
-		Expect(err).NotTo(HaveOccurred())
-		u := &unstructured.Unstructured{}
-		Expect(yaml.Unmarshal(doc, &u.Object)).To(Succeed())
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
-	}
+	objs, err := support.Objects(bytes.NewReader(out))
+	Expect(err).NotTo(HaveOccurred())
+	return objs
 }
 
 // tokenKubeconfig writes a kubeconfig that authenticates as a

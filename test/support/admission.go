@@ -17,6 +17,7 @@ limitations under the License.
 package support
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -31,33 +32,31 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop/reconciler"
 )
 
-// FinalizerPolicyFile is where the install keeps the MutatingAdmissionPolicy
+// finalizerPolicyFile is where the install keeps the MutatingAdmissionPolicy
 // that gives new Plans their cleanup finalizer, and its binding, relative to
 // the repository's top folder.
-var FinalizerPolicyFile = filepath.Join("config", "admission", "finalizer_policy.yaml")
+var finalizerPolicyFile = filepath.Join("config", "admission", "finalizer_policy.yaml")
 
 // FinalizerPolicy reads the policy and its binding as the install ships
 // them, given the path of the repository's top folder.
 func FinalizerPolicy(root string) (policy, binding *unstructured.Unstructured, err error) {
-	path := filepath.Join(root, FinalizerPolicyFile)
+	path := filepath.Join(root, finalizerPolicyFile)
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer func() { _ = f.Close() }()
-	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return nil, nil, fmt.Errorf("reading %s: %w", path, err)
-		}
+	objs, err := Objects(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	for _, u := range objs {
 		switch u.GetKind() {
 		case "MutatingAdmissionPolicy":
 			policy = u
@@ -69,6 +68,29 @@ func FinalizerPolicy(root string) (policy, binding *unstructured.Unstructured, e
 		return nil, nil, fmt.Errorf("%s holds no MutatingAdmissionPolicy and binding", path)
 	}
 	return policy, binding, nil
+}
+
+// Objects reads every object of a YAML stream of one or more documents,
+// skipping empty ones.
+func Objects(r io.Reader) ([]*unstructured.Unstructured, error) {
+	var objs []*unstructured.Unstructured
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(r))
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return objs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
+			return nil, err
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
 }
 
 // AwaitFinalizerPolicy waits until the API server gives a Plan created in
@@ -95,7 +117,7 @@ func AwaitFinalizerPolicy(ctx context.Context, c client.Client, ns string, timeo
 				return fmt.Errorf("dry-run create of a Plan in %s: %w", ns, err)
 			}
 			return fmt.Errorf("a Plan created in %s still had no %s finalizer after %s: is the MutatingAdmissionPolicy of %s installed and bound?",
-				ns, reconciler.DefaultFinalizer, timeout, FinalizerPolicyFile)
+				ns, reconciler.DefaultFinalizer, timeout, finalizerPolicyFile)
 		}
 		select {
 		case <-ctx.Done():
