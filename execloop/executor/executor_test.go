@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -331,23 +332,65 @@ func TestCreateErrorsEndTheRun(t *testing.T) {
 }
 
 func TestPanicsAreErrorsOfTheTask(t *testing.T) {
-	for _, phase := range []string{"Pre", "PerformAction", "Post"} {
-		t.Run("a panic in "+phase+" is recovered and counted like any error", func(t *testing.T) {
+	// Phases run on the pass's goroutine when the context can never be done,
+	// and on a helper goroutine when it can: panics are recovered on both.
+	cancellable, cancel := context.WithCancel(background)
+	defer cancel()
+	for _, where := range []struct {
+		name string
+		ctx  context.Context
+	}{{"on the pass's goroutine", background}, {"on the helper goroutine", cancellable}} {
+		for _, phase := range []string{"Pre", "PerformAction", "Post"} {
+			t.Run("a panic in "+phase+" "+where.name+" is recovered and counted like any error", func(t *testing.T) {
+				tr := &trace{}
+				plan := &passes{lists: [][]executor.Task{{&fake{name: "a", panicIn: phase, tr: tr}, &fake{name: "b", tr: tr}}}}
+				res, err := tolerant(1).RunOnce(where.ctx, plan)
+				if err != nil {
+					t.Fatalf("RunOnce: %v", err)
+				}
+				var pe *executor.PanicError
+				if !errors.As(res.Tasks[0].Err, &pe) || pe.Phase.String() != phase || pe.Value != "a blew up" || len(pe.Stack) == 0 {
+					t.Fatalf("task error = %#v, want a PanicError of %s with value and stack", res.Tasks[0].Err, phase)
+				}
+				if res.Errors != 1 || res.Tasks[0].Outcome != execloop.Failed || res.Tasks[0].Phase.String() != phase {
+					t.Errorf("Errors = %d, outcome %s in %s; want 1, Failed in %s", res.Errors, res.Tasks[0].Outcome, res.Tasks[0].Phase, phase)
+				}
+				if !strings.HasSuffix(tr.String(), "b.Pre b.PerformAction b.Post") {
+					t.Errorf("the pass did not go on after the panic: %s", tr)
+				}
+			})
+		}
+		t.Run("several panics "+where.name+", children's among them, each fail their own task", func(t *testing.T) {
 			tr := &trace{}
-			plan := &passes{lists: [][]executor.Task{{&fake{name: "a", panicIn: phase, tr: tr}, &fake{name: "b", tr: tr}}}}
-			res, err := tolerant(1).RunOnce(background, plan)
+			parent := &fake{name: "p", tr: tr, children: []executor.Task{
+				&fake{name: "c1", panicIn: "Post", tr: tr},
+				&fake{name: "c2", tr: tr},
+			}}
+			plan := &passes{lists: [][]executor.Task{{
+				&fake{name: "a", panicIn: "Pre", tr: tr},
+				parent,
+				&fake{name: "b", panicIn: "PerformAction", tr: tr},
+				&fake{name: "z", tr: tr},
+			}}}
+			res, err := tolerant(3).RunOnce(where.ctx, plan)
 			if err != nil {
 				t.Fatalf("RunOnce: %v", err)
 			}
-			var pe *executor.PanicError
-			if !errors.As(res.Tasks[0].Err, &pe) || pe.Phase.String() != phase || pe.Value != "a blew up" || len(pe.Stack) == 0 {
-				t.Fatalf("task error = %#v, want a PanicError of %s with value and stack", res.Tasks[0].Err, phase)
+			var got []string
+			for _, r := range res.Tasks {
+				var pe *executor.PanicError
+				got = append(got, fmt.Sprintf("%s %s in %s (panic: %v)", r.Name, r.Outcome, r.Phase, errors.As(r.Err, &pe)))
 			}
-			if res.Errors != 1 || res.Tasks[0].Outcome != execloop.Failed {
-				t.Errorf("Errors = %d, outcome %s; want 1, Failed", res.Errors, res.Tasks[0].Outcome)
+			want := []string{
+				"a Failed in Pre (panic: true)",
+				"p Succeeded in Post (panic: false)",
+				"c1 Failed in Post (panic: true)",
+				"c2 Succeeded in Post (panic: false)",
+				"b Failed in PerformAction (panic: true)",
+				"z Succeeded in Post (panic: false)",
 			}
-			if !strings.HasSuffix(tr.String(), "b.Pre b.PerformAction b.Post") {
-				t.Errorf("the pass did not go on after the panic: %s", tr)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") || res.Errors != 3 {
+				t.Errorf("tasks:\n%s\nerrors: %d; want\n%s\nerrors: 3", strings.Join(got, "\n"), res.Errors, strings.Join(want, "\n"))
 			}
 		})
 	}
@@ -360,7 +403,47 @@ func TestPanicsAreErrorsOfTheTask(t *testing.T) {
 			t.Fatalf("Run = %v, want a FatalError wrapping a PanicError", err)
 		}
 	})
+	t.Run("a panic outside the phases, in an observer, is not recovered", func(t *testing.T) {
+		o := execloop.Options{Observer: panickingObserver{}}
+		defer func() {
+			if v := recover(); v != "observer blew up" {
+				t.Errorf("recovered %v, want the observer's panic", v)
+			}
+		}()
+		_, _ = executor.New(&o).RunOnce(background, repeat{&fake{name: "a", tr: &trace{}}})
+		t.Error("RunOnce returned")
+	})
+	t.Run("runtime.Goexit in a phase ends the goroutine, as it would without the executor", func(t *testing.T) {
+		returned := false
+		ended := make(chan struct{})
+		obs := &events{}
+		go func() {
+			defer close(ended)
+			goexit := executor.NewTask("goexit", executor.TaskFuncs{
+				Pre: func(context.Context) error { runtime.Goexit(); return nil },
+			})
+			_, _ = executor.New(&execloop.Options{Observer: obs}).RunOnce(background, repeat{goexit})
+			returned = true
+		}()
+		<-ended
+		if returned {
+			t.Error("RunOnce returned after runtime.Goexit")
+		}
+		if want := "pass started\ngoexit started under pass"; strings.Join(obs.lines, "\n") != want {
+			t.Errorf("the observer was told:\n%s\nwant:\n%s", strings.Join(obs.lines, "\n"), want)
+		}
+	})
 }
+
+// panickingObserver panics when told a task started.
+type panickingObserver struct{}
+
+func (panickingObserver) PassStarted(ctx context.Context) context.Context { return ctx }
+func (panickingObserver) TaskStarted(context.Context, string) context.Context {
+	panic("observer blew up")
+}
+func (panickingObserver) TaskFinished(context.Context, execloop.TaskEvent) {}
+func (panickingObserver) PassFinished(context.Context, execloop.PassEvent) {}
 
 func TestContextTasksGetTheRunsContext(t *testing.T) {
 	type key struct{}

@@ -30,6 +30,7 @@ import (
 // pass is the state of one Create/execute pass.
 type pass struct {
 	ctx      context.Context
+	stops    bool // ctx can be done: ctx.Done() is not nil
 	log      execloop.Logger
 	debug    bool // log is not nil and writes debug messages
 	obs      execloop.Observer
@@ -71,6 +72,7 @@ func (e *Executor) pass(ctx context.Context, plan Plan, errorsSpent int, record 
 		ctx = p.obs.PassStarted(ctx)
 	}
 	p.ctx = ctx
+	p.stops = ctx.Done() != nil
 
 	err := p.run(plan)
 	if p.runner != nil {
@@ -153,31 +155,71 @@ func (p *pass) create(plan Plan) (tasks []Task, err error) {
 // runTasks runs tasks in order, each one's children right after it. It
 // returns an error only when the pass must end.
 func (p *pass) runTasks(tasks []Task) error {
-	for _, t := range tasks {
-		if p.ctx.Err() != nil {
-			return runStopped(p.ctx)
-		}
-		children, err := p.runTask(t)
+	for len(tasks) > 0 {
+		n, err := p.runSeries(tasks)
 		if err != nil {
 			return err
 		}
-		if len(children) > 0 {
-			if err := p.runTasks(children); err != nil {
-				return err
-			}
-		}
+		tasks = tasks[n:]
 	}
 	return nil
 }
 
+// running is the task whose phases run on the pass's goroutine, as
+// runSeries needs it to recover from a panic in one of them.
+type running struct {
+	name  string
+	ctx   context.Context
+	phase execloop.Phase
+	in    bool // a phase of the task is running
+}
+
+// runSeries runs tasks in order, each one's children right after it, until
+// one of them panics in a phase; that task fails with a *PanicError. It
+// returns how many of tasks ran, and an error when the pass must end. One
+// deferred recover serves the whole series, because a defer per task costs
+// as much as the rest of a no-op task. A panic outside the phases (in an
+// observer or a logger) is not recovered.
+func (p *pass) runSeries(tasks []Task) (n int, err error) {
+	var cur running
+	defer func() {
+		if !cur.in {
+			return
+		}
+		v := recover()
+		if v == nil {
+			return // runtime.Goexit
+		}
+		cur.in = false
+		perr := &PanicError{Phase: cur.phase, Value: v, Stack: debug.Stack()}
+		n, err = n+1, p.finish(cur.ctx, cur.name, cur.phase, p.tick(), perr)
+	}()
+	for ; n < len(tasks); n++ {
+		if p.stops && p.ctx.Err() != nil {
+			return n, runStopped(p.ctx)
+		}
+		children, err := p.runTask(tasks[n], &cur)
+		if err != nil {
+			return n + 1, err
+		}
+		if len(children) > 0 {
+			if err := p.runTasks(children); err != nil {
+				return n + 1, err
+			}
+		}
+	}
+	return n, nil
+}
+
 // runTask runs one task's phases and accounts for the outcome. It returns
-// the task's children when it succeeded, and an error when the pass must end.
-func (p *pass) runTask(t Task) ([]Task, error) {
+// the task's children when it succeeded, and an error when the pass must
+// end. Phases that run on the pass's goroutine are announced in cur.
+func (p *pass) runTask(t Task, cur *running) ([]Task, error) {
 	if t == nil {
 		return nil, p.finish(p.ctx, "<nil>", execloop.PhasePre, 0, errors.New("the plan returned a nil task"))
 	}
 	name := t.Name()
-	ctx := p.ctx
+	ctx, stops := p.ctx, p.stops
 	var timeout time.Duration
 	if tt, ok := t.(TimeoutTask); ok {
 		timeout = tt.Timeout()
@@ -185,9 +227,11 @@ func (p *pass) runTask(t Task) ([]Task, error) {
 	var cancel context.CancelFunc
 	if timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
+		stops = true
 	}
 	if p.obs != nil {
 		ctx = p.obs.TaskStarted(ctx, name)
+		stops = ctx.Done() != nil
 	}
 	if p.exact || p.stale {
 		p.clock = time.Since(p.start)
@@ -196,8 +240,10 @@ func (p *pass) runTask(t Task) ([]Task, error) {
 	var phase execloop.Phase
 	var children []Task
 	var err error
-	if ctx.Done() == nil {
-		phase, children, err = runPhases(ctx, t, nil)
+	if !stops {
+		cur.name, cur.ctx, cur.in = name, ctx, true
+		children, err = runPhases(ctx, t, &cur.phase, nil)
+		phase, cur.in = cur.phase, false
 	} else {
 		phase, children, err = p.runOnRunner(ctx, t)
 	}
@@ -311,19 +357,15 @@ func (p *pass) taskLog(name string) execloop.Logger {
 }
 
 // runPhases runs Pre, PerformAction and Post, stopping at the first error,
-// and returns the last phase that ran. A panic becomes a *PanicError. On the
-// runner (current is not nil), no phase starts once ctx is done, and current
-// is set to each phase as it starts; elsewhere ctx can never be done.
-func runPhases(ctx context.Context, t Task, current *atomic.Uint32) (phase execloop.Phase, children []Task, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			children, err = nil, &PanicError{Phase: phase, Value: v, Stack: debug.Stack()}
-		}
-	}()
+// and sets *phase to each phase as it starts. A panic is left to the caller,
+// which learns from *phase where it happened. On the runner (current is not
+// nil), no phase starts once ctx is done, and current is set to each phase
+// too; elsewhere ctx can never be done.
+func runPhases(ctx context.Context, t Task, phase *execloop.Phase, current *atomic.Uint32) (children []Task, err error) {
 	ct, _ := t.(ContextTask)
 
-	if err = starting(ctx, current, phase); err != nil {
-		return phase, nil, err
+	if err = starting(ctx, phase, current, execloop.PhasePre); err != nil {
+		return nil, err
 	}
 	if ct != nil {
 		err = ct.PreContext(ctx)
@@ -331,12 +373,11 @@ func runPhases(ctx context.Context, t Task, current *atomic.Uint32) (phase execl
 		err = t.Pre()
 	}
 	if err != nil {
-		return phase, nil, err
+		return nil, err
 	}
 
-	phase = execloop.PhasePerformAction
-	if err = starting(ctx, current, phase); err != nil {
-		return phase, nil, err
+	if err = starting(ctx, phase, current, execloop.PhasePerformAction); err != nil {
+		return nil, err
 	}
 	if ct != nil {
 		children, err = ct.PerformActionContext(ctx)
@@ -344,12 +385,11 @@ func runPhases(ctx context.Context, t Task, current *atomic.Uint32) (phase execl
 		children, err = t.PerformAction()
 	}
 	if err != nil {
-		return phase, nil, err
+		return nil, err
 	}
 
-	phase = execloop.PhasePost
-	if err = starting(ctx, current, phase); err != nil {
-		return phase, nil, err
+	if err = starting(ctx, phase, current, execloop.PhasePost); err != nil {
+		return nil, err
 	}
 	if ct != nil {
 		err = ct.PostContext(ctx)
@@ -357,21 +397,30 @@ func runPhases(ctx context.Context, t Task, current *atomic.Uint32) (phase execl
 		err = t.Post()
 	}
 	if err != nil {
-		return phase, nil, err
+		return nil, err
 	}
-	return phase, children, nil
+	return children, nil
 }
 
-// starting is called before each phase: on the runner it returns ctx's
-// error when ctx is done, and records the phase as running.
-func starting(ctx context.Context, current *atomic.Uint32, phase execloop.Phase) error {
+// starting is called before each phase: it sets *phase to next and, on the
+// runner, returns ctx's error when ctx is done and sets current too. It is
+// small enough to inline.
+func starting(ctx context.Context, phase *execloop.Phase, current *atomic.Uint32, next execloop.Phase) error {
+	*phase = next
 	if current == nil {
 		return nil
 	}
+	return startingOnRunner(ctx, current, next)
+}
+
+// startingOnRunner is kept out of line so that starting inlines.
+//
+//go:noinline
+func startingOnRunner(ctx context.Context, current *atomic.Uint32, next execloop.Phase) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	current.Store(uint32(phase))
+	current.Store(uint32(next))
 	return nil
 }
 
@@ -424,9 +473,20 @@ func startRunner() *runner {
 	r := &runner{calls: make(chan runnerCall), results: make(chan runnerResult, 1)}
 	go func() {
 		for c := range r.calls {
-			phase, children, err := runPhases(c.ctx, c.task, &r.phase)
-			r.results <- runnerResult{phase: phase, children: children, err: err}
+			r.results <- runGuarded(c.ctx, c.task, &r.phase)
 		}
 	}()
 	return r
+}
+
+// runGuarded runs t's phases on the runner, turning a panic into a
+// *PanicError.
+func runGuarded(ctx context.Context, t Task, current *atomic.Uint32) (res runnerResult) {
+	defer func() {
+		if v := recover(); v != nil {
+			res.children, res.err = nil, &PanicError{Phase: res.phase, Value: v, Stack: debug.Stack()}
+		}
+	}()
+	res.children, res.err = runPhases(ctx, t, &res.phase, current)
+	return res
 }
