@@ -128,17 +128,17 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 	wt, known := w.watches[key]
 	if known {
 		wt.plans[plan] = struct{}{}
-	} else if runCtx != nil {
-		wt = &watch{plans: map[types.NamespacedName]struct{}{plan: {}}}
-		w.watches[key] = wt // taken; its informer is set once it runs
+		informer := wt.informer // nil while another reconcile starts it
+		w.mu.Unlock()
+		return informer
 	}
+	if runCtx == nil {
+		w.mu.Unlock()
+		return nil
+	}
+	wt = &watch{plans: map[types.NamespacedName]struct{}{plan: {}}}
+	w.watches[key] = wt // taken; its informer is set, under the lock, once it runs
 	w.mu.Unlock()
-	if known || runCtx == nil {
-		if wt == nil {
-			return nil
-		}
-		return wt.informer
-	}
 
 	// One list first: an identity that may not list and watch gets no
 	// informer (which would retry and log for ever).
