@@ -61,8 +61,15 @@ Every phase returns an error, and the error decides what happens next:
     that exceeds it ends the run with a *executor.FatalError that wraps it.
   - An error marked with executor.Fatal: the run ends at once with a
     *executor.FatalError.
-  - A panic: recovered, and an error of the task (*executor.PanicError) like
-    any other; the stack goes to the debug log.
+  - A panic in a phase: recovered, and an error of the task
+    (*executor.PanicError) like any other; the stack goes to the debug log.
+    A panic elsewhere (in Name or Timeout, an Observer, a Logger) is not
+    recovered.
+  - runtime.Goexit in a phase (t.FailNow in a test, say) ends the goroutine
+    the phase runs on. That is the caller's when the context can never be
+    done; otherwise phases run on a helper goroutine (see the executor
+    package's Goroutines), whose end is an error of the task, and the pass
+    goes on.
   - A timeout: a task may have a time limit of its own (executor.TimeoutTask);
     exceeding it is an error of the task that wraps context.DeadlineExceeded.
 

@@ -59,7 +59,9 @@ When the context can be done (a deadline, a cancel function, a task
 timeout), the phases of a pass run on one helper goroutine while the pass
 waits for the phase or for the context, whichever comes first. A phase that
 ignores its context therefore cannot keep a run past its deadline; it is left
-to finish on its own, and its goroutine ends when it returns. With a context
-that can never be done, phases run on the caller's goroutine.
+to finish on its own, and its goroutine ends when it returns. A phase that
+calls runtime.Goexit there ends the helper goroutine: the task fails with an
+error, and the next task gets a new helper. With a context that can never be
+done, phases run on the caller's goroutine, and runtime.Goexit ends that.
 */
 package executor

@@ -413,7 +413,7 @@ func TestPanicsAreErrorsOfTheTask(t *testing.T) {
 		_, _ = executor.New(&o).RunOnce(background, repeat{&fake{name: "a", tr: &trace{}}})
 		t.Error("RunOnce returned")
 	})
-	t.Run("runtime.Goexit in a phase ends the goroutine, as it would without the executor", func(t *testing.T) {
+	t.Run("runtime.Goexit in a phase on the pass's goroutine ends it, as it would without the executor", func(t *testing.T) {
 		returned := false
 		ended := make(chan struct{})
 		obs := &events{}
@@ -433,6 +433,44 @@ func TestPanicsAreErrorsOfTheTask(t *testing.T) {
 			t.Errorf("the observer was told:\n%s\nwant:\n%s", strings.Join(obs.lines, "\n"), want)
 		}
 	})
+}
+
+func TestGoexitOnTheHelperGoroutineFailsTheTask(t *testing.T) {
+	// With a context that can be done, phases run on a helper goroutine:
+	// runtime.Goexit there (t.FailNow in a task, say) ends that goroutine,
+	// not the caller's, which must not wait for it for ever.
+	ctx, cancel := context.WithCancel(background)
+	defer cancel()
+	tr := &trace{}
+	goexit := executor.NewTask("goexit", executor.TaskFuncs{
+		PerformAction: func(context.Context) ([]executor.Task, error) { runtime.Goexit(); return nil, nil },
+	})
+	plan := repeat{goexit, &fake{name: "b", tr: tr}}
+	exec := tolerant(3)
+	for pass := 1; pass <= 2; pass++ {
+		done := make(chan struct{})
+		var res executor.Result
+		var err error
+		go func() {
+			defer close(done)
+			res, err = exec.RunOnce(ctx, plan)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("pass %d: RunOnce did not return after a phase called runtime.Goexit", pass)
+		}
+		if err != nil {
+			t.Fatalf("pass %d: RunOnce: %v", pass, err)
+		}
+		if len(res.Tasks) != 2 || res.Tasks[0].Outcome != execloop.Failed || res.Tasks[0].Phase != execloop.PhasePerformAction ||
+			res.Tasks[0].Err == nil || res.Tasks[0].Err.Error() != "PerformAction called runtime.Goexit" || res.Tasks[1].Outcome != execloop.Succeeded {
+			t.Fatalf("pass %d: tasks = %+v; want goexit Failed in PerformAction with \"PerformAction called runtime.Goexit\", then b Succeeded", pass, res.Tasks)
+		}
+	}
+	if got, want := tr.String(), "b.Pre b.PerformAction b.Post b.Pre b.PerformAction b.Post"; got != want {
+		t.Errorf("trace = %q, want %q", got, want)
+	}
 }
 
 // panickingObserver panics when told a task started.

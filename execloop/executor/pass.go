@@ -437,17 +437,26 @@ func (p *pass) runOnRunner(ctx context.Context, t Task) (execloop.Phase, []Task,
 	r.calls <- runnerCall{ctx: ctx, task: t}
 	select {
 	case res := <-r.results:
-		return res.phase, res.children, res.err
+		return p.answer(res)
 	case <-ctx.Done():
 		select {
 		case res := <-r.results: // it finished as ctx was done: keep its answer
-			return res.phase, res.children, res.err
+			return p.answer(res)
 		default:
 		}
 		close(r.calls)
 		p.runner = nil
 		return execloop.Phase(r.phase.Load()), nil, ctx.Err()
 	}
+}
+
+// answer returns the runner's result. A runner whose task called
+// runtime.Goexit has ended: the next task gets a new one.
+func (p *pass) answer(res runnerResult) (execloop.Phase, []Task, error) {
+	if res.exited {
+		p.runner = nil
+	}
+	return res.phase, res.children, res.err
 }
 
 // runner is a goroutine that runs the phases of a pass's tasks, one task
@@ -467,26 +476,38 @@ type runnerResult struct {
 	phase    execloop.Phase
 	children []Task
 	err      error
+	exited   bool // the phase called runtime.Goexit, which ended the runner
 }
 
 func startRunner() *runner {
 	r := &runner{calls: make(chan runnerCall), results: make(chan runnerResult, 1)}
 	go func() {
 		for c := range r.calls {
-			r.results <- runGuarded(c.ctx, c.task, &r.phase)
+			runGuarded(c.ctx, c.task, &r.phase, r.results)
 		}
 	}()
 	return r
 }
 
-// runGuarded runs t's phases on the runner, turning a panic into a
-// *PanicError.
-func runGuarded(ctx context.Context, t Task, current *atomic.Uint32) (res runnerResult) {
+// runGuarded runs t's phases on the runner and hands in the result. A panic
+// becomes a *PanicError, and runtime.Goexit (t.FailNow in a test, say),
+// which ends the runner, an error of the task: the pass, on another
+// goroutine, would otherwise wait for a result that never comes.
+func runGuarded(ctx context.Context, t Task, current *atomic.Uint32, results chan<- runnerResult) {
+	var res runnerResult
+	returned := false
 	defer func() {
+		if returned {
+			return
+		}
 		if v := recover(); v != nil {
 			res.children, res.err = nil, &PanicError{Phase: res.phase, Value: v, Stack: debug.Stack()}
+		} else {
+			res.children, res.err, res.exited = nil, fmt.Errorf("%s called runtime.Goexit", res.phase), true
 		}
+		results <- res
 	}()
 	res.children, res.err = runPhases(ctx, t, &res.phase, current)
-	return res
+	returned = true
+	results <- res
 }
