@@ -19,6 +19,7 @@ COPY *.go ./
 COPY api/ api/
 COPY controllers/ controllers/
 COPY execloop/ execloop/
+COPY internal/ internal/
 
 # A static binary: CGO off.
 RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} go build -trimpath -ldflags=-s -o manager .

@@ -26,6 +26,7 @@ import (
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop/reconciler/status"
+	"github.com/execloop/execloop/internal/manifest"
 )
 
 func TestProgressViewShowsEachPlanAndItsTasks(t *testing.T) {
@@ -70,7 +71,7 @@ func TestProgressViewCutsLinesToTheTerminal(t *testing.T) {
 }
 
 func TestSamplesAreReadFromTheKustomization(t *testing.T) {
-	objs, err := readObjects(filepath.Join("config", "samples", "execloop_v1alpha1_plan.yaml"))
+	objs, err := manifest.ReadFile(filepath.Join("config", "samples", "execloop_v1alpha1_plan.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,19 +17,16 @@ limitations under the License.
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/go-logr/logr"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/execloop/execloop/internal/manifest"
 )
 
 // applySamples applies, with server-side apply, every object of the files
@@ -56,7 +53,7 @@ func applyResources(ctx context.Context, c client.Client, dir, owner string, log
 		return fmt.Errorf("%s/kustomization.yaml: %w", dir, err)
 	}
 	for _, res := range k.Resources {
-		objs, err := readObjects(filepath.Join(dir, res))
+		objs, err := manifest.ReadFile(filepath.Join(dir, res))
 		if err != nil {
 			return err
 		}
@@ -68,31 +65,4 @@ func applyResources(ctx context.Context, c client.Client, dir, owner string, log
 		}
 	}
 	return nil
-}
-
-// readObjects reads every object of a YAML file of one or more documents.
-func readObjects(path string) ([]*unstructured.Unstructured, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
-	var objs []*unstructured.Unstructured
-	reader := yaml.NewYAMLReader(bufio.NewReader(f))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return objs, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		u := &unstructured.Unstructured{}
-		if err := sigsyaml.Unmarshal(doc, &u.Object); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
-	}
 }

@@ -25,7 +25,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -97,16 +96,9 @@ var _ = BeforeSuite(func() {
 	// new Plans get the cleanup finalizer at admission. Its binding leaves
 	// out namespaces labelled withoutPolicy, where the manager must add the
 	// finalizer itself.
-	policy, binding, err := support.FinalizerPolicy("..")
-	Expect(err).NotTo(HaveOccurred())
-	Expect(unstructured.SetNestedField(binding.Object, map[string]any{
-		"namespaceSelector": map[string]any{"matchExpressions": []any{
-			map[string]any{"key": withoutPolicy, "operator": "DoesNotExist"},
-		}},
-	}, "spec", "matchResources")).To(Succeed())
-	Expect(k8sClient.Create(ctx, policy)).To(Succeed())
-	Expect(k8sClient.Create(ctx, binding)).To(Succeed())
-	Expect(support.AwaitFinalizerPolicy(ctx, k8sClient, metav1.NamespaceDefault, 30*time.Second)).To(Succeed())
+	Expect(support.InstallFinalizerPolicy(ctx, k8sClient, "..", map[string]any{"matchExpressions": []any{
+		map[string]any{"key": withoutPolicy, "operator": "DoesNotExist"},
+	}}, metav1.NamespaceDefault, 30*time.Second)).To(Succeed())
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,

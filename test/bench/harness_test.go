@@ -41,7 +41,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -115,22 +114,12 @@ func TestMain(m *testing.M) {
 // API server applies it.
 func installFinalizerPolicy(root string) error {
 	ctx := context.Background()
-	policy, binding, err := support.FinalizerPolicy(root)
-	if err != nil {
-		return err
-	}
-	if err := unstructured.SetNestedField(binding.Object, map[string]any{
-		"namespaceSelector": map[string]any{"matchLabels": map[string]any{execloopNamespace: "true"}},
-	}, "spec", "matchResources"); err != nil {
-		return err
-	}
 	probe := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bench-policy-probe", Labels: map[string]string{execloopNamespace: "true"}}}
-	for _, obj := range []client.Object{policy, binding, probe} {
-		if err := k8sClient.Create(ctx, obj); err != nil {
-			return err
-		}
+	if err := k8sClient.Create(ctx, probe); err != nil {
+		return err
 	}
-	return support.AwaitFinalizerPolicy(ctx, k8sClient, probe.Name, time.Minute)
+	return support.InstallFinalizerPolicy(ctx, k8sClient, root,
+		map[string]any{"matchLabels": map[string]any{execloopNamespace: "true"}}, probe.Name, time.Minute)
 }
 
 // fastConfig is the harness's own config: not rate-limited, not counted.

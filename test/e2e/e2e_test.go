@@ -44,6 +44,7 @@ import (
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop/reconciler/status"
+	"github.com/execloop/execloop/internal/manifest"
 	"github.com/execloop/execloop/test/support"
 )
 
@@ -125,7 +126,7 @@ func installObjects() []*unstructured.Unstructured {
 	cmd.Dir = root
 	out, err := cmd.Output()
 	Expect(err).NotTo(HaveOccurred(), "kustomize build config/default (make test-e2e installs kustomize into bin/)")
-	objs, err := support.Objects(bytes.NewReader(out))
+	objs, err := manifest.Read(bytes.NewReader(out))
 	Expect(err).NotTo(HaveOccurred())
 	return objs
 }

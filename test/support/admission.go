@@ -17,12 +17,8 @@ limitations under the License.
 package support
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -30,12 +26,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop/reconciler"
+	"github.com/execloop/execloop/internal/manifest"
 )
 
 // finalizerPolicyFile is where the install keeps the MutatingAdmissionPolicy
@@ -43,19 +38,19 @@ import (
 // the repository's top folder.
 var finalizerPolicyFile = filepath.Join("config", "admission", "finalizer_policy.yaml")
 
-// FinalizerPolicy reads the policy and its binding as the install ships
-// them, given the path of the repository's top folder.
-func FinalizerPolicy(root string) (policy, binding *unstructured.Unstructured, err error) {
+// InstallFinalizerPolicy creates the policy and its binding as the install
+// ships them, given the path of the repository's top folder, with the
+// binding limited to the namespaces namespaceSelector (a LabelSelector, as
+// the binding's spec.matchResources takes it) selects. It returns once a
+// Plan created in probeNamespace, which the selector must select, gets the
+// finalizer (AwaitFinalizerPolicy), or after timeout.
+func InstallFinalizerPolicy(ctx context.Context, c client.Client, root string, namespaceSelector map[string]any, probeNamespace string, timeout time.Duration) error {
 	path := filepath.Join(root, finalizerPolicyFile)
-	f, err := os.Open(path)
+	objs, err := manifest.ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	defer func() { _ = f.Close() }()
-	objs, err := Objects(f)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", path, err)
-	}
+	var policy, binding *unstructured.Unstructured
 	for _, u := range objs {
 		switch u.GetKind() {
 		case "MutatingAdmissionPolicy":
@@ -65,32 +60,17 @@ func FinalizerPolicy(root string) (policy, binding *unstructured.Unstructured, e
 		}
 	}
 	if policy == nil || binding == nil {
-		return nil, nil, fmt.Errorf("%s holds no MutatingAdmissionPolicy and binding", path)
+		return fmt.Errorf("%s holds no MutatingAdmissionPolicy and binding", path)
 	}
-	return policy, binding, nil
-}
-
-// Objects reads every object of a YAML stream of one or more documents,
-// skipping empty ones.
-func Objects(r io.Reader) ([]*unstructured.Unstructured, error) {
-	var objs []*unstructured.Unstructured
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(r))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return objs, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
-			return nil, err
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
+	if err := unstructured.SetNestedField(binding.Object, map[string]any{"namespaceSelector": namespaceSelector}, "spec", "matchResources"); err != nil {
+		return err
+	}
+	for _, obj := range []*unstructured.Unstructured{policy, binding} {
+		if err := c.Create(ctx, obj); err != nil {
+			return fmt.Errorf("creating the %s of %s: %w", obj.GetKind(), path, err)
 		}
 	}
+	return AwaitFinalizerPolicy(ctx, c, probeNamespace, timeout)
 }
 
 // AwaitFinalizerPolicy waits until the API server gives a Plan created in
