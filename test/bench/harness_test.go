@@ -93,6 +93,7 @@ func TestMain(m *testing.M) {
 	// The harness's own client: fast, and not counted.
 	if k8sWatcher, err = client.NewWithWatch(fastConfig(), client.Options{Scheme: scheme}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		_ = testEnv.Stop()
 		os.Exit(1)
 	}
 	k8sClient = k8sWatcher

@@ -150,6 +150,7 @@ func TestMain(m *testing.M) {
 	fast.QPS, fast.Burst = 1000, 2000
 	if k8sClient, err = client.New(fast, client.Options{Scheme: scheme}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		_ = testEnv.Stop()
 		os.Exit(1)
 	}
 	code := m.Run()
