@@ -20,6 +20,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -43,7 +44,8 @@ import (
 // the owning Plan (drift). An informer starts the first time a Plan applies
 // (or looks for) an object of that resource; an identity that may not list
 // and watch the resource gets none, and its Plans read from the API server
-// and see drift at their next pass.
+// and see drift at their next pass. The watcher asks again, at most every
+// deniedRetry, so that RBAC granted later takes effect without a restart.
 //
 // An informer lives as long as a Plan uses it: when the last Plan that read
 // through it is gone, it stops.
@@ -51,15 +53,21 @@ type watcher struct {
 	events chan event.GenericEvent
 	log    logr.Logger
 
-	mu      sync.Mutex
-	ctx     context.Context // set when the manager starts the watcher
-	watches map[watchKey]*watch
+	mu          sync.Mutex
+	ctx         context.Context // set when the manager starts the watcher
+	watches     map[watchKey]*watch
+	retryDenied time.Duration // deniedRetry, but for tests
 }
+
+// deniedRetry is how long an identity that was refused a list of a resource
+// goes without a watch of it before the watcher asks again.
+const deniedRetry = time.Minute
 
 // watch is one informer and the Plans that use it.
 type watch struct {
 	informer cache.SharedIndexInformer // nil while starting, or when not allowed
 	stop     context.CancelFunc
+	denied   time.Time // when the identity was last refused; zero otherwise
 	plans    map[types.NamespacedName]struct{}
 }
 
@@ -75,7 +83,7 @@ var (
 )
 
 func newWatcher(log logr.Logger) *watcher {
-	return &watcher{events: make(chan event.GenericEvent, 1024), log: log, watches: map[watchKey]*watch{}}
+	return &watcher{events: make(chan event.GenericEvent, 1024), log: log, watches: map[watchKey]*watch{}, retryDenied: deniedRetry}
 }
 
 // Start keeps the watcher's informers running until ctx is done.
@@ -117,7 +125,7 @@ func (w *watcher) get(ctx context.Context, plan types.NamespacedName, id *identi
 // ensure returns the informer of mapping's resource in namespace (all
 // namespaces for a cluster-scoped resource) as id, starting it once, and
 // records that plan uses it; nil when id may not list and watch the
-// resource, or the watcher is not running.
+// resource (asked again after w.retryDenied), or the watcher is not running.
 func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *identity, mapping *meta.RESTMapping, namespace string) cache.SharedIndexInformer {
 	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
 		namespace = metav1.NamespaceAll
@@ -126,32 +134,47 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 	w.mu.Lock()
 	runCtx := w.ctx
 	wt, known := w.watches[key]
-	if known {
+	wasDenied := known && !wt.denied.IsZero()
+	switch {
+	case known:
 		wt.plans[plan] = struct{}{}
-		informer := wt.informer // nil while another reconcile starts it
-		w.mu.Unlock()
-		return informer
-	}
-	if runCtx == nil {
+		if !wasDenied || time.Since(wt.denied) < w.retryDenied {
+			informer := wt.informer // nil while another reconcile starts it, or while denied
+			w.mu.Unlock()
+			return informer
+		}
+		wt.denied = time.Time{} // this reconcile asks again; the others read from the API server meanwhile
+	case runCtx == nil:
 		w.mu.Unlock()
 		return nil
+	default:
+		wt = &watch{plans: map[types.NamespacedName]struct{}{plan: {}}}
+		w.watches[key] = wt // taken; its informer is set, under the lock, once it runs
 	}
-	wt = &watch{plans: map[types.NamespacedName]struct{}{plan: {}}}
-	w.watches[key] = wt // taken; its informer is set, under the lock, once it runs
 	w.mu.Unlock()
 
 	// One list first: an identity that may not list and watch gets no
 	// informer (which would retry and log for ever).
 	_, err := id.dynamic.Resource(mapping.Resource).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: PlanUIDLabel, Limit: 1})
 	if err != nil {
-		if !apierrors.IsForbidden(err) {
-			w.mu.Lock()
-			delete(w.watches, key) // try again next time
-			w.mu.Unlock()
+		w.mu.Lock()
+		if apierrors.IsForbidden(err) && len(wt.plans) > 0 {
+			wt.denied = time.Now()
+		} else {
+			delete(w.watches, key) // try again next time (if a Plan still asks)
 		}
-		w.log.Info("not watching; the plans of this identity read from the API server and notice drift at their next pass",
+		w.mu.Unlock()
+		log := w.log
+		if wasDenied {
+			log = log.V(1) // said when it was first refused
+		}
+		log.Info("not watching; the plans of this identity read from the API server and notice drift at their next pass",
 			"identity", id.describe(), "resource", mapping.Resource.String(), "namespace", namespace, "reason", err.Error())
 		return nil
+	}
+	if wasDenied {
+		w.log.Info("watching now: the identity may list and watch the resource",
+			"identity", id.describe(), "resource", mapping.Resource.String(), "namespace", namespace)
 	}
 	informer := dynamicinformer.NewFilteredDynamicInformer(id.dynamic, mapping.Resource, namespace, 0, cache.Indexers{},
 		func(o *metav1.ListOptions) { o.LabelSelector = PlanUIDLabel }).Informer()
@@ -190,14 +213,20 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 }
 
 // release records that plan is gone, and stops the informers no Plan uses
-// any more.
+// any more; it forgets refusals no Plan needs any more.
 func (w *watcher) release(plan types.NamespacedName) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for key, wt := range w.watches {
 		delete(wt.plans, plan)
-		if len(wt.plans) == 0 && wt.stop != nil {
+		if len(wt.plans) > 0 {
+			continue
+		}
+		switch {
+		case wt.stop != nil:
 			wt.stop()
+			delete(w.watches, key)
+		case !wt.denied.IsZero():
 			delete(w.watches, key)
 		}
 	}

@@ -20,14 +20,18 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -72,5 +76,67 @@ var _ = Describe("The watcher of what Plans applied", func() {
 			}
 		}
 		Expect(w.running()).To(Equal(0))
+	})
+
+	It("asks again, after a while, whether an identity that was refused may watch", func() {
+		w := newWatcher(logr.Discard())
+		w.retryDenied = time.Hour
+		runCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() { _ = w.Start(runCtx) }()
+		Eventually(func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.ctx != nil }).Should(BeTrue())
+
+		ns := newNamespace()
+		name := "system:serviceaccount:" + ns + ":watcher"
+		impersonating := rest.CopyConfig(cfg)
+		impersonating.Impersonate = rest.ImpersonationConfig{UserName: name}
+		id := &identity{name: name, dynamic: dynamic.NewForConfigOrDie(impersonating)}
+		mapping := &meta.RESTMapping{Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Scope: meta.RESTScopeNamespace}
+		plan := types.NamespacedName{Namespace: ns, Name: "p"}
+
+		Expect(w.ensure(ctx, plan, id, mapping, ns)).To(BeNil(), "the ServiceAccount may not list ConfigMaps yet")
+		Expect(k8sClient.Create(ctx, &rbacv1.Role{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "watch-configmaps"},
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "watch"}}},
+		})).To(Succeed())
+		Expect(k8sClient.Create(ctx, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "watcher-configmaps"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "watch-configmaps"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "watcher"}},
+		})).To(Succeed())
+		Consistently(func() cache.SharedIndexInformer { return w.ensure(ctx, plan, id, mapping, ns) }, "1s").
+			Should(BeNil(), "asked again before the interval was up")
+
+		w.mu.Lock()
+		w.retryDenied = 0
+		w.mu.Unlock()
+		Eventually(func() cache.SharedIndexInformer { return w.ensure(ctx, plan, id, mapping, ns) }).ShouldNot(BeNil(), "the granted watch did not start")
+		Expect(w.running()).To(Equal(1))
+		w.release(plan)
+		Expect(w.running()).To(Equal(0))
+	})
+
+	It("forgets a refusal once no Plan needs the watch", func() {
+		w := newWatcher(logr.Discard())
+		runCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() { _ = w.Start(runCtx) }()
+		Eventually(func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.ctx != nil }).Should(BeTrue())
+
+		ns := newNamespace()
+		impersonating := rest.CopyConfig(cfg)
+		impersonating.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":nobody"}
+		id := &identity{name: impersonating.Impersonate.UserName, dynamic: dynamic.NewForConfigOrDie(impersonating)}
+		mapping := &meta.RESTMapping{Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Scope: meta.RESTScopeNamespace}
+		plan := types.NamespacedName{Namespace: ns, Name: "p"}
+
+		Expect(w.ensure(ctx, plan, id, mapping, ns)).To(BeNil())
+		w.mu.Lock()
+		Expect(w.watches).To(HaveLen(1), "the refusal is remembered while the Plan needs the watch")
+		w.mu.Unlock()
+		w.release(plan)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		Expect(w.watches).To(BeEmpty())
 	})
 })
