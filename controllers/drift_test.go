@@ -37,11 +37,7 @@ import (
 
 var _ = Describe("The watcher of what Plans applied", func() {
 	It("hands the Plans that reconcile at once the one informer of a resource, and stops it after the last", func() {
-		w := newWatcher(logr.Discard())
-		runCtx, stop := context.WithCancel(ctx)
-		defer stop()
-		go func() { _ = w.Start(runCtx) }()
-		Eventually(func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.ctx != nil }).Should(BeTrue())
+		w := startWatcher()
 
 		id := &identity{dynamic: dynamic.NewForConfigOrDie(cfg)}
 		mapping := &meta.RESTMapping{Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Scope: meta.RESTScopeNamespace}
@@ -79,18 +75,13 @@ var _ = Describe("The watcher of what Plans applied", func() {
 	})
 
 	It("asks again, after a while, whether an identity that was refused may watch", func() {
-		w := newWatcher(logr.Discard())
+		w := startWatcher()
+		w.mu.Lock()
 		w.retryDenied = time.Hour
-		runCtx, stop := context.WithCancel(ctx)
-		defer stop()
-		go func() { _ = w.Start(runCtx) }()
-		Eventually(func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.ctx != nil }).Should(BeTrue())
+		w.mu.Unlock()
 
 		ns := newNamespace()
-		name := "system:serviceaccount:" + ns + ":watcher"
-		impersonating := rest.CopyConfig(cfg)
-		impersonating.Impersonate = rest.ImpersonationConfig{UserName: name}
-		id := &identity{name: name, dynamic: dynamic.NewForConfigOrDie(impersonating)}
+		id := serviceAccount(ns, "watcher")
 		mapping := &meta.RESTMapping{Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Scope: meta.RESTScopeNamespace}
 		plan := types.NamespacedName{Namespace: ns, Name: "p"}
 
@@ -117,16 +108,10 @@ var _ = Describe("The watcher of what Plans applied", func() {
 	})
 
 	It("forgets a refusal once no Plan needs the watch", func() {
-		w := newWatcher(logr.Discard())
-		runCtx, stop := context.WithCancel(ctx)
-		defer stop()
-		go func() { _ = w.Start(runCtx) }()
-		Eventually(func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.ctx != nil }).Should(BeTrue())
+		w := startWatcher()
 
 		ns := newNamespace()
-		impersonating := rest.CopyConfig(cfg)
-		impersonating.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":nobody"}
-		id := &identity{name: impersonating.Impersonate.UserName, dynamic: dynamic.NewForConfigOrDie(impersonating)}
+		id := serviceAccount(ns, "nobody")
 		mapping := &meta.RESTMapping{Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Scope: meta.RESTScopeNamespace}
 		plan := types.NamespacedName{Namespace: ns, Name: "p"}
 
@@ -140,3 +125,22 @@ var _ = Describe("The watcher of what Plans applied", func() {
 		Expect(w.watches).To(BeEmpty())
 	})
 })
+
+// startWatcher starts a watcher of its own, stopped when the spec ends.
+func startWatcher() *watcher {
+	w := newWatcher(logr.Discard())
+	runCtx, stop := context.WithCancel(ctx)
+	DeferCleanup(stop)
+	go func() { _ = w.Start(runCtx) }()
+	Eventually(func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.ctx != nil }).Should(BeTrue())
+	return w
+}
+
+// serviceAccount is the identity of ServiceAccount name in ns, impersonated
+// as the operator impersonates it; only its dynamic client is made.
+func serviceAccount(ns, name string) *identity {
+	user := "system:serviceaccount:" + ns + ":" + name
+	impersonating := rest.CopyConfig(cfg)
+	impersonating.Impersonate = rest.ImpersonationConfig{UserName: user}
+	return &identity{name: user, dynamic: dynamic.NewForConfigOrDie(impersonating)}
+}
