@@ -25,9 +25,7 @@ import (
 	"github.com/go-logr/logr"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
@@ -35,12 +33,14 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
+// configMaps is the RESTMapping of ConfigMaps, the resource these specs watch.
+var configMaps = &meta.RESTMapping{Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Scope: meta.RESTScopeNamespace}
+
 var _ = Describe("The watcher of what Plans applied", func() {
 	It("hands the Plans that reconcile at once the one informer of a resource, and stops it after the last", func() {
 		w := startWatcher()
 
 		id := &identity{dynamic: dynamic.NewForConfigOrDie(cfg)}
-		mapping := &meta.RESTMapping{Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Scope: meta.RESTScopeNamespace}
 		ns := newNamespace()
 
 		// Eight Plans whose reconciles run at once ask for the informer while
@@ -54,7 +54,7 @@ var _ = Describe("The watcher of what Plans applied", func() {
 				defer GinkgoRecover()
 				plan := types.NamespacedName{Namespace: ns, Name: fmt.Sprintf("p-%d", i)}
 				Eventually(func() cache.SharedIndexInformer {
-					got[i] = w.ensure(ctx, plan, id, mapping, ns)
+					got[i] = w.ensure(ctx, plan, id, configMaps, ns)
 					return got[i]
 				}).ShouldNot(BeNil())
 			})
@@ -82,26 +82,17 @@ var _ = Describe("The watcher of what Plans applied", func() {
 
 		ns := newNamespace()
 		id := serviceAccount(ns, "watcher")
-		mapping := &meta.RESTMapping{Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Scope: meta.RESTScopeNamespace}
 		plan := types.NamespacedName{Namespace: ns, Name: "p"}
 
-		Expect(w.ensure(ctx, plan, id, mapping, ns)).To(BeNil(), "the ServiceAccount may not list ConfigMaps yet")
-		Expect(k8sClient.Create(ctx, &rbacv1.Role{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "watch-configmaps"},
-			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "watch"}}},
-		})).To(Succeed())
-		Expect(k8sClient.Create(ctx, &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "watcher-configmaps"},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "watch-configmaps"},
-			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "watcher"}},
-		})).To(Succeed())
-		Consistently(func() cache.SharedIndexInformer { return w.ensure(ctx, plan, id, mapping, ns) }, "1s").
+		Expect(w.ensure(ctx, plan, id, configMaps, ns)).To(BeNil(), "the ServiceAccount may not list ConfigMaps yet")
+		grantConfigMaps(ns, "watcher", "list", "watch")
+		Consistently(func() cache.SharedIndexInformer { return w.ensure(ctx, plan, id, configMaps, ns) }, "1s").
 			Should(BeNil(), "asked again before the interval was up")
 
 		w.mu.Lock()
 		w.retryDenied = 0
 		w.mu.Unlock()
-		Eventually(func() cache.SharedIndexInformer { return w.ensure(ctx, plan, id, mapping, ns) }).ShouldNot(BeNil(), "the granted watch did not start")
+		Eventually(func() cache.SharedIndexInformer { return w.ensure(ctx, plan, id, configMaps, ns) }).ShouldNot(BeNil(), "the granted watch did not start")
 		Expect(w.running()).To(Equal(1))
 		w.release(plan)
 		Expect(w.running()).To(Equal(0))
@@ -112,10 +103,9 @@ var _ = Describe("The watcher of what Plans applied", func() {
 
 		ns := newNamespace()
 		id := serviceAccount(ns, "nobody")
-		mapping := &meta.RESTMapping{Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Scope: meta.RESTScopeNamespace}
 		plan := types.NamespacedName{Namespace: ns, Name: "p"}
 
-		Expect(w.ensure(ctx, plan, id, mapping, ns)).To(BeNil())
+		Expect(w.ensure(ctx, plan, id, configMaps, ns)).To(BeNil())
 		w.mu.Lock()
 		Expect(w.watches).To(HaveLen(1), "the refusal is remembered while the Plan needs the watch")
 		w.mu.Unlock()

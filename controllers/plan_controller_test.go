@@ -77,6 +77,21 @@ func newNamespace() string {
 	return ns.Name
 }
 
+// grantConfigMaps lets ServiceAccount sa of ns do verbs on the ConfigMaps of
+// ns, with a Role and a RoleBinding named after it.
+func grantConfigMaps(ns, sa string, verbs ...string) {
+	GinkgoHelper()
+	Expect(k8sClient.Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa + "-configmaps"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: verbs}},
+	})).To(Succeed())
+	Expect(k8sClient.Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa + "-configmaps"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: sa + "-configmaps"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: sa}},
+	})).To(Succeed())
+}
+
 func createPlan(ns, name string, spec execloopv1alpha1.PlanSpec) *execloopv1alpha1.Plan {
 	p := &execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: spec}
 	Expect(k8sClient.Create(ctx, p)).To(Succeed())
@@ -269,15 +284,7 @@ var _ = Describe("The Plan controller", func() {
 	Describe("with a ServiceAccount", func() {
 		BeforeEach(func() {
 			Expect(k8sClient.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "deployer"}})).To(Succeed())
-			Expect(k8sClient.Create(ctx, &rbacv1.Role{
-				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "configmaps"},
-				Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}}},
-			})).To(Succeed())
-			Expect(k8sClient.Create(ctx, &rbacv1.RoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "deployer-configmaps"},
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "configmaps"},
-				Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "deployer"}},
-			})).To(Succeed())
+			grantConfigMaps(ns, "deployer", "get", "list", "watch", "create", "patch", "delete")
 		})
 
 		It("acts as that ServiceAccount: what it may do converges", func() {
