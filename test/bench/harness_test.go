@@ -130,17 +130,28 @@ func fastConfig() *rest.Config {
 	return c
 }
 
-// requests counts the API requests a controller makes, by verb, through a
-// transport wrapped around its REST config.
+// The client-side rate limit of the managers the scenarios start. client-go
+// gives every REST client a token bucket of its own, and controller-runtime's
+// client makes one REST client per resource, so each resource's requests are
+// limited on their own: N=1000 plans' 3,000 ConfigMap writes need at least
+// (3000-managerBurst)/managerQPS = 13 s, whatever the controller.
+const (
+	managerQPS   = 200
+	managerBurst = 400
+)
+
+// requests counts the API requests a controller makes, by verb and by
+// resource, through a transport wrapped around its REST config.
 type requests struct {
-	mu     sync.Mutex
-	verbs  map[string]int
-	status int // writes to a status subresource
-	info   *apirequest.RequestInfoFactory
+	mu        sync.Mutex
+	verbs     map[string]int
+	resources map[string]int
+	status    int // writes to a status subresource
+	info      *apirequest.RequestInfoFactory
 }
 
 func newRequests() *requests {
-	return &requests{verbs: map[string]int{}, info: &apirequest.RequestInfoFactory{
+	return &requests{verbs: map[string]int{}, resources: map[string]int{}, info: &apirequest.RequestInfoFactory{
 		APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api"),
 	}}
 }
@@ -148,7 +159,7 @@ func newRequests() *requests {
 // config returns a copy of the control plane's config whose requests r counts.
 func (r *requests) config() *rest.Config {
 	c := rest.CopyConfig(cfg)
-	c.QPS, c.Burst = 200, 400
+	c.QPS, c.Burst = managerQPS, managerBurst
 	c.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 			r.count(req)
@@ -171,6 +182,9 @@ func (r *requests) count(req *http.Request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.verbs[verb]++
+	if err == nil && info.IsResourceRequest {
+		r.resources[info.APIGroup+"/"+info.Resource]++
+	}
 	if err == nil && info.Subresource == "status" && (verb == "patch" || verb == "update") {
 		r.status++
 	}
@@ -184,6 +198,21 @@ func (r *requests) snapshot() (map[string]int, int) {
 		out[k] = v
 	}
 	return out, r.status
+}
+
+// paced is the least time the client-side rate limit lets the requests
+// counted so far take: those of the busiest resource, less the burst, at
+// managerQPS. It assumes one REST client per resource, as controller-runtime
+// makes them (the cache's informers have clients of their own, but send one
+// list and one watch per resource).
+func (r *requests) paced() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	busiest := 0
+	for _, n := range r.resources {
+		busiest = max(busiest, n)
+	}
+	return time.Duration(float64(max(busiest-managerBurst, 0)) / managerQPS * float64(time.Second))
 }
 
 // writes is the number of requests that change something.

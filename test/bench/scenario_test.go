@@ -78,6 +78,7 @@ const readyDelay = time.Second
 type outcome struct {
 	scenario
 	elapsed      time.Duration // from the first create until every plan is Ready
+	paced        time.Duration // the least time the managers' client-side rate limit allowed for its requests
 	verbs        map[string]int
 	statusWrites int
 	reconciles   float64
@@ -95,6 +96,9 @@ func (o outcome) perPlan(n int) float64 { return float64(n) / float64(o.plans) }
 func (o outcome) millisPerPlan(d time.Duration) string {
 	return fmt.Sprintf("%.1f", d.Seconds()*1000/float64(o.plans))
 }
+
+// cpuAll is the CPU the API server, etcd and this process used together.
+func (o outcome) cpuAll() time.Duration { return o.cpuAPIServer + o.cpuEtcd + o.cpuSelf }
 
 // cpuPerPlan reads "API server / etcd / this process" in milliseconds of CPU
 // per plan.
@@ -302,11 +306,11 @@ func converge(t testing.TB, s scenario) outcome {
 	end := ready.waitAll(t, s.plans, 15*time.Minute)
 	apiserver1, etcd1, known1 := controlPlaneCPU()
 	verbs, statusWrites := r.requests.snapshot()
-	o := outcome{scenario: s, elapsed: end.Sub(start), verbs: verbs, statusWrites: statusWrites,
+	o := outcome{scenario: s, elapsed: end.Sub(start), paced: r.requests.paced(), verbs: verbs, statusWrites: statusWrites,
 		reconciles: reconciles(r.controller) - before, namespace: ns,
 		cpuAPIServer: apiserver1 - apiserver0, cpuEtcd: etcd1 - etcd0, cpuSelf: cpuTime() - self0, cpuKnown: known0 && known1}
-	t.Logf("%s: %s; requests: %s; writes/plan %.2f; status writes/plan %.2f; reconciles/plan %.2f; CPU/plan %s",
-		s, o.elapsed.Round(time.Millisecond), formatVerbs(verbs), o.perPlan(writes(verbs)), o.perPlan(statusWrites), o.reconciles/float64(s.plans), o.cpuPerPlan())
+	t.Logf("%s: %s (rate limit: at least %s); requests: %s; writes/plan %.2f; status writes/plan %.2f; reconciles/plan %.2f; CPU/plan %s",
+		s, o.elapsed.Round(time.Millisecond), o.paced.Round(time.Millisecond), formatVerbs(verbs), o.perPlan(writes(verbs)), o.perPlan(statusWrites), o.reconciles/float64(s.plans), o.cpuPerPlan())
 	return o
 }
 
