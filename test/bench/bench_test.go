@@ -279,8 +279,14 @@ func engineGoal(out string) string {
 // pacing says how much of a pair's times the managers' client-side rate
 // limit accounts for, and what the CPU says where it does.
 func pacing(n int, base, ours outcome) string {
-	line := fmt.Sprintf("N=%d, in the pair of median ratio: the managers' client-side rate limit (QPS %d, burst %d, for each resource's client) let the hand-written reconciler's requests take no less than %s (it took %s) and execloop's no less than %s (it took %s)",
-		n, managerQPS, managerBurst, base.paced.Round(10*time.Millisecond), base.elapsed.Round(10*time.Millisecond), ours.paced.Round(10*time.Millisecond), ours.elapsed.Round(10*time.Millisecond))
+	var line string
+	if base.paced == 0 && ours.paced == 0 {
+		line = fmt.Sprintf("N=%d, in the pair of median ratio: every resource's requests fitted in the burst of the managers' client-side rate limit (QPS %d, burst %d, for each resource's client), so nothing but the CPU paced either controller",
+			n, managerQPS, managerBurst)
+	} else {
+		line = fmt.Sprintf("N=%d, in the pair of median ratio: the managers' client-side rate limit (QPS %d, burst %d, for each resource's client) let the hand-written reconciler's requests take no less than %s (it took %s) and execloop's no less than %s (it took %s)",
+			n, managerQPS, managerBurst, base.paced.Round(10*time.Millisecond), base.elapsed.Round(10*time.Millisecond), ours.paced.Round(10*time.Millisecond), ours.elapsed.Round(10*time.Millisecond))
+	}
 	if base.cpuKnown && ours.cpuKnown {
 		line += fmt.Sprintf("; a plan cost all processes together %.2f× the CPU under execloop", ratioOf(ours.cpuAll(), base.cpuAll()))
 	}
