@@ -290,6 +290,8 @@ func pacing(n int, base, ours outcome) string {
 	if base.cpuKnown && ours.cpuKnown {
 		line += fmt.Sprintf("; a plan cost all processes together %.2f× the CPU under execloop", ratioOf(ours.cpuAll(), base.cpuAll()))
 	}
+	// A floor within a quarter of the baseline's time: the limit, not the
+	// CPU, set the baseline's pace.
 	if base.paced > base.elapsed*3/4 {
 		line += "; where the limit paces the baseline, the time ratio shows how much of execloop's extra CPU the idle cores absorbed, not what a plan costs"
 	}
