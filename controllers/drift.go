@@ -232,13 +232,14 @@ func (w *watcher) release(plan types.NamespacedName) {
 	}
 }
 
-// running is the number of informers running, for tests.
-func (w *watcher) running() int {
+// running is the number of informers running for namespace, for tests:
+// counting one namespace's keeps a test blind to the Plans of others.
+func (w *watcher) running(namespace string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := 0
-	for _, wt := range w.watches {
-		if wt.stop != nil {
+	for key, wt := range w.watches {
+		if wt.stop != nil && key.namespace == namespace {
 			n++
 		}
 	}

@@ -63,15 +63,15 @@ var _ = Describe("The watcher of what Plans applied", func() {
 		for i := range plans {
 			Expect(got[i]).To(BeIdenticalTo(got[0]), "plan %d got an informer of its own", i)
 		}
-		Expect(w.running()).To(Equal(1))
+		Expect(w.running(ns)).To(Equal(1))
 
 		for i := range plans {
 			w.release(types.NamespacedName{Namespace: ns, Name: fmt.Sprintf("p-%d", i)})
 			if i < plans-1 {
-				Expect(w.running()).To(Equal(1), "the informer stopped while %d plans still use it", plans-1-i)
+				Expect(w.running(ns)).To(Equal(1), "the informer stopped while %d plans still use it", plans-1-i)
 			}
 		}
-		Expect(w.running()).To(Equal(0))
+		Expect(w.running(ns)).To(Equal(0))
 	})
 
 	It("asks again, after a while, whether an identity that was refused may watch", func() {
@@ -93,9 +93,9 @@ var _ = Describe("The watcher of what Plans applied", func() {
 		w.retryDenied = 0
 		w.mu.Unlock()
 		Eventually(func() cache.SharedIndexInformer { return w.ensure(ctx, plan, id, configMaps, ns) }).ShouldNot(BeNil(), "the granted watch did not start")
-		Expect(w.running()).To(Equal(1))
+		Expect(w.running(ns)).To(Equal(1))
 		w.release(plan)
-		Expect(w.running()).To(Equal(0))
+		Expect(w.running(ns)).To(Equal(0))
 	})
 
 	It("forgets a refusal once no Plan needs the watch", func() {

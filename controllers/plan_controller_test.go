@@ -108,6 +108,14 @@ func phaseOf(ns, name string) func(Gomega) execloopv1alpha1.PlanPhase {
 	return func(g Gomega) execloopv1alpha1.PlanPhase { return getPlan(g, ns, name).Status.Phase }
 }
 
+// taskOf returns the status of the task named task, failing the poll (not
+// panicking) while the task is not in the Plan's status yet.
+func taskOf(g Gomega, p *execloopv1alpha1.Plan, task string) status.TaskStatus {
+	t := p.Status.Task(task)
+	g.Expect(t).NotTo(BeNil(), "task %q is not in the status of Plan %s/%s yet", task, p.Namespace, p.Name)
+	return *t
+}
+
 func stateOf(p *execloopv1alpha1.Plan, task string) status.TaskState {
 	if t := p.Status.Task(task); t != nil {
 		return t.State
@@ -152,7 +160,7 @@ var _ = Describe("The Plan controller", func() {
 			got := getPlan(g, ns, "web")
 			g.Expect(stateOf(got, "config")).To(Equal(status.TaskSucceeded))
 			g.Expect(stateOf(got, "db")).To(Equal(status.TaskInProgress))
-			g.Expect(got.Status.Task("db").Message).To(ContainSubstring("waiting for Deployment " + ns + "/db: not ready"))
+			g.Expect(taskOf(g, got, "db").Message).To(ContainSubstring("waiting for Deployment " + ns + "/db: not ready"))
 			g.Expect(stateOf(got, "app")).To(Equal(status.TaskPending))
 			g.Expect(got.Status.Phase).To(Equal(execloopv1alpha1.PlanRunning))
 			g.Expect(got.Status.Progress).To(Equal("1/3"))
@@ -217,11 +225,10 @@ var _ = Describe("The Plan controller", func() {
 			{Name: "config", Apply: configMap("watched", map[string]any{"a": "b"})},
 		}})
 		Eventually(phaseOf(ns, "watched")).Should(Equal(execloopv1alpha1.PlanSucceeded))
-		watching := planReconciler.watcher.running()
-		Expect(watching).To(BeNumerically(">=", 1))
+		Expect(planReconciler.watcher.running(ns)).To(Equal(1), "the pass read the ConfigMap through an informer of the plan's namespace")
 		Expect(k8sClient.Delete(ctx, getPlan(Default, ns, "watched"))).To(Succeed())
 		Eventually(gone(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "watched"}})).Should(BeTrue())
-		Eventually(planReconciler.watcher.running).Should(Equal(watching-1), "the informer of ConfigMaps in the plan's namespace stopped")
+		Eventually(planReconciler.watcher.running).WithArguments(ns).Should(BeZero(), "the informer of ConfigMaps in the plan's namespace stopped")
 	})
 
 	It("costs no writes once converged", func() {
@@ -253,13 +260,13 @@ var _ = Describe("The Plan controller", func() {
 		}})
 		Eventually(gone(legacy)).Should(BeTrue())
 		Eventually(func(g Gomega) string {
-			return getPlan(g, ns, "tidy").Status.Task("wait-cert").Message
+			return taskOf(g, getPlan(g, ns, "tidy"), "wait-cert").Message
 		}).Should(ContainSubstring("waiting for Secret " + ns + "/web-tls: absent"))
 
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-tls"}, Data: map[string][]byte{"other": []byte("x")}}
 		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 		Eventually(func(g Gomega) string {
-			return getPlan(g, ns, "tidy").Status.Task("wait-cert").Message
+			return taskOf(g, getPlan(g, ns, "tidy"), "wait-cert").Message
 		}).Should(ContainSubstring("not ready (readyWhen is false)"))
 		Consistently(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "uses-cert"}}), time.Second).Should(BeTrue())
 
@@ -300,9 +307,7 @@ var _ = Describe("The Plan controller", func() {
 				{Name: "secret", Apply: raw(map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "s"}, "stringData": map[string]any{"k": "v"}})},
 			}})
 			Eventually(func(g Gomega) string {
-				t := getPlan(g, ns, "denied").Status.Task("secret")
-				g.Expect(t).NotTo(BeNil())
-				return t.Message
+				return taskOf(g, getPlan(g, ns, "denied"), "secret").Message
 			}).Should(And(
 				ContainSubstring("system:serviceaccount:"+ns+":deployer"),
 				ContainSubstring(`cannot get resource "secrets"`),

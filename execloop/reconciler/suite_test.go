@@ -24,6 +24,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -66,6 +67,10 @@ var (
 
 func TestReconciler(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Gomega's default of one second is a wall-clock bound a busy machine
+	// breaks: a poll waits as long as a slow control plane may need.
+	SetDefaultEventuallyTimeout(20 * time.Second)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 	RunSpecs(t, "Reconciler Suite")
 }
 
