@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
@@ -70,7 +71,10 @@ func startLocal(log logr.Logger) (*localControlPlane, error) {
 
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join("config", "crd", "bases")},
+		// envtest's 20 s is too short for a first start on a busy machine:
+		// `make run` must work while other builds run too.
+		ControlPlaneStartTimeout: 2 * time.Minute,
+		CRDDirectoryPaths:        []string{filepath.Join("config", "crd", "bases")},
 		// Run from elsewhere than the repository, the CRDs are not found:
 		// say so, rather than start an operator for a kind nobody installed.
 		ErrorIfCRDPathMissing: true,

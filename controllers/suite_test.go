@@ -82,7 +82,8 @@ var _ = BeforeSuite(func() {
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		// make test sets KUBEBUILDER_ASSETS; this is the same place, for `go test` run by hand.
-		BinaryAssetsDirectory: support.AssetsDir(".."),
+		BinaryAssetsDirectory:    support.AssetsDir(".."),
+		ControlPlaneStartTimeout: support.StartTimeout,
 	}
 	var err error
 	cfg, err = testEnv.Start()

@@ -88,7 +88,8 @@ var _ = BeforeSuite(func() {
 	testEnv = &envtest.Environment{
 		CRDs: []*apiextensionsv1.CustomResourceDefinition{widgetCRD()},
 		// make test sets KUBEBUILDER_ASSETS; this is the same place, for `go test` run by hand.
-		BinaryAssetsDirectory: support.AssetsDir(filepath.Join("..", "..")),
+		BinaryAssetsDirectory:    support.AssetsDir(filepath.Join("..", "..")),
+		ControlPlaneStartTimeout: support.StartTimeout,
 	}
 	var err error
 	cfg, err = testEnv.Start()

@@ -75,9 +75,10 @@ func TestMain(m *testing.M) {
 	utilruntime.Must(execloopv1alpha1.AddToScheme(scheme))
 	root := filepath.Join("..", "..")
 	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: support.AssetsDir(root),
+		CRDDirectoryPaths:        []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing:    true,
+		BinaryAssetsDirectory:    support.AssetsDir(root),
+		ControlPlaneStartTimeout: support.StartTimeout,
 	}
 	// Each scenario ends by deleting what it made with deletecollection
 	// requests, which only the harness sends; the API server serves them

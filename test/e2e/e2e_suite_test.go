@@ -83,9 +83,10 @@ var _ = BeforeSuite(func() {
 
 	By("starting the control plane")
 	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: support.AssetsDir(root),
+		CRDDirectoryPaths:        []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing:    true,
+		BinaryAssetsDirectory:    support.AssetsDir(root),
+		ControlPlaneStartTimeout: support.StartTimeout,
 	}
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())

@@ -133,9 +133,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: support.AssetsDir(root),
+		CRDDirectoryPaths:        []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing:    true,
+		BinaryAssetsDirectory:    support.AssetsDir(root),
+		ControlPlaneStartTimeout: support.StartTimeout,
 	}
 	testEnv.ControlPlane.GetAPIServer().Configure().
 		Append("audit-policy-file", policy).

@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +37,12 @@ import (
 
 // EnvtestVersion is the Kubernetes version `make envtest` builds.
 const EnvtestVersion = "1.37.2"
+
+// StartTimeout bounds how long a suite's envtest waits for kube-apiserver
+// and etcd to start. envtest's own default, 20 s, is too short on a busy
+// two-core machine: a kube-apiserver starting while builds run there was
+// seen to miss it five times in a row. A slow start is no failure.
+const StartTimeout = 2 * time.Minute
 
 // AssetsDir is where `make envtest` puts kube-apiserver, etcd and kubectl,
 // given the path of the repository's top folder. make test also says so in
