@@ -24,15 +24,45 @@ restart in the object's status, a requeue until the plan needs no more tasks.
 	get the object
 	deleted?   run one pass of the cleanup plan; drop the finalizer when it is done
 	paused?    (annotation execloop.dev/paused: "true") record it, do nothing else
-	stalled?   (for this generation) do nothing until the spec changes
+	requested? (annotation execloop.dev/reconcile-requested-at has a new value) a pass now, with a fresh budget
+	stalled?   for good: do nothing until the spec changes; otherwise wait for RetryStalled, then a fresh budget
 	too early? (less than SleepBetweenRuns since the last pass) requeue for the rest
-	build the plan, restore the error count from status, run one pass (RunOnce)
-	write the status if it changed; requeue after SleepBetweenRuns while tasks remain
+	build the plan, restore the error count from status, run one pass (RunOnce),
+	           leaving out the failed tasks whose backoff is not over
+	write the status if it changed; requeue for the earliest time something is due
 
 A new metadata.generation (a spec change) starts a pass at once and resets
-the error count and the Stalled condition. A fatal error, an exhausted error
-budget or an exceeded ExecutionTimeout sets Stalled=True and Ready=False,
-emits a Warning event and stops requeueing until the generation changes.
+the error count and the Stalled condition.
+
+# Errors, backoff and retries
+
+What can still succeed without anyone editing the object, does:
+
+  - A task that fails spends one error of the budget and is tried again
+    after a backoff: SleepBetweenRuns (at least 100ms), doubling with each
+    failure in a row, plus up to a tenth at random, never more than
+    MaxBackoff (5 minutes by default). TaskStatus.Failures and
+    TaskStatus.NextAttemptTime record it, so a restarted operator keeps it.
+    Until then the passes leave the task out (its children too); the tasks
+    that do not depend on it go on. The reconcile requeues for the earliest
+    time anything is due.
+  - An exhausted error budget (reason BudgetExhausted) or an exceeded
+    ExecutionTimeout (reason ExecutionTimeout) sets Stalled=True and
+    Ready=False and emits a PlanStalled Warning event, so waiters (kubectl
+    wait, kstatus, Flux health checks) see the failure; after RetryStalled
+    (5 minutes by default; Status.NextPassTime says when) the object gets
+    passes again with a fresh budget and execution timeout. Stalled stays
+    True until a pass makes progress with no task failing.
+  - Setting RequestedAtAnnotation to a new value starts a pass at once with
+    a fresh budget, stalled or not; Status.LastHandledReconcileAt records
+    the value handled.
+  - The cleanup plan of a deleted object never gives up: it has no error
+    budget and no execution timeout, its failed tasks back off like any
+    other, and the conditions' messages say what it waits for.
+
+What cannot work as written stays terminal until the spec changes (or the
+annotation asks again): a plan factory's reconcile.TerminalError (reason
+InvalidPlan) and a task's fatal error (reason FatalError).
 
 # Embedding
 

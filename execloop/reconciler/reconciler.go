@@ -114,6 +114,29 @@ type Reconciler[T Object] struct {
 	// from Options; for example to honour per-object settings in its spec.
 	OptionsFor func(obj T, defaults execloop.Options) execloop.Options
 
+	// MaxBackoff caps the delay before a failed task is tried again. A task
+	// that fails waits SleepBetweenRuns (at least 100ms), twice that after
+	// its second failure in a row, and so on, plus up to a tenth of that at
+	// random; each failure still spends one error of the budget. The time of
+	// its next attempt is in its status, so a restarted operator keeps it,
+	// and the tasks that do not depend on it go on meanwhile. Defaults to
+	// DefaultMaxBackoff.
+	MaxBackoff time.Duration
+
+	// RetryStalled is how long an object Stalled on a failure that may mend
+	// (an exhausted error budget, an exceeded ExecutionTimeout) waits
+	// before a pass with a fresh budget and a fresh execution timeout.
+	// Stalled stays True through such passes until one makes progress with
+	// no task failing. Defaults to DefaultRetryStalled; negative means
+	// never. A fatal error or an invalid plan is never retried: the object
+	// waits for a new spec, or for RequestedAtAnnotation.
+	RetryStalled time.Duration
+
+	// RetryStalledFor, when set, returns the RetryStalled of one object,
+	// starting from RetryStalled; for example to honour a per-object
+	// setting in its spec.
+	RetryStalledFor func(obj T, defaults time.Duration) time.Duration
+
 	// Suspended, when set, reports objects whose spec suspends their passes
 	// (a spec.suspend field, say). They are treated like paused objects,
 	// with reason Suspended.
@@ -234,6 +257,8 @@ func (r *Reconciler[T]) complete() error {
 		return fmt.Errorf("reconciler %q: Client is required", r.Name)
 	case r.ResyncInterval < 0:
 		return fmt.Errorf("reconciler %q: ResyncInterval must not be negative, got %s", r.Name, r.ResyncInterval)
+	case r.MaxBackoff < 0:
+		return fmt.Errorf("reconciler %q: MaxBackoff must not be negative, got %s", r.Name, r.MaxBackoff)
 	case r.MaxConcurrentReconciles < 0:
 		return fmt.Errorf("reconciler %q: MaxConcurrentReconciles must not be negative, got %d", r.Name, r.MaxConcurrentReconciles)
 	}
@@ -246,6 +271,12 @@ func (r *Reconciler[T]) complete() error {
 	}
 	if r.Finalizer == "" {
 		r.Finalizer = DefaultFinalizer
+	}
+	if r.MaxBackoff == 0 {
+		r.MaxBackoff = DefaultMaxBackoff
+	}
+	if r.RetryStalled == 0 {
+		r.RetryStalled = DefaultRetryStalled
 	}
 	if r.TracerProvider != nil {
 		r.tracer = r.TracerProvider.Tracer("github.com/execloop/execloop/execloop/reconciler")
@@ -324,10 +355,14 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 
 	s := &session[T]{r: r, m: m, obj: obj, base: obj.DeepCopyObject().(T), now: r.now(), key: req.NamespacedName}
 	s.opts = r.Options
+	s.retryStalled = r.RetryStalled
+	if r.RetryStalledFor != nil {
+		s.retryStalled = r.RetryStalledFor(obj, r.RetryStalled)
+	}
 	if r.OptionsFor != nil {
 		s.opts = r.OptionsFor(obj, r.Options)
 		if err := s.opts.Validate(); err != nil {
-			return ctrl.Result{}, s.stall(ctx, status.ReasonInvalidPlan, err)
+			return s.stall(ctx, status.ReasonInvalidPlan, err)
 		}
 	}
 

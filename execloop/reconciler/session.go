@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -79,7 +80,13 @@ type session[T Object] struct {
 	base T // the object as it was read, or as last written
 	now  time.Time
 	opts execloop.Options
+
+	retryStalled time.Duration // the object's Reconciler.RetryStalled
+	retrying     bool          // the pass is a retry of a Stalled object
 }
+
+// noBudget is the error budget of a cleanup plan: deletion never gives up.
+const noBudget = 1<<31 - 1
 
 // reconcile runs one pass of the plan that factory builds, when one is due.
 func (s *session[T]) reconcile(ctx context.Context, factory func(context.Context, T) (executor.Plan, error), deleting bool) (ctrl.Result, error) {
@@ -87,6 +94,11 @@ func (s *session[T]) reconcile(ctx context.Context, factory func(context.Context
 	gen := s.obj.GetGeneration()
 	if result, due, err := s.due(ctx, deleting); !due {
 		return result, err
+	}
+	if deleting {
+		// The cleanup plan retries with backoff until it is done: no budget
+		// and no time limit stall it.
+		s.opts.ErrorsToTolerate, s.opts.ExecutionTimeout = noBudget, 0
 	}
 
 	if st.StartTime == nil {
@@ -96,14 +108,14 @@ func (s *session[T]) reconcile(ctx context.Context, factory func(context.Context
 	if d := s.opts.ExecutionTimeout; d > 0 {
 		deadline = st.StartTime.Add(d)
 		if !s.now.Before(deadline) {
-			return ctrl.Result{}, s.stall(ctx, status.ReasonExecutionTimeout, fmt.Errorf("the plan did not finish within its execution timeout of %s", d))
+			return s.stall(ctx, status.ReasonExecutionTimeout, fmt.Errorf("the plan did not finish within its execution timeout of %s", d))
 		}
 	}
 
 	plan, err := factory(ctx, s.obj)
 	if err != nil {
 		if errors.Is(err, reconcile.TerminalError(nil)) {
-			return ctrl.Result{}, s.stall(ctx, status.ReasonInvalidPlan, unwrapTerminal(err))
+			return s.stall(ctx, status.ReasonInvalidPlan, unwrapTerminal(err))
 		}
 		return ctrl.Result{}, s.retry(ctx, fmt.Errorf("building the plan: %w", err))
 	}
@@ -114,7 +126,7 @@ func (s *session[T]) reconcile(ctx context.Context, factory func(context.Context
 	if l, ok := plan.(TaskLister); ok {
 		names = l.TaskNames()
 	}
-	failed := recordTasks(st, names, res.Tasks, metav1.Time{Time: s.now})
+	failed := recordTasks(st, names, res.Tasks, metav1.Time{Time: s.now}, s.backoff)
 	st.Errors = int32(res.Errors)
 	s.observe(res, err)
 	if err == nil || errors.As(err, new(*executor.FatalError)) {
@@ -131,15 +143,22 @@ func (s *session[T]) conclude(ctx context.Context, res executor.Result, err erro
 	case err == nil && res.Done:
 		return s.ready(ctx)
 	case err == nil:
-		return s.progressing(ctx, deleting)
+		return s.progressing(ctx, res, deleting)
+	case errors.As(err, new(*executor.FatalError)) && deleting:
+		// A cleanup never stalls for good: it is tried again after the
+		// longest backoff, and says why it waits meanwhile.
+		if _, werr := s.stall(ctx, status.ReasonFatalError, err); werr != nil {
+			return ctrl.Result{}, werr
+		}
+		return ctrl.Result{RequeueAfter: s.r.MaxBackoff}, nil
 	case errors.As(err, new(*executor.FatalError)):
 		reason := status.ReasonFatalError
 		if res.Errors > s.opts.ErrorsToTolerate {
 			reason = status.ReasonBudgetExhausted
 		}
-		return ctrl.Result{}, s.stall(ctx, reason, err)
+		return s.stall(ctx, reason, err)
 	case !deadline.IsZero() && !s.r.now().Before(deadline):
-		return ctrl.Result{}, s.stall(ctx, status.ReasonExecutionTimeout,
+		return s.stall(ctx, status.ReasonExecutionTimeout,
 			fmt.Errorf("the plan did not finish within its execution timeout of %s: %w", s.opts.ExecutionTimeout, err))
 	case ctx.Err() != nil:
 		// The manager is stopping: keep what the pass did.
@@ -153,8 +172,9 @@ func (s *session[T]) conclude(ctx context.Context, res executor.Result, err erro
 }
 
 // due decides whether a pass runs now. When it does not, it returns what
-// Reconcile returns instead: nothing for a paused or stalled object, a
-// requeue when the last pass was too recent.
+// Reconcile returns instead: nothing for a paused object or one stalled for
+// good, a requeue when the last pass was too recent or a stalled object's
+// retry is not due yet.
 func (s *session[T]) due(ctx context.Context, deleting bool) (ctrl.Result, bool, error) {
 	st := s.obj.ExecloopStatus()
 	gen := s.obj.GetGeneration()
@@ -164,25 +184,53 @@ func (s *session[T]) due(ctx context.Context, deleting bool) (ctrl.Result, bool,
 	if s.r.Suspended != nil && s.r.Suspended(s.obj) {
 		return ctrl.Result{}, false, s.pause(ctx, status.ReasonSuspended, "Suspended by the spec")
 	}
+	requested := s.obj.GetAnnotations()[RequestedAtAnnotation]
 	switch {
 	case passedGeneration(st) != gen:
 		// A new spec (or the deletion, which also bumps the generation):
 		// start at once with a fresh budget.
-		st.Errors = 0
-		st.StartTime = nil
+		freshStart(st)
 		meta.RemoveStatusCondition(&st.Conditions, status.ConditionStalled)
 		if deleting {
 			st.Tasks = nil // the cleanup plan's tasks replace the plan's
 		}
-	case st.IsStalled(gen):
-		s.r.setState(s.m, stateStalled)
-		return ctrl.Result{}, false, nil // quiet until the spec changes
+		st.LastHandledReconcileAt = requested
+	case requested != "" && requested != st.LastHandledReconcileAt:
+		// Someone asked for a pass now: it starts with a fresh budget,
+		// stalled or not, and a Stalled condition stays until it mends.
+		freshStart(st)
+		st.LastHandledReconcileAt = requested
+		s.retrying = st.IsStalled(gen)
+	case st.IsStalled(gen) && !reconciling(st):
+		// Stalled, and no retry under way.
+		c := st.Condition(status.ConditionStalled)
+		if deleting {
+			break // a cleanup's retry was requeued after its backoff
+		}
+		if !mends(c.Reason) || s.retryStalled < 0 {
+			s.r.setState(s.m, stateStalled)
+			return ctrl.Result{}, false, nil // quiet until the spec changes
+		}
+		if st.NextPassTime != nil && s.now.Before(st.NextPassTime.Time) {
+			s.r.setState(s.m, stateStalled)
+			return ctrl.Result{RequeueAfter: st.NextPassTime.Sub(s.now)}, false, nil
+		}
+		freshStart(st)
+		s.retrying = true
 	default:
+		s.retrying = st.IsStalled(gen) // a retry under way stays Stalled while its tasks fail
 		if wait := s.wait(st); wait > 0 {
 			return ctrl.Result{RequeueAfter: wait}, false, nil
 		}
 	}
 	return ctrl.Result{}, true, nil
+}
+
+// reconciling reports whether the Reconciling condition is True: passes
+// are under way.
+func reconciling(st *status.Status) bool {
+	c := st.Condition(status.ConditionReconciling)
+	return c != nil && c.Status == metav1.ConditionTrue
 }
 
 // passedGeneration is the generation the last pass ran for: the Ready
@@ -221,7 +269,13 @@ func (s *session[T]) pass(ctx context.Context, plan executor.Plan, deadline time
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
-	return executor.New(&opts).RunOnce(ctx, plan, executor.ErrorsSpent(s.obj.ExecloopStatus().Errors))
+	st := s.obj.ExecloopStatus()
+	return executor.New(&opts).RunOnce(ctx, holding(plan, st, s.now), executor.ErrorsSpent(st.Errors))
+}
+
+// backoff is how long a task waits after its failures-th failure in a row.
+func (s *session[T]) backoff(failures int32) time.Duration {
+	return backoff(s.opts.SleepBetweenRuns, s.r.MaxBackoff, failures)
 }
 
 // ready records that the plan needs no more tasks.
@@ -252,31 +306,55 @@ func (s *session[T]) ready(ctx context.Context) (ctrl.Result, error) {
 	return result, nil
 }
 
-// progressing records a pass after which tasks remain, and requeues.
-func (s *session[T]) progressing(ctx context.Context, deleting bool) (ctrl.Result, error) {
+// progressing records a pass after which tasks remain, and requeues for
+// the earliest time something is due: after SleepBetweenRuns when a task
+// succeeded or waits, otherwise when the first failed task may try again.
+// A retry of a Stalled object stays Stalled while its tasks fail.
+func (s *session[T]) progressing(ctx context.Context, res executor.Result, deleting bool) (ctrl.Result, error) {
 	st := s.obj.ExecloopStatus()
 	reason, state := status.ReasonProgressing, stateProgressing
 	if deleting {
 		reason, state = status.ReasonDeleting, stateDeleting
 	}
 	msg := summary(st)
+	var stalled *metav1.Condition
+	if c := st.Condition(status.ConditionStalled); c != nil {
+		stalled = c.DeepCopy() // setConditions may remove it from the list
+	}
+	failed := slices.ContainsFunc(res.Tasks, func(t executor.TaskResult) bool { return t.Outcome == execloop.Failed })
 	s.setConditions(metav1.ConditionFalse, reason, msg)
+	if s.retrying && failed && stalled != nil {
+		meta.SetStatusCondition(&st.Conditions, *stalled)
+	}
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 		Type: status.ConditionReconciling, Status: metav1.ConditionTrue, Reason: reason, Message: msg,
 		ObservedGeneration: s.obj.GetGeneration(),
 	})
-	st.NextPassTime = &metav1.Time{Time: s.now.Add(s.opts.SleepBetweenRuns)}
+	wait := max(s.opts.SleepBetweenRuns, time.Nanosecond) // zero means no pause, but a requeue all the same
+	if !slices.ContainsFunc(res.Tasks, moved) {
+		if at := earliestAttempt(st); !at.IsZero() {
+			wait = max(wait, at.Sub(s.now))
+		}
+	}
+	st.NextPassTime = &metav1.Time{Time: s.now.Add(wait)}
 	if err := s.write(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
 	s.r.setState(s.m, state)
-	// A zero SleepBetweenRuns means no pause, but a requeue all the same.
-	return ctrl.Result{RequeueAfter: max(s.opts.SleepBetweenRuns, time.Nanosecond)}, nil
+	return ctrl.Result{RequeueAfter: wait}, nil
 }
 
-// stall records a failure that no retry will mend for this generation, and
-// stops requeueing.
-func (s *session[T]) stall(ctx context.Context, reason string, cause error) error {
+// moved reports a task execution after which the next pass should come
+// soon: it succeeded, or it waits for something (a held task does not).
+func moved(t executor.TaskResult) bool {
+	return t.Outcome == execloop.Succeeded || (t.Outcome == execloop.InProgress && !errors.Is(t.Err, errHeld))
+}
+
+// stall records a failure the passes cannot get past: Stalled, with the
+// reason. A failure that may mend (see mends) is retried with a fresh
+// budget after the object's RetryStalled; any other ends the requeues until
+// the spec changes.
+func (s *session[T]) stall(ctx context.Context, reason string, cause error) (ctrl.Result, error) {
 	st := s.obj.ExecloopStatus()
 	msg := truncate(cause.Error())
 	s.setConditions(metav1.ConditionFalse, reason, msg)
@@ -286,12 +364,19 @@ func (s *session[T]) stall(ctx context.Context, reason string, cause error) erro
 	})
 	meta.RemoveStatusCondition(&st.Conditions, status.ConditionReconciling)
 	st.NextPassTime = nil
+	retry := mends(reason) && s.retryStalled >= 0
+	if retry {
+		st.NextPassTime = &metav1.Time{Time: s.now.Add(s.retryStalled)}
+	}
 	if err := s.write(ctx); err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	s.r.setState(s.m, stateStalled)
 	s.event(corev1.EventTypeWarning, "PlanStalled", msg)
-	return reconcile.TerminalError(cause)
+	if retry {
+		return ctrl.Result{RequeueAfter: s.retryStalled}, nil
+	}
+	return ctrl.Result{}, reconcile.TerminalError(cause)
 }
 
 // retry records a failure that may mend (a plan factory or Create error,
@@ -528,7 +613,10 @@ func (s *session[T]) observe(res executor.Result, err error) {
 // recordTasks records the task executions of a pass in st. With names (the
 // plan's TaskLister), st.Tasks is kept to exactly those tasks, in order. It
 // returns the statuses of the tasks that failed in the pass.
-func recordTasks(st *status.Status, names []string, results []executor.TaskResult, now metav1.Time) []status.TaskStatus {
+//
+// A failed task's next attempt is due after backoff(failures in a row); a
+// task held back by its backoff keeps its status.
+func recordTasks(st *status.Status, names []string, results []executor.TaskResult, now metav1.Time, backoff func(failures int32) time.Duration) []status.TaskStatus {
 	if names != nil {
 		tasks := make([]status.TaskStatus, 0, len(names))
 		for _, n := range names {
@@ -542,6 +630,9 @@ func recordTasks(st *status.Status, names []string, results []executor.TaskResul
 	}
 	var failed []status.TaskStatus
 	for _, res := range results {
+		if errors.Is(res.Err, errHeld) {
+			continue
+		}
 		t := st.Task(res.Name)
 		if t == nil {
 			st.Tasks = append(st.Tasks, status.TaskStatus{Name: res.Name, State: status.TaskPending})
@@ -572,10 +663,14 @@ func recordTasks(st *status.Status, names []string, results []executor.TaskResul
 			}
 			t.Message = truncate(res.Phase.String() + ": " + msg)
 		}
-		if state == status.TaskSucceeded {
+		t.NextAttemptTime = nil
+		switch state {
+		case status.TaskSucceeded:
 			t.FinishedTime = &now
-		}
-		if state == status.TaskFailed {
+			t.Failures = 0
+		case status.TaskFailed:
+			t.Failures++
+			t.NextAttemptTime = &metav1.MicroTime{Time: now.Add(backoff(t.Failures))}
 			failed = append(failed, *t)
 		}
 	}
@@ -590,8 +685,14 @@ func summary(st *status.Status) string {
 		switch t.State {
 		case status.TaskSucceeded:
 			succeeded++
-		case status.TaskInProgress, status.TaskFailed:
+		case status.TaskInProgress:
 			waiting = append(waiting, fmt.Sprintf("%s is %s (%s)", t.Name, t.State, t.Message))
+		case status.TaskFailed:
+			next := ""
+			if t.NextAttemptTime != nil {
+				next = ", next attempt at " + t.NextAttemptTime.UTC().Format(time.RFC3339)
+			}
+			waiting = append(waiting, fmt.Sprintf("%s is %s (%s%s)", t.Name, t.State, t.Message, next))
 		}
 	}
 	msg := fmt.Sprintf("%d of %d tasks succeeded", succeeded, len(st.Tasks))

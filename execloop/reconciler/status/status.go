@@ -29,9 +29,11 @@ const (
 	// ConditionReconciling is True while passes remain; it is removed once
 	// the plan is done, or False with reason Paused while paused.
 	ConditionReconciling = "Reconciling"
-	// ConditionStalled is True when the plan failed for good for this
-	// generation (fatal error, exhausted budget, time limit, invalid plan);
-	// it is removed when the generation changes.
+	// ConditionStalled is True when the plan failed: for good for this
+	// generation (a fatal error, an invalid plan), or until a retry with a
+	// fresh budget succeeds (an exhausted budget, the time limit). It is
+	// removed when the generation changes or a pass makes progress without
+	// a failure.
 	ConditionStalled = "Stalled"
 )
 
@@ -132,9 +134,18 @@ type Status struct {
 	// +optional
 	LastPassTime *metav1.Time `json:"lastPassTime,omitempty"`
 
-	// nextPassTime is when the next pass is due; empty when none is.
+	// nextPassTime is when the next pass is due; empty when none is. For an
+	// object Stalled on a failure that may mend, it is when the pass with a
+	// fresh budget is due.
 	// +optional
 	NextPassTime *metav1.Time `json:"nextPassTime,omitempty"`
+
+	// lastHandledReconcileAt is the value of the object's
+	// execloop.dev/reconcile-requested-at annotation that the last pass
+	// started for: once it equals the annotation, the request took effect.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 }
 
 // TaskStatus is where one task stands.
@@ -171,6 +182,18 @@ type TaskStatus struct {
 	// finishedTime is when the task last succeeded.
 	// +optional
 	FinishedTime *metav1.Time `json:"finishedTime,omitempty"`
+
+	// failures counts the task's failed attempts since it last succeeded;
+	// the delay before its next attempt doubles with each.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Failures int32 `json:"failures,omitempty"`
+
+	// nextAttemptTime is when a failed task is tried again: until then the
+	// passes leave it out (backoff). Empty when the task is not failed. In
+	// microseconds, as backoffs start below a second.
+	// +optional
+	NextAttemptTime *metav1.MicroTime `json:"nextAttemptTime,omitempty"`
 }
 
 // Task returns the status of the task named name, or nil.
