@@ -48,6 +48,7 @@ import (
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/controllers"
 	"github.com/execloop/execloop/execloop"
+	"github.com/execloop/execloop/execloop/reconciler"
 )
 
 var scheme = runtime.NewScheme()
@@ -75,6 +76,8 @@ type flags struct {
 	sleepBetweenRuns        time.Duration
 	errorsToTolerate        int
 	executionTimeout        time.Duration
+	maxBackoff              time.Duration
+	stalledRetryInterval    time.Duration
 	defaultServiceAccount   string
 }
 
@@ -108,6 +111,11 @@ func main() {
 		"How many task errors a Plan that does not set spec.errorsToTolerate survives before it stalls.")
 	flag.DurationVar(&f.executionTimeout, "execution-timeout", execloop.DefaultExecutionTimeout,
 		"How long a Plan that does not set spec.executionTimeout may take to converge; 0 means no limit.")
+	flag.DurationVar(&f.maxBackoff, "max-backoff", reconciler.DefaultMaxBackoff,
+		"The longest delay before a failed task is tried again; the delay starts at the Plan's sleepBetweenRuns and doubles with each failure in a row.")
+	flag.DurationVar(&f.stalledRetryInterval, "stalled-retry-interval", reconciler.DefaultRetryStalled,
+		"How long a Plan stalled by its errors or its execution timeout waits before it is tried again with a fresh budget, "+
+			"unless it sets spec.stalledRetryInterval; 0 means never.")
 	flag.StringVar(&f.defaultServiceAccount, "default-service-account", "",
 		"The ServiceAccount, in each Plan's namespace, that Plans without spec.serviceAccountName act as. "+
 			"Empty lets such Plans act as the operator itself, with all of its permissions: set it on multi-tenant clusters.")
@@ -156,6 +164,10 @@ func (f *flags) validate() error {
 		return fmt.Errorf("--errors-to-tolerate must not be negative, got %d", f.errorsToTolerate)
 	case f.executionTimeout < 0:
 		return fmt.Errorf("--execution-timeout must not be negative, got %s", f.executionTimeout)
+	case f.maxBackoff <= 0:
+		return fmt.Errorf("--max-backoff must be positive, got %s", f.maxBackoff)
+	case f.stalledRetryInterval < 0:
+		return fmt.Errorf("--stalled-retry-interval must not be negative, got %s", f.stalledRetryInterval)
 	}
 	return nil
 }
@@ -268,8 +280,14 @@ func newManager(cfg *rest.Config, f flags) (ctrl.Manager, error) {
 		ErrorsToTolerate: f.errorsToTolerate,
 		ExecutionTimeout: f.executionTimeout,
 	}
+	retryStalled := f.stalledRetryInterval
+	if retryStalled == 0 {
+		retryStalled = -1 // the flag's 0 means never
+	}
 	if err := (&controllers.PlanReconciler{
 		Defaults:                defaults,
+		MaxBackoff:              f.maxBackoff,
+		StalledRetryInterval:    retryStalled,
 		DefaultServiceAccount:   f.defaultServiceAccount,
 		MaxConcurrentReconciles: f.maxConcurrentReconciles,
 		ResyncInterval:          f.resyncInterval,

@@ -112,6 +112,8 @@ var _ = Describe("Plan admission", func() {
 		}}}, "task gone: readyWhen goes with apply or wait, not with delete"),
 		Entry("a sleepBetweenRuns that is not a duration", map[string]any{"sleepBetweenRuns": "2 fortnights", "tasks": manyTasks(1)},
 			`spec.sleepBetweenRuns: Invalid value: "2 fortnights"`),
+		Entry("a sleepBetweenRuns below the floor of 100ms", map[string]any{"sleepBetweenRuns": "1ns", "tasks": manyTasks(1)},
+			"spec.sleepBetweenRuns: Invalid value", "sleepBetweenRuns must be at least 100ms"),
 		Entry("a task timeout that is not a duration", map[string]any{"tasks": []any{map[string]any{"name": "t", "apply": cm("c"), "timeout": "soon"}}},
 			`spec.tasks[0].timeout: Invalid value: "soon"`),
 		Entry("a negative errorsToTolerate", map[string]any{"errorsToTolerate": -1, "tasks": manyTasks(1)},

@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -38,11 +39,22 @@ import (
 // applied (a task is applied after the tasks it runs after, so this is a
 // reverse dependency order), waiting for each to be gone before the next;
 // or, with deletionPolicy Orphan, lets each go. It is done when the
-// inventory is empty.
+// inventory is empty. It never gives up: a removal that fails is tried
+// again with backoff, and the Plan's conditions say what it waits for.
+//
+// When the Plan's namespace is being deleted, the namespace takes the
+// objects in it along, and the cleanup deletes only the others (cluster-
+// scoped objects, objects in other namespaces). One it may not delete (the
+// ServiceAccount it acts as, or its RoleBinding, went with the namespace)
+// is named by leftBehind, in an event and the log, and let go: the
+// namespace's deletion must not wait for ever on its Plan.
 type cleanup struct {
 	plan   *execloopv1alpha1.Plan
 	id     *identity
 	mapper meta.RESTMapper
+
+	namespaceGoing bool                                                                     // the Plan's namespace is being deleted
+	leftBehind     func(ctx context.Context, obj execloopv1alpha1.AppliedObject, err error) // names an object the cleanup could not delete
 }
 
 var (
@@ -54,6 +66,11 @@ func newCleanup(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) 
 	return &cleanup{plan: p, id: id, mapper: mapper}
 }
 
+// inNamespaceGoing reports whether obj goes with the Plan's namespace.
+func (c *cleanup) inNamespaceGoing(obj execloopv1alpha1.AppliedObject) bool {
+	return c.namespaceGoing && obj.Namespace == c.plan.Namespace
+}
+
 // Create calls CreateContext with context.Background().
 func (c *cleanup) Create() ([]executor.Task, error) { return c.CreateContext(context.Background()) }
 
@@ -61,6 +78,10 @@ func (c *cleanup) Create() ([]executor.Task, error) { return c.CreateContext(con
 // (which returns the next one as its child), or a release task per object.
 func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 	objs := slices.Clone(c.plan.Status.Objects)
+	if c.namespaceGoing {
+		objs = slices.DeleteFunc(objs, c.inNamespaceGoing)
+		c.plan.Status.Objects = slices.DeleteFunc(c.plan.Status.Objects, c.inNamespaceGoing)
+	}
 	if len(objs) == 0 {
 		return nil, nil
 	}
@@ -72,7 +93,11 @@ func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 		return tasks, nil
 	}
 	slices.Reverse(objs)
-	return []executor.Task{removals("delete:", c.plan, c.id, c.mapper, objs)}, nil
+	first := removals("delete:", c.plan, c.id, c.mapper, objs)
+	if c.namespaceGoing {
+		first.giveUp = c.leftBehind
+	}
+	return []executor.Task{first}, nil
 }
 
 // Finished reports whether the inventory is empty after a pass in which
@@ -91,6 +116,9 @@ type removal struct {
 	obj     execloopv1alpha1.AppliedObject
 	next    []execloopv1alpha1.AppliedObject // removed after this one, in order
 	deleted bool
+	// giveUp, when set, is called instead of failing when the Plan's
+	// identity may not delete the object (403, 401): the object is let go.
+	giveUp func(ctx context.Context, obj execloopv1alpha1.AppliedObject, err error)
 }
 
 var _ executor.ContextTask = (*removal)(nil)
@@ -111,27 +139,36 @@ func (k *removal) PreContext(context.Context) error { return nil }
 
 func (k *removal) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
 	deleted, err := deleteInventoryObject(ctx, k.id, k.mapper, k.plan, k.obj)
-	if err != nil {
+	switch {
+	case err != nil && k.giveUp != nil && (apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err)):
+		k.giveUp(ctx, k.obj, err)
+	case err != nil:
 		return nil, err
 	}
 	k.deleted = deleted
 	if len(k.next) == 0 {
 		return nil, nil
 	}
-	return []executor.Task{removals(k.prefix, k.plan, k.id, k.mapper, k.next)}, nil
+	next := removals(k.prefix, k.plan, k.id, k.mapper, k.next)
+	next.giveUp = k.giveUp
+	return []executor.Task{next}, nil
 }
 
 func (k *removal) PostContext(ctx context.Context) error {
 	if k.deleted {
-		gone, err := inventoryObjectGone(ctx, k.id, k.obj)
+		live, err := inventoryObject(ctx, k.id, k.obj)
 		if err != nil {
 			return err
 		}
-		if !gone {
-			return fmt.Errorf("waiting for %s %s to be deleted: %w", k.obj.Kind, objectName(k.obj), executor.ErrInProgress)
+		if live != nil {
+			held := ""
+			if f := live.GetFinalizers(); len(f) > 0 {
+				held = " (held by the finalizers " + strings.Join(f, ", ") + ")"
+			}
+			return fmt.Errorf("waiting for %s %s to be deleted%s: %w", k.obj.Kind, objectName(k.obj), held, executor.ErrInProgress)
 		}
 	}
-	forget(k.plan, k.obj.Task) // gone, already gone, or not the Plan's
+	forget(k.plan, k.obj.Task) // gone, already gone, not the Plan's, or let go
 	return nil
 }
 
@@ -220,16 +257,16 @@ func deleteInventoryObject(ctx context.Context, id *identity, mapper meta.RESTMa
 	return true, nil
 }
 
-// inventoryObjectGone reports whether an inventory object no longer exists.
-func inventoryObjectGone(ctx context.Context, id *identity, obj execloopv1alpha1.AppliedObject) (bool, error) {
+// inventoryObject reads an inventory object as id; nil once it is gone.
+func inventoryObject(ctx context.Context, id *identity, obj execloopv1alpha1.AppliedObject) (*unstructured.Unstructured, error) {
 	u := &unstructured.Unstructured{}
 	gv, _ := schema.ParseGroupVersion(obj.APIVersion)
 	u.SetGroupVersionKind(gv.WithKind(obj.Kind))
 	switch err := id.client.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}, u); {
 	case apierrors.IsNotFound(err):
-		return true, nil
+		return nil, nil
 	case err != nil:
-		return false, fmt.Errorf("reading %s %s as %s: %w", obj.Kind, objectName(obj), id.describe(), err)
+		return nil, fmt.Errorf("reading %s %s as %s: %w", obj.Kind, objectName(obj), id.describe(), err)
 	}
-	return false, nil
+	return u, nil
 }

@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -31,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
@@ -83,6 +85,14 @@ type PlanReconciler struct {
 	DefaultServiceAccount string
 	// MaxConcurrentReconciles is how many Plans are reconciled at once.
 	MaxConcurrentReconciles int
+	// MaxBackoff caps the delay before a failed task is tried again (see
+	// reconciler.Reconciler.MaxBackoff). Defaults to 5 minutes.
+	MaxBackoff time.Duration
+	// StalledRetryInterval is how long a Plan stalled by its errors or its
+	// execution timeout waits before a retry with a fresh budget, for
+	// Plans without spec.stalledRetryInterval. Defaults to 5 minutes;
+	// negative means never.
+	StalledRetryInterval time.Duration
 	// ResyncInterval, when positive, runs a pass of every converged Plan
 	// this often, to notice drift that no watch reports (objects of kinds
 	// the Plan's identity may not watch). Zero means never.
@@ -147,9 +157,20 @@ func (r *PlanReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		ResyncInterval: r.ResyncInterval,
 		Options:        r.Defaults,
 		OptionsFor:     planOptions,
-		Suspended:      func(p *execloopv1alpha1.Plan) bool { return p.Spec.Suspend },
-		Plan:           r.planFor,
-		Cleanup:        r.cleanupFor,
+		MaxBackoff:     r.MaxBackoff,
+		RetryStalled:   r.StalledRetryInterval,
+		RetryStalledFor: func(p *execloopv1alpha1.Plan, d time.Duration) time.Duration {
+			if r := p.Spec.StalledRetryInterval; r != nil {
+				if r.Duration <= 0 {
+					return -1 // 0s means never
+				}
+				return r.Duration
+			}
+			return d
+		},
+		Suspended: func(p *execloopv1alpha1.Plan) bool { return p.Spec.Suspend },
+		Plan:      r.planFor,
+		Cleanup:   r.cleanupFor,
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
@@ -192,16 +213,25 @@ func (r *PlanReconciler) planFor(_ context.Context, p *execloopv1alpha1.Plan) (e
 // cleanupFor is the cleanup plan factory: with deletionPolicy Delete it
 // deletes what the plan applied in reverse dependency order, with Orphan it
 // lets the objects go. When the Plan's namespace is being deleted, the
-// namespace takes its objects with it and nothing is left to do (the
-// ServiceAccount and its bindings may already be gone).
+// namespace takes the objects in it along, and the cleanup deletes the
+// others; one the Plan's identity may no longer delete (its ServiceAccount
+// and bindings may be gone already) is named in a Warning event and the
+// log, and let go.
 func (r *PlanReconciler) cleanupFor(ctx context.Context, p *execloopv1alpha1.Plan) (executor.Plan, error) {
 	var ns corev1.Namespace
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Name: p.Namespace}, &ns); err == nil && !ns.DeletionTimestamp.IsZero() {
-		return executor.PlanFunc(func(context.Context) ([]executor.Task, error) { return nil, nil }), nil
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Name: p.Namespace}, &ns); err != nil && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("reading the Plan's namespace: %w", err)
 	}
 	id, err := r.identities.forPlan(p, r.DefaultServiceAccount)
 	if err != nil {
 		return nil, err
 	}
-	return newCleanup(p, id, r.identities.mapper), nil
+	c := newCleanup(p, id, r.identities.mapper)
+	c.namespaceGoing = !ns.DeletionTimestamp.IsZero() || ns.Name == ""
+	c.leftBehind = func(ctx context.Context, obj execloopv1alpha1.AppliedObject, cause error) {
+		msg := fmt.Sprintf("Left %s %s behind: the namespace of the Plan is being deleted, and %s", obj.Kind, objectName(obj), cause)
+		log.FromContext(ctx).Info(msg, "kind", obj.Kind, "object", objectName(obj))
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, "CleanupLeftBehind", "Delete", "%s", msg)
+	}
+	return c, nil
 }

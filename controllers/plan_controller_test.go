@@ -425,10 +425,6 @@ var _ = Describe("The Plan controller", func() {
 			{Name: "innocent", Apply: configMap("innocent", nil)},
 			{Name: "db", Apply: configMap("db", nil), ReadyWhen: "'yes'"},
 		}, "task db: readyWhen does not compile: the expression is of type string, not bool"),
-		Entry("an unknown kind", []execloopv1alpha1.PlanTask{
-			{Name: "innocent", Apply: configMap("innocent", nil)},
-			{Name: "gadget", Apply: raw(map[string]any{"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": map[string]any{"name": "g"}})},
-		}, "task gadget: the API server has no kind Gadget in example.com/v1"),
 		Entry("a namespace on a cluster-scoped kind", []execloopv1alpha1.PlanTask{
 			{Name: "innocent", Apply: configMap("innocent", nil)},
 			{Name: "ns", Apply: raw(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "x", "namespace": "y"}})},

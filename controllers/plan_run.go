@@ -48,13 +48,17 @@ const (
 	kindWait   taskKind = "wait"
 )
 
-// taskSpec is a task of a Plan, checked and resolved: its object's kind is
-// known to the API server, its namespace settled, its readyWhen compiled.
+// taskSpec is a task of a Plan, checked and resolved: its readyWhen
+// compiled and, once the API server serves its object's kind, its mapping
+// and namespace settled.
 type taskSpec struct {
 	name       string
 	kind       taskKind
 	gvk        schema.GroupVersionKind
-	mapping    *meta.RESTMapping
+	mapping    *meta.RESTMapping    // nil while the kind is not served
+	unserved   error                // why mapping is nil
+	noKind     bool                 // the API server said it has no such kind
+	provider   *taskSpec            // the task before this one that applies the CRD of its kind, if any
 	key        types.NamespacedName // the object's
 	manifest   *unstructured.Unstructured
 	hash       string // of manifest
@@ -174,6 +178,14 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 	}
 	st := &taskState{}
 	p.state[t.name] = st
+	if t.mapping == nil {
+		if t.kind == kindDelete && t.noKind {
+			st.converged = true // no object of a kind that is not served
+			return st
+		}
+		st.err = p.unserved(t)
+		return st
+	}
 	if t.kind == kindApply && p.watcher != nil {
 		if live, synced := p.watcher.get(ctx, client.ObjectKeyFromObject(p.plan), p.id, t.mapping, t.key); synced {
 			st.live = live
@@ -309,6 +321,20 @@ func (p *planRun) record(t *taskSpec, live *unstructured.Unstructured) error {
 		p.plan.Status.Objects = append(p.plan.Status.Objects, entry)
 	}
 	return nil
+}
+
+// unserved is the error of a task whose kind the API server does not serve
+// (yet). When a task it runs after applies the CustomResourceDefinition of
+// that kind, which is Established by now, the task waits for discovery to
+// serve the kind; otherwise it fails, and is tried again with backoff, as the
+// kind may come later all the same (a CRD installed by someone else, an
+// aggregated API back from an outage).
+func (p *planRun) unserved(t *taskSpec) error {
+	if t.provider != nil {
+		return p.waiting(t, fmt.Sprintf("kind %s in %s, which the CustomResourceDefinition of task %s defines, to be served by the API server",
+			t.gvk.Kind, t.gvk.GroupVersion(), t.provider.name))
+	}
+	return fmt.Errorf("task %s: %w", t.name, t.unserved)
 }
 
 // waiting is the error of a task whose object is not there yet: in progress
@@ -473,6 +499,11 @@ func compile(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) (*p
 		return nil, err
 	}
 	run.tasks = order
+	for _, t := range specs {
+		if t.mapping == nil {
+			t.provider = crdProvider(t)
+		}
+	}
 
 	// Inventory entries of tasks that left the plan (or name another object
 	// now) are pruned, unless a task of the plan applies that same object:
@@ -481,7 +512,9 @@ func compile(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) (*p
 	for _, obj := range p.Status.Objects {
 		t := byName[obj.Task]
 		switch {
-		case t != nil && t.kind == kindApply && sameObject(t, obj):
+		case t != nil && t.kind == kindApply && (sameObject(t, obj) || t.mapping == nil && sameKindAndName(t, obj)):
+			// The task's object, or the object of a task whose kind is not
+			// served right now: an outage of its API is no removal.
 			kept = append(kept, obj)
 		case slices.ContainsFunc(specs, func(t *taskSpec) bool { return t.kind == kindApply && sameObject(t, obj) }):
 		default:
@@ -501,11 +534,19 @@ func invalid(format string, args ...any) error {
 // sameObject reports whether an inventory entry is the object task t
 // applies (the version may differ).
 func sameObject(t *taskSpec, obj execloopv1alpha1.AppliedObject) bool {
-	gv, _ := schema.ParseGroupVersion(obj.APIVersion)
-	return gv.Group == t.gvk.Group && obj.Kind == t.gvk.Kind && obj.Namespace == t.key.Namespace && obj.Name == t.key.Name
+	return sameKindAndName(t, obj) && obj.Namespace == t.key.Namespace
 }
 
-// resolve checks one task against the API server's kinds and the Plan.
+// sameKindAndName reports whether an inventory entry has the group, kind
+// and name of task t's object: the same object, when t's namespace is not
+// settled yet.
+func sameKindAndName(t *taskSpec, obj execloopv1alpha1.AppliedObject) bool {
+	gv, _ := schema.ParseGroupVersion(obj.APIVersion)
+	return gv.Group == t.gvk.Group && obj.Kind == t.gvk.Kind && obj.Name == t.key.Name
+}
+
+// resolve checks one task against the Plan and, when the API server serves
+// the task's kind, binds it to that kind.
 func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper meta.RESTMapper) (*taskSpec, error) {
 	t := &taskSpec{name: pt.Name}
 	ref, manifest, err := target(pt)
@@ -519,28 +560,8 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper met
 		return nil, invalid("task %s: %s.apiVersion %q: %v", t.name, t.kind, ref.APIVersion, err)
 	}
 	t.gvk = gv.WithKind(ref.Kind)
-	t.mapping, err = mapper.RESTMapping(t.gvk.GroupKind(), t.gvk.Version)
-	if meta.IsNoMatchError(err) {
-		return nil, invalid("task %s: the API server has no kind %s in %s", t.name, ref.Kind, ref.APIVersion)
-	} else if err != nil {
-		return nil, fmt.Errorf("task %s: looking up kind %s in %s: %w", t.name, ref.Kind, ref.APIVersion, err)
-	}
 	t.key = types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
-	if t.mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		if t.key.Namespace == "" {
-			t.key.Namespace = p.Namespace
-		}
-	} else if t.key.Namespace != "" {
-		return nil, invalid("task %s: %s is cluster-scoped, so its namespace must be empty, not %q", t.name, ref.Kind, t.key.Namespace)
-	}
-
-	if t.kind == kindApply {
-		prepareManifest(p, manifest, t.key.Namespace)
-		t.manifest = manifest
-		if t.hash, err = hashJSON(manifest.Object); err != nil {
-			return nil, err
-		}
-	}
+	t.manifest = manifest
 	if pt.ReadyWhen != "" {
 		if t.readyWhen, err = readyWhenPrograms.compile(pt.ReadyWhen); err != nil {
 			return nil, invalid("task %s: readyWhen does not compile: %v", t.name, err)
@@ -549,7 +570,79 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper met
 	if pt.Timeout != nil {
 		t.timeout = pt.Timeout.Duration
 	}
-	return t, nil
+	return t, t.bind(p, mapper)
+}
+
+// bind looks the task's kind up. A kind the API server does not serve (yet)
+// leaves the task unbound, with the reason: a CRD may install it later. A
+// served kind settles the object's namespace and the apply manifest.
+func (t *taskSpec) bind(p *execloopv1alpha1.Plan, mapper meta.RESTMapper) error {
+	mapping, err := mapper.RESTMapping(t.gvk.GroupKind(), t.gvk.Version)
+	switch {
+	case meta.IsNoMatchError(err):
+		t.unserved = fmt.Errorf("the API server has no kind %s in %s", t.gvk.Kind, t.gvk.GroupVersion())
+		t.noKind = true
+		return nil
+	case err != nil:
+		t.unserved = fmt.Errorf("looking up kind %s in %s: %w", t.gvk.Kind, t.gvk.GroupVersion(), err)
+		return nil
+	}
+	t.mapping = mapping
+	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		if t.key.Namespace == "" {
+			t.key.Namespace = p.Namespace
+		}
+	} else if t.key.Namespace != "" {
+		return invalid("task %s: %s is cluster-scoped, so its namespace must be empty, not %q", t.name, t.gvk.Kind, t.key.Namespace)
+	}
+	if t.kind == kindApply {
+		prepareManifest(p, t.manifest, t.key.Namespace)
+		if t.hash, err = hashJSON(t.manifest.Object); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// crdProvider returns the task that t runs after, directly or through other
+// tasks' after, and that applies a CustomResourceDefinition serving t's
+// group, kind and version; nil when there is none.
+func crdProvider(t *taskSpec) *taskSpec {
+	seen := map[*taskSpec]bool{}
+	queue := slices.Clone(t.after)
+	for len(queue) > 0 {
+		d := queue[0]
+		queue = queue[1:]
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		if d.kind == kindApply && definesKind(d.manifest, t.gvk) {
+			return d
+		}
+		queue = append(queue, d.after...)
+	}
+	return nil
+}
+
+// definesKind reports whether manifest is a CustomResourceDefinition that
+// serves gvk.
+func definesKind(manifest *unstructured.Unstructured, gvk schema.GroupVersionKind) bool {
+	if manifest == nil || manifest.GroupVersionKind().GroupKind() != (schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}) {
+		return false
+	}
+	group, _, _ := unstructured.NestedString(manifest.Object, "spec", "group")
+	kind, _, _ := unstructured.NestedString(manifest.Object, "spec", "names", "kind")
+	if group != gvk.Group || kind != gvk.Kind {
+		return false
+	}
+	versions, _, _ := unstructured.NestedSlice(manifest.Object, "spec", "versions")
+	for _, v := range versions {
+		if m, ok := v.(map[string]any); ok && m["name"] == gvk.Version && m["served"] == true {
+			return true
+		}
+	}
+	return false
 }
 
 // kindOf says what a task does; target checked that it does one thing.

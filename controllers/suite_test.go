@@ -61,8 +61,9 @@ const withoutPolicy = "test.execloop.dev/without-finalizer-policy"
 
 // The Plan controller's defaults in this suite: fast passes.
 const (
-	suiteSleep    = 200 * time.Millisecond
-	suiteTolerate = 3
+	suiteSleep      = 200 * time.Millisecond
+	suiteTolerate   = 3
+	suiteMaxBackoff = 4 * time.Second
 )
 
 func TestControllers(t *testing.T) {
@@ -110,6 +111,9 @@ var _ = BeforeSuite(func() {
 	planReconciler = &PlanReconciler{
 		Defaults:                execloop.Options{SleepBetweenRuns: suiteSleep, ErrorsToTolerate: suiteTolerate},
 		MaxConcurrentReconciles: 4,
+		// Failed tasks back off from suiteSleep up to this, so that what
+		// appears seconds later is noticed within seconds.
+		MaxBackoff: suiteMaxBackoff,
 	}
 	Expect(planReconciler.SetupWithManager(mgr)).To(Succeed())
 	mgrDone = make(chan struct{})

@@ -71,27 +71,45 @@ type PlanSpec struct {
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 
 	// sleepBetweenRuns is the pause between two passes of the plan, such as
-	// 2s or 1m. Defaults to the operator's --sleep-between-runs flag.
+	// 2s or 1m, and the first delay of a failed task's backoff (which
+	// doubles with each failure in a row, up to the operator's
+	// --max-backoff). At least 100ms. Defaults to the operator's
+	// --sleep-between-runs flag.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('100ms')",message="sleepBetweenRuns must be at least 100ms"
 	SleepBetweenRuns *metav1.Duration `json:"sleepBetweenRuns,omitempty"`
 
 	// errorsToTolerate is how many task errors the plan survives; the one
-	// after that stalls it until its spec changes. Defaults to the
-	// operator's --errors-to-tolerate flag.
+	// after that stalls it (Stalled=True, phase Failed) until
+	// stalledRetryInterval has passed, when it is tried again with a fresh
+	// budget. Defaults to the operator's --errors-to-tolerate flag.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=10000
 	ErrorsToTolerate *int32 `json:"errorsToTolerate,omitempty"`
 
 	// executionTimeout bounds the time the plan may take to converge,
-	// counted from its first pass; exceeding it stalls the plan. Such as
+	// counted from its first pass; exceeding it stalls the plan until
+	// stalledRetryInterval has passed, like an exhausted budget. Such as
 	// 20m. Defaults to the operator's --execution-timeout flag.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	ExecutionTimeout *metav1.Duration `json:"executionTimeout,omitempty"`
+
+	// stalledRetryInterval is how long a plan stalled by its errors or its
+	// executionTimeout waits before it is tried again with a fresh error
+	// budget and a fresh executionTimeout; it stays Stalled until a retry
+	// makes progress with no task failing. 0s means never. An invalid plan
+	// or a fatal error is not retried: it waits for a change of the spec or
+	// the execloop.dev/reconcile-requested-at annotation. Defaults to the
+	// operator's --stalled-retry-interval flag (5m).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	StalledRetryInterval *metav1.Duration `json:"stalledRetryInterval,omitempty"`
 
 	// suspend true stops the plan's passes; the plan's phase is Suspended.
 	// +optional

@@ -132,6 +132,11 @@ func (in *PlanSpec) DeepCopyInto(out *PlanSpec) {
 		*out = new(v1.Duration)
 		**out = **in
 	}
+	if in.StalledRetryInterval != nil {
+		in, out := &in.StalledRetryInterval, &out.StalledRetryInterval
+		*out = new(v1.Duration)
+		**out = **in
+	}
 	if in.Tasks != nil {
 		in, out := &in.Tasks, &out.Tasks
 		*out = make([]PlanTask, len(*in))

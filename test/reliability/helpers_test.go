@@ -84,6 +84,9 @@ type managerOptions struct {
 	wrap                  func(http.RoundTripper) http.RoundTripper // around the manager's transport
 	defaultServiceAccount string
 	tolerate              int
+	sleep                 time.Duration // between passes; 100ms when zero
+	maxBackoff            time.Duration // of failed tasks; the operator's default when zero
+	retryStalled          time.Duration // of stalled Plans; the operator's default when zero
 	log                   logr.Logger
 }
 
@@ -119,10 +122,16 @@ func startManager(t testing.TB, o managerOptions) *manager {
 	if tolerate == 0 {
 		tolerate = 5
 	}
+	sleep := o.sleep
+	if sleep == 0 {
+		sleep = 100 * time.Millisecond
+	}
 	if err := (&controllers.PlanReconciler{
-		Defaults:                execloop.Options{SleepBetweenRuns: 100 * time.Millisecond, ErrorsToTolerate: tolerate},
+		Defaults:                execloop.Options{SleepBetweenRuns: sleep, ErrorsToTolerate: tolerate},
 		DefaultServiceAccount:   o.defaultServiceAccount,
 		MaxConcurrentReconciles: 4,
+		MaxBackoff:              o.maxBackoff,
+		StalledRetryInterval:    o.retryStalled,
 	}).SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
