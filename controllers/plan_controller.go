@@ -32,7 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/log"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
@@ -230,7 +230,7 @@ func (r *PlanReconciler) cleanupFor(ctx context.Context, p *execloopv1alpha1.Pla
 	c.namespaceGoing = !ns.DeletionTimestamp.IsZero() || ns.Name == ""
 	c.leftBehind = func(ctx context.Context, obj execloopv1alpha1.AppliedObject, cause error) {
 		msg := fmt.Sprintf("Left %s %s behind: the namespace of the Plan is being deleted, and %s", obj.Kind, objectName(obj), cause)
-		log.FromContext(ctx).Info(msg, "kind", obj.Kind, "object", objectName(obj))
+		logf.FromContext(ctx).Info(msg, "kind", obj.Kind, "object", objectName(obj))
 		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, "CleanupLeftBehind", "Delete", "%s", msg)
 	}
 	return c, nil

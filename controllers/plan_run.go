@@ -505,11 +505,18 @@ func compile(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) (*p
 		}
 	}
 
-	// Inventory entries of tasks that left the plan (or name another object
-	// now) are pruned, unless a task of the plan applies that same object:
-	// then it adopts the object (a renamed task) and the entry just goes.
-	kept := p.Status.Objects[:0]
-	for _, obj := range p.Status.Objects {
+	run.sortInventory(byName, specs)
+	return run, nil
+}
+
+// sortInventory keeps the inventory entries of the plan's tasks and marks
+// the others stale. Entries of tasks that left the plan (or name another
+// object now) are pruned, unless a task of the plan applies that same
+// object: then it adopts the object (a renamed task) and the entry just
+// goes.
+func (p *planRun) sortInventory(byName map[string]*taskSpec, specs []*taskSpec) {
+	kept := p.plan.Status.Objects[:0]
+	for _, obj := range p.plan.Status.Objects {
 		t := byName[obj.Task]
 		switch {
 		case t != nil && t.kind == kindApply && (sameObject(t, obj) || t.mapping == nil && sameKindAndName(t, obj)):
@@ -519,11 +526,10 @@ func compile(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) (*p
 		case slices.ContainsFunc(specs, func(t *taskSpec) bool { return t.kind == kindApply && sameObject(t, obj) }):
 		default:
 			kept = append(kept, obj)
-			run.stale = append(run.stale, obj)
+			p.stale = append(p.stale, obj)
 		}
 	}
-	p.Status.Objects = kept
-	return run, nil
+	p.plan.Status.Objects = kept
 }
 
 // invalid is a reconcile.TerminalError: the Plan stalls with this message.

@@ -220,24 +220,23 @@ var _ = Describe("A Reconciler recovering by itself", func() {
 
 	It("never gives up a cleanup: a failing cleanup task is retried with backoff, whatever the budget, and says why it waits", func() {
 		var undo atomic.Int32
-		cleanup := func(context.Context, *Widget) (executor.Plan, error) {
-			return executor.PlanFunc(func(context.Context) ([]executor.Task, error) {
-				if undo.Load() > 3 {
-					return nil, nil // undone
-				}
-				return []executor.Task{executor.NewTask("undo", executor.TaskFuncs{
-					PerformAction: func(context.Context) ([]executor.Task, error) {
-						if undo.Add(1) <= 3 {
-							return nil, errors.New(`configmaps "x" is forbidden`)
-						}
-						return nil, nil
-					},
-				})}, nil
-			}), nil
-		}
+		cleanup := executor.PlanFunc(func(context.Context) ([]executor.Task, error) {
+			if undo.Load() > 3 {
+				return nil, nil // undone
+			}
+			return []executor.Task{executor.NewTask("undo", executor.TaskFuncs{
+				PerformAction: func(context.Context) ([]executor.Task, error) {
+					if undo.Add(1) <= 3 {
+						return nil, errors.New(`configmaps "x" is forbidden`)
+					}
+					return nil, nil
+				},
+			})}, nil
+		})
 		stop := startManager(ns, func(ctrl.Manager) *reconciler.Reconciler[*Widget] {
 			return &reconciler.Reconciler[*Widget]{
-				Name: uniqueName(), Plan: s.planFor, Cleanup: cleanup, Options: options(100*time.Millisecond, 0),
+				Name: uniqueName(), Plan: s.planFor, Options: options(100*time.Millisecond, 0),
+				Cleanup: func(context.Context, *Widget) (executor.Plan, error) { return cleanup, nil },
 			}
 		})
 		DeferCleanup(stop)
