@@ -112,7 +112,7 @@ func main() {
 	flag.DurationVar(&f.executionTimeout, "execution-timeout", execloop.DefaultExecutionTimeout,
 		"How long a Plan that does not set spec.executionTimeout may take to converge; 0 means no limit.")
 	flag.DurationVar(&f.maxBackoff, "max-backoff", reconciler.DefaultMaxBackoff,
-		"The longest delay before a failed task is tried again; the delay starts at the Plan's sleepBetweenRuns and doubles with each failure in a row.")
+		"The longest delay before a failed task is tried again; the delay starts at the Plan's sleepBetweenRuns and doubles with each failure in a row. 0 means the default.")
 	flag.DurationVar(&f.stalledRetryInterval, "stalled-retry-interval", reconciler.DefaultRetryStalled,
 		"How long a Plan stalled by its errors or its execution timeout waits before it is tried again with a fresh budget, "+
 			"unless it sets spec.stalledRetryInterval; 0 means never.")
@@ -164,8 +164,8 @@ func (f *flags) validate() error {
 		return fmt.Errorf("--errors-to-tolerate must not be negative, got %d", f.errorsToTolerate)
 	case f.executionTimeout < 0:
 		return fmt.Errorf("--execution-timeout must not be negative, got %s", f.executionTimeout)
-	case f.maxBackoff <= 0:
-		return fmt.Errorf("--max-backoff must be positive, got %s", f.maxBackoff)
+	case f.maxBackoff < 0:
+		return fmt.Errorf("--max-backoff must not be negative, got %s", f.maxBackoff)
 	case f.stalledRetryInterval < 0:
 		return fmt.Errorf("--stalled-retry-interval must not be negative, got %s", f.stalledRetryInterval)
 	}

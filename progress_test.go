@@ -91,6 +91,8 @@ func TestFlagsAreChecked(t *testing.T) {
 		"--sleep-between-runs must not be negative, got -1s":        {progress: "auto", maxConcurrentReconciles: 1, sleepBetweenRuns: -1e9},
 		"--errors-to-tolerate must not be negative, got -2":         {progress: "auto", maxConcurrentReconciles: 1, errorsToTolerate: -2},
 		"--execution-timeout must not be negative, got -1m0s":       {progress: "auto", maxConcurrentReconciles: 1, executionTimeout: -60e9},
+		"--max-backoff must not be negative, got -1s":               {progress: "auto", maxConcurrentReconciles: 1, maxBackoff: -1e9},
+		"--stalled-retry-interval must not be negative, got -1s":    {progress: "auto", maxConcurrentReconciles: 1, stalledRetryInterval: -1e9},
 	} {
 		if err := f.validate(); err == nil || err.Error() != want {
 			t.Errorf("validate() = %v, want %q", err, want)
