@@ -101,6 +101,42 @@ func (o Options) WithObserver(obs Observer) Options {
 	return o
 }
 
+// Debugf writes a debug message to o.Logger; it does nothing when o.Logger
+// is nil. Debugf, Infof, Warningf and Errorf let code hand its own messages
+// to the run's Logger without checking for nil first, and make Options a
+// Logger itself.
+func (o Options) Debugf(format string, args ...any) {
+	if o.Logger != nil {
+		o.Logger.Debugf(format, args...)
+	}
+}
+
+// Infof writes an informational message to o.Logger; it does nothing when
+// o.Logger is nil.
+func (o Options) Infof(format string, args ...any) {
+	if o.Logger != nil {
+		o.Logger.Infof(format, args...)
+	}
+}
+
+// Warningf writes a warning to o.Logger; it does nothing when o.Logger is
+// nil.
+func (o Options) Warningf(format string, args ...any) {
+	if o.Logger != nil {
+		o.Logger.Warningf(format, args...)
+	}
+}
+
+// Errorf writes an error message to o.Logger; it does nothing when o.Logger
+// is nil.
+func (o Options) Errorf(format string, args ...any) {
+	if o.Logger != nil {
+		o.Logger.Errorf(format, args...)
+	}
+}
+
+var _ Logger = Options{}
+
 // Validate reports the first field of o that holds a value the executor
 // cannot use, naming the field and the value.
 func (o Options) Validate() error {
