@@ -723,8 +723,25 @@ func TestPhaseAndOutcomeNames(t *testing.T) {
 	if got := executor.Fatal(nil); got != nil {
 		t.Errorf("Fatal(nil) = %v, want nil", got)
 	}
-	if got := executor.Fatal(errBoom).Error(); got != "fatal: boom" {
-		t.Errorf("Fatal(boom).Error() = %q", got)
+}
+
+func TestFatalErrorText(t *testing.T) {
+	cases := []struct {
+		name string
+		err  *executor.FatalError
+		want string
+	}{
+		{"a bare FatalError prints as the original's does", &executor.FatalError{}, "FatalError: "},
+		{"an error marked with Fatal prints its cause", executor.Fatal(errBoom).(*executor.FatalError), "fatal: boom"},
+		{"a message without a cause prints alone", &executor.FatalError{Message: "stop"}, "stop"},
+		{"a message and a cause are joined", &executor.FatalError{Message: "stop", Err: errBoom}, "stop: boom"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.err.Error(); got != tc.want {
+				t.Errorf("Error() = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 
