@@ -61,7 +61,8 @@ type Options struct {
 
 // DefaultOptions returns the options of the original execloop: one second
 // between passes, five errors tolerated, a twenty-minute time limit and a
-// Logger that writes every level to standard output.
+// Logger that writes every level to standard output in the original's line
+// format (NewStdLogger).
 func DefaultOptions() Options {
 	return Options{
 		Logger:           NewStdLogger(nil),

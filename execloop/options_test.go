@@ -18,6 +18,7 @@ package execloop_test
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -60,4 +61,25 @@ func TestOptionsLogThroughTheirLogger(t *testing.T) {
 			t.Errorf("logged %q", l.out)
 		}
 	})
+}
+
+func TestStdLoggerWritesTheOriginalsLineFormat(t *testing.T) {
+	var b strings.Builder
+	l := execloop.NewStdLogger(&b)
+	l.Debugf("d %d", 1)
+	l.Infof("i %d", 2)
+	l.Warningf("w %d", 3)
+	l.Errorf("e %d", 4)
+	line := regexp.MustCompile(`^execloop-\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (.*)$`)
+	var got []string
+	for _, s := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		m := line.FindStringSubmatch(s)
+		if m == nil {
+			t.Fatalf("line %q does not start with execloop- and the date and time", s)
+		}
+		got = append(got, m[1])
+	}
+	if want := []string{"DEBUG: d 1", "INFO: i 2", "WARN: w 3", "ERROR: e 4"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("after the date and time:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

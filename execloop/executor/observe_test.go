@@ -167,21 +167,6 @@ func TestLogrBridge(t *testing.T) {
 	execloop.NewLogrLogger(logr.Discard()).Errorf("into the void") // must not panic
 }
 
-func TestStdLoggerWritesEveryLevel(t *testing.T) {
-	var b strings.Builder
-	l := execloop.NewStdLogger(&b)
-	l.Debugf("d")
-	l.Infof("i")
-	l.Warningf("w")
-	l.Errorf("e")
-	got := b.String()
-	for _, w := range []string{"DEBUG d\n", "INFO i\n", "WARNING w\n", "ERROR e\n"} {
-		if !strings.Contains(got, w) {
-			t.Errorf("std logger output %q lacks %q", got, w)
-		}
-	}
-}
-
 func TestQuietLoggersCostNoAllocations(t *testing.T) {
 	plan := repeat(noops(100))
 	allocs := func(l execloop.Logger) float64 {
