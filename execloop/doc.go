@@ -95,7 +95,9 @@ worker, and the error count travels from pass to pass in the object's status
 Options.Logger receives what happens, naming the task in every message:
 successes and waits at debug level, tolerated failures as warnings, failures
 that end the run as errors. NewLogrLogger bridges logr (and so
-controller-runtime's log.FromContext). Options.Observer is told when passes
-and tasks start and finish, to drive metrics, events and tracing.
+controller-runtime's log.FromContext). An Observer, given to the executor
+with executor.WithObserver (Options holds only the original's four fields),
+is told when passes and tasks start and finish, to drive metrics, events and
+tracing.
 */
 package execloop

@@ -32,7 +32,10 @@ const (
 )
 
 // Options configures an Executor. The zero value is usable: no pause between
-// passes, the first task error is fatal, no time limit and no logging.
+// passes, the first task error is fatal, no time limit and no logging. Its
+// four fields are the original execloop's, in the same order, so unkeyed
+// literals written for it compile; the Observer, which the original lacks,
+// is an option of executor.New.
 type Options struct {
 	// Logger receives what the executor does. Nil means silent.
 	Logger Logger
@@ -53,10 +56,6 @@ type Options struct {
 	// Zero means no limit. It must not be negative. RunOnce does not apply
 	// it: a single pass is bounded by the context it is given.
 	ExecutionTimeout time.Duration
-
-	// Observer is told when passes and tasks start and finish, to drive
-	// metrics, events or tracing. Nil costs nothing.
-	Observer Observer
 }
 
 // DefaultOptions returns the options of the original execloop: one second
@@ -93,12 +92,6 @@ func (o Options) WithErrorsToTolerate(n int) Options {
 // WithExecutionTimeout returns a copy of o whose runs end after d.
 func (o Options) WithExecutionTimeout(d time.Duration) Options {
 	o.ExecutionTimeout = d
-	return o
-}
-
-// WithObserver returns a copy of o that reports to obs.
-func (o Options) WithObserver(obs Observer) Options {
-	o.Observer = obs
 	return o
 }
 

@@ -25,6 +25,9 @@ plans until they need no more tasks.
 	err = exec.RunWithContext(ctx, plan) // bounded by ctx and ExecutionTimeout
 	res, err := exec.RunOnce(ctx, plan)  // exactly one pass
 
+An execloop.Observer, given as executor.New(&opts, executor.WithObserver(obs)),
+is told when passes and tasks start and finish.
+
 Run and RunWithContext start each run with a fresh error budget. RunOnce
 starts from zero errors, or from the count given with ErrorsSpent. A plan
 that knows when it is finished implements Finisher: a pass in which every

@@ -31,18 +31,39 @@ import (
 // same time. The zero value runs with the zero Options.
 type Executor struct {
 	opts execloop.Options
+	obs  execloop.Observer
 	err  error // what Options.Validate said
 }
 
 // New returns an Executor with a copy of opts; nil means DefaultOptions().
 // Options that do not validate make every run return the validation error.
-func New(opts *execloop.Options) *Executor {
+// The Options are the original execloop's; what it lacks is given as
+// Options of New (WithObserver).
+func New(opts *execloop.Options, with ...Option) *Executor {
 	o := execloop.DefaultOptions()
 	if opts != nil {
 		o = *opts
 	}
-	return &Executor{opts: o, err: o.Validate()}
+	e := &Executor{opts: o, err: o.Validate()}
+	for _, w := range with {
+		w.apply(e)
+	}
+	return e
 }
+
+// Option configures an Executor beyond its execloop.Options; see New.
+type Option interface {
+	apply(e *Executor)
+}
+
+// WithObserver is an Option of New: obs is told when passes and tasks start
+// and finish, to drive metrics, events or tracing. Nil, like no observer at
+// all, costs nothing.
+func WithObserver(obs execloop.Observer) Option { return observerOption{obs} }
+
+type observerOption struct{ obs execloop.Observer }
+
+func (o observerOption) apply(e *Executor) { e.obs = o.obs }
 
 // Options returns the executor's options.
 func (e *Executor) Options() execloop.Options { return e.opts }

@@ -404,13 +404,12 @@ func TestPanicsAreErrorsOfTheTask(t *testing.T) {
 		}
 	})
 	t.Run("a panic outside the phases, in an observer, is not recovered", func(t *testing.T) {
-		o := execloop.Options{Observer: panickingObserver{}}
 		defer func() {
 			if v := recover(); v != "observer blew up" {
 				t.Errorf("recovered %v, want the observer's panic", v)
 			}
 		}()
-		_, _ = executor.New(&o).RunOnce(background, repeat{&fake{name: "a", tr: &trace{}}})
+		_, _ = executor.New(&execloop.Options{}, executor.WithObserver(panickingObserver{})).RunOnce(background, repeat{&fake{name: "a", tr: &trace{}}})
 		t.Error("RunOnce returned")
 	})
 	t.Run("runtime.Goexit in a phase on the pass's goroutine ends it, as it would without the executor", func(t *testing.T) {
@@ -422,7 +421,7 @@ func TestPanicsAreErrorsOfTheTask(t *testing.T) {
 			goexit := executor.NewTask("goexit", executor.TaskFuncs{
 				Pre: func(context.Context) error { runtime.Goexit(); return nil },
 			})
-			_, _ = executor.New(&execloop.Options{Observer: obs}).RunOnce(background, repeat{goexit})
+			_, _ = executor.New(&execloop.Options{}, executor.WithObserver(obs)).RunOnce(background, repeat{goexit})
 			returned = true
 		}()
 		<-ended

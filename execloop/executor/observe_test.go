@@ -70,8 +70,8 @@ func TestObserverIsToldAboutPassesAndTasks(t *testing.T) {
 		&fake{name: "a", children: []executor.Task{&fake{name: "a1", post: errBoom, tr: tr}}, tr: tr},
 		seeCtx,
 	}}}
-	o := execloop.Options{ErrorsToTolerate: 1, Observer: obs}
-	exec := executor.New(&o)
+	o := execloop.Options{ErrorsToTolerate: 1}
+	exec := executor.New(&o, executor.WithObserver(obs))
 	if _, err := exec.RunOnce(background, plan); err != nil {
 		t.Fatal(err)
 	}

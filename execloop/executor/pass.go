@@ -54,7 +54,7 @@ type pass struct {
 func (e *Executor) pass(ctx context.Context, plan Plan, errorsSpent int, record bool) (Result, error) {
 	p := pass{
 		log:      e.opts.Logger,
-		obs:      e.opts.Observer,
+		obs:      e.obs,
 		tolerate: e.opts.ErrorsToTolerate,
 		errors:   errorsSpent,
 		record:   record,

@@ -215,13 +215,13 @@ func (s *session[T]) wait(st *status.Status) time.Duration {
 func (s *session[T]) pass(ctx context.Context, plan executor.Plan, deadline time.Time) (executor.Result, error) {
 	opts := s.opts
 	opts.Logger = execloop.NewLogrLogger(logf.FromContext(ctx))
-	opts.Observer = s.r.observer(s.obj, opts.Observer)
 	if !deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
-	return executor.New(&opts).RunOnce(ctx, plan, executor.ErrorsSpent(s.obj.ExecloopStatus().Errors))
+	exec := executor.New(&opts, executor.WithObserver(s.r.observer(s.obj, s.r.Observer)))
+	return exec.RunOnce(ctx, plan, executor.ErrorsSpent(s.obj.ExecloopStatus().Errors))
 }
 
 // ready records that the plan needs no more tasks.
