@@ -78,8 +78,10 @@ A Create error ends the run and is returned.
 # Contexts and time limits
 
 RunWithContext bounds the run by its context and by ExecutionTimeout. When
-either is done the run returns promptly with an error wrapping the context's
-error; no phase starts after that. Tasks that want the context implement
+either is done the run returns promptly with the context's error itself
+(context.DeadlineExceeded when ExecutionTimeout passed), so that
+err == context.DeadlineExceeded holds as it does for the original; the
+Logger is told why. No phase starts after that. Tasks that want the context implement
 executor.ContextTask, or are built with executor.NewTask from functions.
 
 # One pass at a time

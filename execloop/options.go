@@ -52,7 +52,8 @@ type Options struct {
 	ErrorsToTolerate int
 
 	// ExecutionTimeout bounds a whole run (Run and RunWithContext): when it
-	// passes, the run ends with an error that wraps context.DeadlineExceeded.
+	// passes, the run ends with context.DeadlineExceeded itself, and the
+	// Logger is told that the execution timeout was exceeded.
 	// Zero means no limit. It must not be negative. RunOnce does not apply
 	// it: a single pass is bounded by the context it is given.
 	ExecutionTimeout time.Duration

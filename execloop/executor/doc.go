@@ -51,8 +51,9 @@ What ends a run or a pass early, and what is returned:
   - the error that makes the count exceed ErrorsToTolerate: *FatalError
     naming the task and the budget, wrapping the error;
   - a Create error: that error, wrapped;
-  - the context done, or ExecutionTimeout passed (runs only): an error that
-    wraps context.Canceled or context.DeadlineExceeded.
+  - the context done, or ExecutionTimeout passed (runs only): the context's
+    error itself, context.Canceled or context.DeadlineExceeded; the Logger
+    is told why (the timeout, or the context's cause).
 
 A tolerated task error is never returned: RunOnce reports it in its Result.
 

@@ -18,8 +18,6 @@ package executor
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/execloop/execloop/execloop"
@@ -80,18 +78,21 @@ func (e *Executor) Run(plan Plan) error {
 // the final state is reached, and otherwise:
 //   - the Create error (wrapped) when Create fails;
 //   - a *FatalError when a task's error is fatal or exhausts the budget;
-//   - an error wrapping context.DeadlineExceeded when ExecutionTimeout passes,
-//     or the context's error when ctx is done. It returns promptly: no task
-//     phase starts after that, and a phase still running is left to finish
-//     on its own goroutine, which ends when the phase returns.
+//   - context.DeadlineExceeded itself when ExecutionTimeout passes, and
+//     ctx.Err() itself when ctx is done, so that err == context.Canceled
+//     holds as it does for the original execloop. Why the run stopped
+//     ("execution timeout of 20m0s exceeded", or the context's cause) goes
+//     to the Logger. The run returns promptly: no task phase starts after
+//     that, and a phase still running is left to finish on its own
+//     goroutine, which ends when the phase returns.
 func (e *Executor) RunWithContext(ctx context.Context, plan Plan) error {
 	if e.err != nil {
 		return e.err
 	}
+	parent := ctx
 	if d := e.opts.ExecutionTimeout; d > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, d,
-			fmt.Errorf("execloop: execution timeout of %s exceeded: %w", d, context.DeadlineExceeded))
+		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
 	var timer *time.Timer
@@ -99,6 +100,7 @@ func (e *Executor) RunWithContext(ctx context.Context, plan Plan) error {
 	for {
 		res, err := e.pass(ctx, plan, errorsSpent, false)
 		if err != nil || res.Done {
+			e.logStopped(parent, ctx, err)
 			return err
 		}
 		errorsSpent = res.Errors
@@ -112,10 +114,26 @@ func (e *Executor) RunWithContext(ctx context.Context, plan Plan) error {
 			select {
 			case <-timer.C:
 			case <-ctx.Done():
-				return runStopped(ctx)
+				err := ctx.Err()
+				e.logStopped(parent, ctx, err)
+				return err
 			}
 		}
 	}
+}
+
+// logStopped says in the log why a run that ended with err stopped, when
+// err is the error of its context ctx: the ExecutionTimeout passed, or the
+// caller's context, parent, is done (with its cause when it has one).
+func (e *Executor) logStopped(parent, ctx context.Context, err error) {
+	if e.opts.Logger == nil || err == nil || err != ctx.Err() {
+		return
+	}
+	if parent.Err() == nil {
+		e.opts.Logger.Errorf("run stopped: execution timeout of %s exceeded", e.opts.ExecutionTimeout)
+		return
+	}
+	e.opts.Logger.Warningf("run stopped: %v", context.Cause(parent))
 }
 
 // Result is what one pass did.
@@ -181,8 +199,9 @@ func (n ErrorsSpent) applyTo(c *passConfig) { c.errorsSpent = int(n) }
 // their children. Errors a task spends within the budget are reported in the
 // Result, not returned. RunOnce returns an error when Create fails (wrapped),
 // when a task's error is fatal or exhausts the budget (*FatalError), and when
-// ctx is done (the context's error); the Result then holds what ran before.
-// RunOnce does not apply ExecutionTimeout and does not sleep.
+// ctx is done (ctx.Err() itself; its cause, if any, goes to the Logger); the
+// Result then holds what ran before. RunOnce does not apply
+// ExecutionTimeout and does not sleep.
 func (e *Executor) RunOnce(ctx context.Context, plan Plan, opts ...PassOption) (Result, error) {
 	if e.err != nil {
 		return Result{}, e.err
@@ -192,14 +211,4 @@ func (e *Executor) RunOnce(ctx context.Context, plan Plan, opts ...PassOption) (
 		o.applyTo(&c)
 	}
 	return e.pass(ctx, plan, c.errorsSpent, true)
-}
-
-// runStopped is the error of a run whose context is done: its cause, which
-// wraps context.DeadlineExceeded or context.Canceled.
-func runStopped(ctx context.Context) error {
-	cause := context.Cause(ctx)
-	if err := ctx.Err(); !errors.Is(cause, err) {
-		return fmt.Errorf("%w: %w", err, cause)
-	}
-	return cause
 }

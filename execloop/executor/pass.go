@@ -96,8 +96,8 @@ func (p *pass) run(plan Plan) error {
 	if plan == nil {
 		return errors.New("execloop: the plan is nil")
 	}
-	if p.ctx.Err() != nil {
-		return runStopped(p.ctx)
+	if err := p.ctx.Err(); err != nil {
+		return err
 	}
 	tasks, err := p.create(plan)
 	if err != nil {
@@ -195,8 +195,10 @@ func (p *pass) runSeries(tasks []Task) (n int, err error) {
 		n, err = n+1, p.finish(cur.ctx, cur.name, cur.phase, p.tick(), perr)
 	}()
 	for ; n < len(tasks); n++ {
-		if p.stops && p.ctx.Err() != nil {
-			return n, runStopped(p.ctx)
+		if p.stops {
+			if err := p.ctx.Err(); err != nil {
+				return n, err
+			}
 		}
 		children, err := p.runTask(tasks[n], &cur)
 		if err != nil {
@@ -297,7 +299,7 @@ func (p *pass) finish(ctx context.Context, name string, phase execloop.Phase, d 
 	var fatal *FatalError
 	switch {
 	case p.ctx.Err() != nil:
-		runErr = runStopped(p.ctx)
+		runErr = p.ctx.Err()
 	case errors.As(err, &fatal):
 		runErr = &FatalError{Message: fmt.Sprintf("execloop: task %q failed in %s", name, phase), Err: err}
 	case errors.Is(err, ErrInProgress):
@@ -335,7 +337,7 @@ func (p *pass) logOutcome(name string, phase execloop.Phase, outcome execloop.Ou
 		}
 		return
 	case runErr != nil && p.ctx.Err() != nil:
-		l.Warningf("task %q interrupted in %s: %v", name, phase, runErr)
+		l.Warningf("task %q interrupted in %s: %v", name, phase, context.Cause(p.ctx))
 	case runErr != nil:
 		l.Errorf("task %q failed in %s, ending the run: %v", name, phase, err)
 	default:
