@@ -81,7 +81,9 @@ RunWithContext bounds the run by its context and by ExecutionTimeout. When
 either is done the run returns promptly with the context's error itself
 (context.DeadlineExceeded when ExecutionTimeout passed), so that
 err == context.DeadlineExceeded holds as it does for the original; the
-Logger is told why. No phase starts after that. Tasks that want the context implement
+Logger is told why. No phase starts after that; a phase that ignores its
+context is left to finish on its own, and its task, which did not end, is
+not listed in the Result of RunOnce. Tasks that want the context implement
 executor.ContextTask, or are built with executor.NewTask from functions.
 
 # One pass at a time

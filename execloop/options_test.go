@@ -46,7 +46,7 @@ func TestOptionsLogThroughTheirLogger(t *testing.T) {
 			t.Errorf("logged:\n%s\nwant:\n%s", got, want)
 		}
 	})
-	t.Run("a nil Logger makes them do nothing", func(t *testing.T) {
+	t.Run("a nil Logger makes them do nothing", func(*testing.T) {
 		var opts execloop.Options
 		opts.Debugf("d")
 		opts.Infof("i")

@@ -59,13 +59,25 @@ A tolerated task error is never returned: RunOnce reports it in its Result.
 
 # Goroutines
 
-When the context can be done (a deadline, a cancel function, a task
-timeout), the phases of a pass run on one helper goroutine while the pass
-waits for the phase or for the context, whichever comes first. A phase that
-ignores its context therefore cannot keep a run past its deadline; it is left
-to finish on its own, and its goroutine ends when it returns. A phase that
-calls runtime.Goexit there ends the helper goroutine: the task fails with an
-error, and the next task gets a new helper. With a context that can never be
-done, phases run on the caller's goroutine, and runtime.Goexit ends that.
+When the run's context can be done (a deadline or a cancel function;
+ExecutionTimeout gives every Run a deadline), its passes run on one helper
+goroutine, phases one after the other, while the caller waits for the run or
+for the context, whichever comes first. The helper checks the context before
+each phase, so no phase starts once it is done. A phase that ignores its
+context cannot keep a run past its deadline: the caller returns at once, and
+the phase is left to finish on its own; the helper then starts nothing else
+and ends when the phase returns. RunOnce's Result does not list the task left
+behind, which did not end; the observer and the logger hear that it was
+interrupted, and in which phase. A task with a time limit of its own
+(TimeoutTask), or whose observer-made context has a Done channel of its own,
+runs on a goroutine of its own for the same reason, so that its time limit
+abandons it and the pass goes on.
+
+A phase that calls runtime.Goexit on the helper ends that goroutine: the task
+fails with an error, and the run goes on on a new helper; runtime.Goexit in
+Create there ends the run with a Create error. A panic or runtime.Goexit
+outside the phases (in an observer, a logger, a task's Name) happens again on
+the caller's goroutine. With a context that can never be done, everything
+runs on the caller's goroutine, and runtime.Goexit ends that.
 */
 package executor

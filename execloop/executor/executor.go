@@ -95,38 +95,16 @@ func (e *Executor) RunWithContext(ctx context.Context, plan Plan) error {
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	var timer *time.Timer
-	errorsSpent := 0
-	for {
-		res, err := e.pass(ctx, plan, errorsSpent, false)
-		if err != nil || res.Done {
-			e.logStopped(parent, ctx, err)
-			return err
-		}
-		errorsSpent = res.Errors
-		if d := e.opts.SleepBetweenRuns; d > 0 {
-			if timer == nil {
-				timer = time.NewTimer(d)
-				defer timer.Stop()
-			} else {
-				timer.Reset(d)
-			}
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				err := ctx.Err()
-				e.logStopped(parent, ctx, err)
-				return err
-			}
-		}
-	}
+	_, err := e.start(ctx, plan, false, 0)
+	e.logStopped(parent, ctx, err)
+	return err
 }
 
 // logStopped says in the log why a run that ended with err stopped, when
 // err is the error of its context ctx: the ExecutionTimeout passed, or the
 // caller's context, parent, is done (with its cause when it has one).
 func (e *Executor) logStopped(parent, ctx context.Context, err error) {
-	if e.opts.Logger == nil || err == nil || err != ctx.Err() {
+	if e.opts.Logger == nil || err == nil || err != ctx.Err() { //nolint:errorlint // the run returns the context's error itself
 		return
 	}
 	if parent.Err() == nil {
@@ -142,9 +120,11 @@ type Result struct {
 	// returned no tasks (and none ran), or every task of the pass succeeded
 	// and the plan, a Finisher, said that was the last pass.
 	Done bool
-	// Tasks has one entry per task execution, in the order they ran,
-	// children included. A task that ran more than once in the pass (several
-	// parents returned it as a child) has an entry per execution.
+	// Tasks has one entry per task execution that ended, in the order they
+	// ran, children included. A task that ran more than once in the pass
+	// (several parents returned it as a child) has an entry per execution.
+	// A task the context interrupted has none: it did not end, and runs
+	// again if the plan still asks for it.
 	Tasks []TaskResult
 	// Errors is the number of errors spent, including those carried in with
 	// ErrorsSpent. Keep it (in a custom resource's status, say) and pass it
@@ -200,7 +180,7 @@ func (n ErrorsSpent) applyTo(c *passConfig) { c.errorsSpent = int(n) }
 // Result, not returned. RunOnce returns an error when Create fails (wrapped),
 // when a task's error is fatal or exhausts the budget (*FatalError), and when
 // ctx is done (ctx.Err() itself; its cause, if any, goes to the Logger); the
-// Result then holds what ran before. RunOnce does not apply
+// Result then holds the executions that ended before. RunOnce does not apply
 // ExecutionTimeout and does not sleep.
 func (e *Executor) RunOnce(ctx context.Context, plan Plan, opts ...PassOption) (Result, error) {
 	if e.err != nil {
@@ -210,5 +190,5 @@ func (e *Executor) RunOnce(ctx context.Context, plan Plan, opts ...PassOption) (
 	for _, o := range opts {
 		o.applyTo(&c)
 	}
-	return e.pass(ctx, plan, c.errorsSpent, true)
+	return e.start(ctx, plan, true, c.errorsSpent)
 }

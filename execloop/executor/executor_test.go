@@ -747,11 +747,11 @@ func TestPhaseAndOutcomeNames(t *testing.T) {
 func TestFatalErrorText(t *testing.T) {
 	cases := []struct {
 		name string
-		err  *executor.FatalError
+		err  error
 		want string
 	}{
 		{"a bare FatalError prints as the original's does", &executor.FatalError{}, "FatalError: "},
-		{"an error marked with Fatal prints its cause", executor.Fatal(errBoom).(*executor.FatalError), "fatal: boom"},
+		{"an error marked with Fatal prints its cause", executor.Fatal(errBoom), "fatal: boom"},
 		{"a message without a cause prints alone", &executor.FatalError{Message: "stop"}, "stop"},
 		{"a message and a cause are joined", &executor.FatalError{Message: "stop", Err: errBoom}, "stop: boom"},
 	}
