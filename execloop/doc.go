@@ -78,8 +78,12 @@ A Create error ends the run and is returned.
 # Contexts and time limits
 
 RunWithContext bounds the run by its context and by ExecutionTimeout. When
-either is done the run returns promptly with an error wrapping the context's
-error; no phase starts after that. Tasks that want the context implement
+either is done the run returns promptly with the context's error itself
+(context.DeadlineExceeded when ExecutionTimeout passed), so that
+err == context.DeadlineExceeded holds as it does for the original; the
+Logger is told why. No phase starts after that; a phase that ignores its
+context is left to finish on its own, and its task, which did not end, is
+not listed in the Result of RunOnce. Tasks that want the context implement
 executor.ContextTask, or are built with executor.NewTask from functions.
 
 # One pass at a time
@@ -95,7 +99,9 @@ worker, and the error count travels from pass to pass in the object's status
 Options.Logger receives what happens, naming the task in every message:
 successes and waits at debug level, tolerated failures as warnings, failures
 that end the run as errors. NewLogrLogger bridges logr (and so
-controller-runtime's log.FromContext). Options.Observer is told when passes
-and tasks start and finish, to drive metrics, events and tracing.
+controller-runtime's log.FromContext). An Observer, given to the executor
+with executor.WithObserver (Options holds only the original's four fields),
+is told when passes and tasks start and finish, to drive metrics, events and
+tracing.
 */
 package execloop

@@ -51,14 +51,22 @@ type ValuesLogger interface {
 	WithValues(keysAndValues ...any) Logger
 }
 
-// NewStdLogger returns a Logger that writes every level, debug included, as
-// lines with a date and a level prefix to w; a nil w means standard output.
-// It is the default Logger of DefaultOptions.
+// NewStdLogger returns the Logger of DefaultOptions, which writes lines in
+// the original execloop's format to w (standard output when w is nil): the
+// prefix "execloop-", the local date and time as the standard library's log
+// package writes them with log.LstdFlags ("2006/01/02 15:04:05"), a space,
+// the level tag "DEBUG:", "INFO:", "WARN:" or "ERROR:", a space and the
+// message, then a newline:
+//
+//	execloop-2026/01/02 15:04:05 INFO: plan Create returned 3 tasks
+//
+// Every level is written, debug included. Lines are written whole, so one
+// Logger may serve concurrent runs.
 func NewStdLogger(w io.Writer) Logger {
 	if w == nil {
 		w = os.Stdout
 	}
-	return stdLogger{log.New(w, "", log.LstdFlags)}
+	return stdLogger{log.New(w, "execloop-", log.LstdFlags)}
 }
 
 type stdLogger struct{ l *log.Logger }
@@ -66,16 +74,16 @@ type stdLogger struct{ l *log.Logger }
 var _ Logger = stdLogger{}
 
 func (s stdLogger) Debugf(format string, args ...any) {
-	s.l.Print("DEBUG ", fmt.Sprintf(format, args...))
+	s.l.Print("DEBUG: ", fmt.Sprintf(format, args...))
 }
 func (s stdLogger) Infof(format string, args ...any) {
-	s.l.Print("INFO ", fmt.Sprintf(format, args...))
+	s.l.Print("INFO: ", fmt.Sprintf(format, args...))
 }
 func (s stdLogger) Warningf(format string, args ...any) {
-	s.l.Print("WARNING ", fmt.Sprintf(format, args...))
+	s.l.Print("WARN: ", fmt.Sprintf(format, args...))
 }
 func (s stdLogger) Errorf(format string, args ...any) {
-	s.l.Print("ERROR ", fmt.Sprintf(format, args...))
+	s.l.Print("ERROR: ", fmt.Sprintf(format, args...))
 }
 
 // NewLogrLogger bridges a logr.Logger (controller-runtime's log.FromContext,

@@ -76,9 +76,11 @@ func (o Outcome) String() string {
 
 // Observer is told about passes and tasks as they run, so that metrics,
 // events and tracing can be driven without the executor knowing of them. Its
-// methods are called on the goroutine that runs the pass, one at a time per
-// run; an Observer shared by concurrent runs must be safe for concurrent use.
-// Embed NopObserver to implement only some of the methods.
+// methods are called one at a time per run, in order: on the goroutine that
+// runs the pass (a helper goroutine when the run's context can be done), and
+// on the caller's when it gives up on a pass whose phase does not return; an
+// Observer shared by concurrent runs must be safe for concurrent use. Embed
+// NopObserver to implement only some of the methods.
 type Observer interface {
 	// PassStarted is called before a pass calls the plan's Create. The
 	// context it returns is the one the pass and its tasks use.
@@ -86,7 +88,9 @@ type Observer interface {
 	// TaskStarted is called before a task's first phase. The context it
 	// returns is the one the task's phases and TaskFinished receive.
 	TaskStarted(ctx context.Context, task string) context.Context
-	// TaskFinished is called once a task's execution has ended.
+	// TaskFinished is called once a task's execution has ended, or the
+	// run's context interrupted it (Outcome Failed, Err the context's
+	// error).
 	TaskFinished(ctx context.Context, event TaskEvent)
 	// PassFinished is called once a pass has ended, whatever the outcome.
 	PassFinished(ctx context.Context, event PassEvent)

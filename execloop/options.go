@@ -32,7 +32,10 @@ const (
 )
 
 // Options configures an Executor. The zero value is usable: no pause between
-// passes, the first task error is fatal, no time limit and no logging.
+// passes, the first task error is fatal, no time limit and no logging. Its
+// four fields are the original execloop's, in the same order, so unkeyed
+// literals written for it compile; the Observer, which the original lacks,
+// is an option of executor.New.
 type Options struct {
 	// Logger receives what the executor does. Nil means silent.
 	Logger Logger
@@ -49,19 +52,17 @@ type Options struct {
 	ErrorsToTolerate int
 
 	// ExecutionTimeout bounds a whole run (Run and RunWithContext): when it
-	// passes, the run ends with an error that wraps context.DeadlineExceeded.
+	// passes, the run ends with context.DeadlineExceeded itself, and the
+	// Logger is told that the execution timeout was exceeded.
 	// Zero means no limit. It must not be negative. RunOnce does not apply
 	// it: a single pass is bounded by the context it is given.
 	ExecutionTimeout time.Duration
-
-	// Observer is told when passes and tasks start and finish, to drive
-	// metrics, events or tracing. Nil costs nothing.
-	Observer Observer
 }
 
 // DefaultOptions returns the options of the original execloop: one second
 // between passes, five errors tolerated, a twenty-minute time limit and a
-// Logger that writes every level to standard output.
+// Logger that writes every level to standard output in the original's line
+// format (NewStdLogger).
 func DefaultOptions() Options {
 	return Options{
 		Logger:           NewStdLogger(nil),
@@ -95,11 +96,41 @@ func (o Options) WithExecutionTimeout(d time.Duration) Options {
 	return o
 }
 
-// WithObserver returns a copy of o that reports to obs.
-func (o Options) WithObserver(obs Observer) Options {
-	o.Observer = obs
-	return o
+// Debugf writes a debug message to o.Logger; it does nothing when o.Logger
+// is nil. Debugf, Infof, Warningf and Errorf let code hand its own messages
+// to the run's Logger without checking for nil first, and make Options a
+// Logger itself.
+func (o Options) Debugf(format string, args ...any) {
+	if o.Logger != nil {
+		o.Logger.Debugf(format, args...)
+	}
 }
+
+// Infof writes an informational message to o.Logger; it does nothing when
+// o.Logger is nil.
+func (o Options) Infof(format string, args ...any) {
+	if o.Logger != nil {
+		o.Logger.Infof(format, args...)
+	}
+}
+
+// Warningf writes a warning to o.Logger; it does nothing when o.Logger is
+// nil.
+func (o Options) Warningf(format string, args ...any) {
+	if o.Logger != nil {
+		o.Logger.Warningf(format, args...)
+	}
+}
+
+// Errorf writes an error message to o.Logger; it does nothing when o.Logger
+// is nil.
+func (o Options) Errorf(format string, args ...any) {
+	if o.Logger != nil {
+		o.Logger.Errorf(format, args...)
+	}
+}
+
+var _ Logger = Options{}
 
 // Validate reports the first field of o that holds a value the executor
 // cannot use, naming the field and the value.

@@ -28,30 +28,66 @@ import (
 	"github.com/execloop/execloop/execloop/executor"
 )
 
-// benchPass runs one RunOnce per iteration and reports ns/task and
-// allocs/task, where tasksPerPass tasks run in each pass.
-func benchPass(b *testing.B, ctx context.Context, exec *executor.Executor, plan executor.Plan, tasksPerPass int) {
+// The engine's benchmarks come in pairs. The main case runs with
+// DefaultOptions() minus the logger, so under the twenty-minute
+// ExecutionTimeout: a context that can be done, as most users run (a
+// controller bounds each pass the same way). The NoLimit case differs only
+// in having no time limit, so phases run on the caller's goroutine. Read
+// their ratio, measured in the same run; ns/task and allocs/task are per
+// task executed.
+
+// defaults are DefaultOptions() without the logger.
+func defaults() execloop.Options { return execloop.DefaultOptions().WithLogger(nil) }
+
+// noLimit are defaults without a time limit.
+func noLimit() execloop.Options { return defaults().WithExecutionTimeout(0) }
+
+// benchPass runs one RunOnce of plan per iteration and reports ns/task and
+// allocs/task, where tasksPerPass tasks run in each pass. RunOnce does not
+// apply ExecutionTimeout itself, so each pass runs under a context that
+// ends after it, made afresh as Run makes one per run and the adapter one
+// per pass; with no ExecutionTimeout, under context.Background().
+func benchPass(b *testing.B, opts execloop.Options, plan executor.Plan, tasksPerPass int) {
 	b.Helper()
+	exec := executor.New(&opts)
 	b.ReportAllocs()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	b.ResetTimer()
 	for range b.N {
-		if _, err := exec.RunOnce(ctx, plan); err != nil {
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if d := opts.ExecutionTimeout; d > 0 {
+			ctx, cancel = context.WithTimeout(ctx, d)
+		}
+		_, err := exec.RunOnce(ctx, plan)
+		cancel()
+		if err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
 	runtime.ReadMemStats(&after)
-	n := float64(b.N * tasksPerPass)
+	reportPerTask(b, tasksPerPass, &before, &after)
+}
+
+// reportPerTask reports ns/task and allocs/task for b.N iterations of
+// tasksPerOp tasks each.
+func reportPerTask(b *testing.B, tasksPerOp int, before, after *runtime.MemStats) {
+	n := float64(b.N * tasksPerOp)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/task")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, "allocs/task")
 }
 
-// BenchmarkRunNoopTasks is one pass of 100 no-op tasks with a nil logger:
-// ns/op and allocs/op are per 100 tasks.
+// BenchmarkRunNoopTasks is one pass of 100 no-op tasks with the default
+// options minus the logger: ns/op and allocs/op are per 100 tasks.
 func BenchmarkRunNoopTasks(b *testing.B) {
-	benchPass(b, context.Background(), executor.New(&execloop.Options{}), repeat(noops(100)), 100)
+	benchPass(b, defaults(), repeat(noops(100)), 100)
+}
+
+// BenchmarkRunNoopTasksNoLimit is BenchmarkRunNoopTasks without a time
+// limit.
+func BenchmarkRunNoopTasksNoLimit(b *testing.B) {
+	benchPass(b, noLimit(), repeat(noops(100)), 100)
 }
 
 // BenchmarkClockRead is the baseline of the pass benchmarks: one reading of
@@ -70,29 +106,30 @@ func BenchmarkClockRead(b *testing.B) {
 	}
 }
 
-// BenchmarkRunNoopTasksLogrDiscard is the same pass with the logr bridge on
-// a discarding sink.
+// BenchmarkRunNoopTasksLogrDiscard is BenchmarkRunNoopTasksNoLimit with the
+// logr bridge on a discarding sink.
 func BenchmarkRunNoopTasksLogrDiscard(b *testing.B) {
-	o := execloop.Options{Logger: execloop.NewLogrLogger(logr.Discard())}
-	benchPass(b, context.Background(), executor.New(&o), repeat(noops(100)), 100)
+	benchPass(b, noLimit().WithLogger(execloop.NewLogrLogger(logr.Discard())), repeat(noops(100)), 100)
 }
 
-// BenchmarkRunNoopTasksCancellable is the same pass with a context that can
-// be cancelled, as in a controller: phases run on the helper goroutine.
-func BenchmarkRunNoopTasksCancellable(b *testing.B) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	benchPass(b, ctx, executor.New(&execloop.Options{}), repeat(noops(100)), 100)
+// fanOut is a plan of one parent that returns 100 no-op children.
+func fanOut() executor.Plan {
+	children := noops(100)
+	return repeat{executor.NewTask("parent", executor.TaskFuncs{
+		PerformAction: func(context.Context) ([]executor.Task, error) { return children, nil },
+	})}
 }
 
 // BenchmarkChildrenFanOut is one pass of one parent that returns 100
-// no-op children.
+// no-op children, with the default options minus the logger.
 func BenchmarkChildrenFanOut(b *testing.B) {
-	children := noops(100)
-	parent := executor.NewTask("parent", executor.TaskFuncs{
-		PerformAction: func(context.Context) ([]executor.Task, error) { return children, nil },
-	})
-	benchPass(b, context.Background(), executor.New(&execloop.Options{}), repeat{parent}, 101)
+	benchPass(b, defaults(), fanOut(), 101)
+}
+
+// BenchmarkChildrenFanOutNoLimit is BenchmarkChildrenFanOut without a time
+// limit.
+func BenchmarkChildrenFanOutNoLimit(b *testing.B) {
+	benchPass(b, noLimit(), fanOut(), 101)
 }
 
 // tenPasses needs ten passes of ten no-op tasks before it is done.
@@ -109,10 +146,13 @@ func (p *tenPasses) Create() ([]executor.Task, error) {
 	return p.tasks, nil
 }
 
-// BenchmarkRunTenPasses is one Run of a plan that needs ten passes of ten
-// no-op tasks (no sleep between passes): ns/op is per run of 100 tasks.
-func BenchmarkRunTenPasses(b *testing.B) {
-	exec := executor.New(&execloop.Options{})
+// benchTenPasses runs one Run per iteration of a plan that needs ten passes
+// of ten no-op tasks, with no sleep between passes: ns/op is per run of 100
+// tasks.
+func benchTenPasses(b *testing.B, opts execloop.Options) {
+	b.Helper()
+	opts = opts.WithSleepBetweenRuns(0)
+	exec := executor.New(&opts)
 	plan := &tenPasses{tasks: noops(10)}
 	b.ReportAllocs()
 	var before, after runtime.MemStats
@@ -126,7 +166,18 @@ func BenchmarkRunTenPasses(b *testing.B) {
 	}
 	b.StopTimer()
 	runtime.ReadMemStats(&after)
-	n := float64(b.N * 100)
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/task")
-	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, "allocs/task")
+	reportPerTask(b, 100, &before, &after)
+}
+
+// BenchmarkRunTenPasses is one Run of ten passes of ten no-op tasks with
+// the default options minus the logger and the sleep between passes (so
+// Run applies the twenty-minute ExecutionTimeout).
+func BenchmarkRunTenPasses(b *testing.B) {
+	benchTenPasses(b, defaults())
+}
+
+// BenchmarkRunTenPassesNoLimit is BenchmarkRunTenPasses without a time
+// limit.
+func BenchmarkRunTenPassesNoLimit(b *testing.B) {
+	benchTenPasses(b, noLimit())
 }

@@ -25,6 +25,9 @@ plans until they need no more tasks.
 	err = exec.RunWithContext(ctx, plan) // bounded by ctx and ExecutionTimeout
 	res, err := exec.RunOnce(ctx, plan)  // exactly one pass
 
+An execloop.Observer, given as executor.New(&opts, executor.WithObserver(obs)),
+is told when passes and tasks start and finish.
+
 Run and RunWithContext start each run with a fresh error budget. RunOnce
 starts from zero errors, or from the count given with ErrorsSpent. A plan
 that knows when it is finished implements Finisher: a pass in which every
@@ -48,20 +51,33 @@ What ends a run or a pass early, and what is returned:
   - the error that makes the count exceed ErrorsToTolerate: *FatalError
     naming the task and the budget, wrapping the error;
   - a Create error: that error, wrapped;
-  - the context done, or ExecutionTimeout passed (runs only): an error that
-    wraps context.Canceled or context.DeadlineExceeded.
+  - the context done, or ExecutionTimeout passed (runs only): the context's
+    error itself, context.Canceled or context.DeadlineExceeded; the Logger
+    is told why (the timeout, or the context's cause).
 
 A tolerated task error is never returned: RunOnce reports it in its Result.
 
 # Goroutines
 
-When the context can be done (a deadline, a cancel function, a task
-timeout), the phases of a pass run on one helper goroutine while the pass
-waits for the phase or for the context, whichever comes first. A phase that
-ignores its context therefore cannot keep a run past its deadline; it is left
-to finish on its own, and its goroutine ends when it returns. A phase that
-calls runtime.Goexit there ends the helper goroutine: the task fails with an
-error, and the next task gets a new helper. With a context that can never be
-done, phases run on the caller's goroutine, and runtime.Goexit ends that.
+When the run's context can be done (a deadline or a cancel function;
+ExecutionTimeout gives every Run a deadline), its passes run on one helper
+goroutine, phases one after the other, while the caller waits for the run or
+for the context, whichever comes first. The helper checks the context before
+each phase, so no phase starts once it is done. A phase that ignores its
+context cannot keep a run past its deadline: the caller returns at once, and
+the phase is left to finish on its own; the helper then starts nothing else
+and ends when the phase returns. RunOnce's Result does not list the task left
+behind, which did not end; the observer and the logger hear that it was
+interrupted, and in which phase. A task with a time limit of its own
+(TimeoutTask), or whose observer-made context has a Done channel of its own,
+runs on a goroutine of its own for the same reason, so that its time limit
+abandons it and the pass goes on.
+
+A phase that calls runtime.Goexit on the helper ends that goroutine: the task
+fails with an error, and the run goes on on a new helper; runtime.Goexit in
+Create there ends the run with a Create error. A panic or runtime.Goexit
+outside the phases (in an observer, a logger, a task's Name) happens again on
+the caller's goroutine. With a context that can never be done, everything
+runs on the caller's goroutine, and runtime.Goexit ends that.
 */
 package executor

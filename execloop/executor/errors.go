@@ -50,9 +50,13 @@ func Fatal(err error) error {
 	return &FatalError{Err: err}
 }
 
-// Error implements error.
+// Error implements error: Message and the cause's text, joined by ": ";
+// "fatal: " and the cause's text when Message is empty; and "FatalError: ",
+// as in the original execloop, when both are empty.
 func (e *FatalError) Error() string {
 	switch {
+	case e.Message == "" && e.Err == nil:
+		return "FatalError: "
 	case e.Message == "":
 		return fmt.Sprintf("fatal: %v", e.Err)
 	case e.Err == nil:

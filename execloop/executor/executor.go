@@ -18,8 +18,6 @@ package executor
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/execloop/execloop/execloop"
@@ -31,18 +29,39 @@ import (
 // same time. The zero value runs with the zero Options.
 type Executor struct {
 	opts execloop.Options
+	obs  execloop.Observer
 	err  error // what Options.Validate said
 }
 
 // New returns an Executor with a copy of opts; nil means DefaultOptions().
 // Options that do not validate make every run return the validation error.
-func New(opts *execloop.Options) *Executor {
+// The Options are the original execloop's; what it lacks is given as
+// Options of New (WithObserver).
+func New(opts *execloop.Options, with ...Option) *Executor {
 	o := execloop.DefaultOptions()
 	if opts != nil {
 		o = *opts
 	}
-	return &Executor{opts: o, err: o.Validate()}
+	e := &Executor{opts: o, err: o.Validate()}
+	for _, w := range with {
+		w.apply(e)
+	}
+	return e
 }
+
+// Option configures an Executor beyond its execloop.Options; see New.
+type Option interface {
+	apply(e *Executor)
+}
+
+// WithObserver is an Option of New: obs is told when passes and tasks start
+// and finish, to drive metrics, events or tracing. Nil, like no observer at
+// all, costs nothing.
+func WithObserver(obs execloop.Observer) Option { return observerOption{obs} }
+
+type observerOption struct{ obs execloop.Observer }
+
+func (o observerOption) apply(e *Executor) { e.obs = o.obs }
 
 // Options returns the executor's options.
 func (e *Executor) Options() execloop.Options { return e.opts }
@@ -59,42 +78,40 @@ func (e *Executor) Run(plan Plan) error {
 // the final state is reached, and otherwise:
 //   - the Create error (wrapped) when Create fails;
 //   - a *FatalError when a task's error is fatal or exhausts the budget;
-//   - an error wrapping context.DeadlineExceeded when ExecutionTimeout passes,
-//     or the context's error when ctx is done. It returns promptly: no task
-//     phase starts after that, and a phase still running is left to finish
-//     on its own goroutine, which ends when the phase returns.
+//   - context.DeadlineExceeded itself when ExecutionTimeout passes, and
+//     ctx.Err() itself when ctx is done, so that err == context.Canceled
+//     holds as it does for the original execloop. Why the run stopped
+//     ("execution timeout of 20m0s exceeded", or the context's cause) goes
+//     to the Logger. The run returns promptly: no task phase starts after
+//     that, and a phase still running is left to finish on its own
+//     goroutine, which ends when the phase returns.
 func (e *Executor) RunWithContext(ctx context.Context, plan Plan) error {
 	if e.err != nil {
 		return e.err
 	}
+	parent := ctx
 	if d := e.opts.ExecutionTimeout; d > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, d,
-			fmt.Errorf("execloop: execution timeout of %s exceeded: %w", d, context.DeadlineExceeded))
+		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	var timer *time.Timer
-	errorsSpent := 0
-	for {
-		res, err := e.pass(ctx, plan, errorsSpent, false)
-		if err != nil || res.Done {
-			return err
-		}
-		errorsSpent = res.Errors
-		if d := e.opts.SleepBetweenRuns; d > 0 {
-			if timer == nil {
-				timer = time.NewTimer(d)
-				defer timer.Stop()
-			} else {
-				timer.Reset(d)
-			}
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				return runStopped(ctx)
-			}
-		}
+	_, err := e.start(ctx, plan, false, 0)
+	e.logStopped(parent, ctx, err)
+	return err
+}
+
+// logStopped says in the log why a run that ended with err stopped, when
+// err is the error of its context ctx: the ExecutionTimeout passed, or the
+// caller's context, parent, is done (with its cause when it has one).
+func (e *Executor) logStopped(parent, ctx context.Context, err error) {
+	if e.opts.Logger == nil || err == nil || err != ctx.Err() { //nolint:errorlint // the run returns the context's error itself
+		return
 	}
+	if parent.Err() == nil {
+		e.opts.Logger.Errorf("run stopped: execution timeout of %s exceeded", e.opts.ExecutionTimeout)
+		return
+	}
+	e.opts.Logger.Warningf("run stopped: %v", context.Cause(parent))
 }
 
 // Result is what one pass did.
@@ -103,9 +120,11 @@ type Result struct {
 	// returned no tasks (and none ran), or every task of the pass succeeded
 	// and the plan, a Finisher, said that was the last pass.
 	Done bool
-	// Tasks has one entry per task execution, in the order they ran,
-	// children included. A task that ran more than once in the pass (several
-	// parents returned it as a child) has an entry per execution.
+	// Tasks has one entry per task execution that ended, in the order they
+	// ran, children included. A task that ran more than once in the pass
+	// (several parents returned it as a child) has an entry per execution.
+	// A task the context interrupted has none: it did not end, and runs
+	// again if the plan still asks for it.
 	Tasks []TaskResult
 	// Errors is the number of errors spent, including those carried in with
 	// ErrorsSpent. Keep it (in a custom resource's status, say) and pass it
@@ -160,8 +179,9 @@ func (n ErrorsSpent) applyTo(c *passConfig) { c.errorsSpent = int(n) }
 // their children. Errors a task spends within the budget are reported in the
 // Result, not returned. RunOnce returns an error when Create fails (wrapped),
 // when a task's error is fatal or exhausts the budget (*FatalError), and when
-// ctx is done (the context's error); the Result then holds what ran before.
-// RunOnce does not apply ExecutionTimeout and does not sleep.
+// ctx is done (ctx.Err() itself; its cause, if any, goes to the Logger); the
+// Result then holds the executions that ended before. RunOnce does not apply
+// ExecutionTimeout and does not sleep.
 func (e *Executor) RunOnce(ctx context.Context, plan Plan, opts ...PassOption) (Result, error) {
 	if e.err != nil {
 		return Result{}, e.err
@@ -170,15 +190,5 @@ func (e *Executor) RunOnce(ctx context.Context, plan Plan, opts ...PassOption) (
 	for _, o := range opts {
 		o.applyTo(&c)
 	}
-	return e.pass(ctx, plan, c.errorsSpent, true)
-}
-
-// runStopped is the error of a run whose context is done: its cause, which
-// wraps context.DeadlineExceeded or context.Canceled.
-func runStopped(ctx context.Context) error {
-	cause := context.Cause(ctx)
-	if err := ctx.Err(); !errors.Is(cause, err) {
-		return fmt.Errorf("%w: %w", err, cause)
-	}
-	return cause
+	return e.start(ctx, plan, true, c.errorsSpent)
 }

@@ -404,13 +404,12 @@ func TestPanicsAreErrorsOfTheTask(t *testing.T) {
 		}
 	})
 	t.Run("a panic outside the phases, in an observer, is not recovered", func(t *testing.T) {
-		o := execloop.Options{Observer: panickingObserver{}}
 		defer func() {
 			if v := recover(); v != "observer blew up" {
 				t.Errorf("recovered %v, want the observer's panic", v)
 			}
 		}()
-		_, _ = executor.New(&o).RunOnce(background, repeat{&fake{name: "a", tr: &trace{}}})
+		_, _ = executor.New(&execloop.Options{}, executor.WithObserver(panickingObserver{})).RunOnce(background, repeat{&fake{name: "a", tr: &trace{}}})
 		t.Error("RunOnce returned")
 	})
 	t.Run("runtime.Goexit in a phase on the pass's goroutine ends it, as it would without the executor", func(t *testing.T) {
@@ -422,7 +421,7 @@ func TestPanicsAreErrorsOfTheTask(t *testing.T) {
 			goexit := executor.NewTask("goexit", executor.TaskFuncs{
 				Pre: func(context.Context) error { runtime.Goexit(); return nil },
 			})
-			_, _ = executor.New(&execloop.Options{Observer: obs}).RunOnce(background, repeat{goexit})
+			_, _ = executor.New(&execloop.Options{}, executor.WithObserver(obs)).RunOnce(background, repeat{goexit})
 			returned = true
 		}()
 		<-ended
@@ -572,20 +571,40 @@ func TestTaskTimeout(t *testing.T) {
 func TestRunWithContext(t *testing.T) {
 	wait := &fake{name: "waits", pre: fmt.Errorf("not yet: %w", executor.ErrInProgress), tr: &trace{}}
 
-	t.Run("ExecutionTimeout ends the run with an error wrapping DeadlineExceeded", func(t *testing.T) {
-		o := execloop.Options{SleepBetweenRuns: time.Millisecond, ExecutionTimeout: 30 * time.Millisecond}
+	t.Run("ExecutionTimeout ends the run with DeadlineExceeded itself, and the log says why", func(t *testing.T) {
+		log := &lines{}
+		o := execloop.Options{SleepBetweenRuns: time.Millisecond, ExecutionTimeout: 30 * time.Millisecond, Logger: log}
 		err := executor.New(&o).RunWithContext(background, repeat{wait})
-		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "execution timeout of 30ms exceeded") {
-			t.Fatalf("RunWithContext = %v, want the execution timeout", err)
+		if err != context.DeadlineExceeded { //nolint:errorlint // the original's users compare with ==
+			t.Fatalf("RunWithContext = %#v, want context.DeadlineExceeded itself", err)
+		}
+		if last := log.out[len(log.out)-1]; last != "ERROR run stopped: execution timeout of 30ms exceeded" {
+			t.Errorf("the last log line is %q, want the execution timeout", last)
 		}
 	})
 
-	t.Run("a context deadline ends the run with an error wrapping DeadlineExceeded", func(t *testing.T) {
+	t.Run("a context deadline ends the run with DeadlineExceeded itself", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(background, 30*time.Millisecond)
 		defer cancel()
 		o := execloop.Options{SleepBetweenRuns: time.Millisecond}
-		if err := executor.New(&o).RunWithContext(ctx, repeat{wait}); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("RunWithContext = %v, want DeadlineExceeded", err)
+		if err := executor.New(&o).RunWithContext(ctx, repeat{wait}); err != context.DeadlineExceeded { //nolint:errorlint // as above
+			t.Fatalf("RunWithContext = %#v, want context.DeadlineExceeded itself", err)
+		}
+	})
+
+	t.Run("a cancellation with a cause ends the run with Canceled itself, and the log gives the cause", func(t *testing.T) {
+		ctx, cancel := context.WithCancelCause(background)
+		cancel(errors.New("shutting down"))
+		log := &lines{}
+		o := execloop.Options{Logger: log}
+		if err := executor.New(&o).RunWithContext(ctx, repeat{wait}); err != context.Canceled { //nolint:errorlint // as above
+			t.Fatalf("RunWithContext = %#v, want context.Canceled itself", err)
+		}
+		if got := strings.Join(log.out, "\n"); got != "WARNING run stopped: shutting down" {
+			t.Errorf("logged %q, want the cause", got)
+		}
+		if _, err := executor.New(&o).RunOnce(ctx, repeat{wait}); err != context.Canceled { //nolint:errorlint // as above
+			t.Errorf("RunOnce = %#v, want context.Canceled itself", err)
 		}
 	})
 
@@ -600,8 +619,8 @@ func TestRunWithContext(t *testing.T) {
 		go func() { done <- executor.New(&o).RunWithContext(ctx, plan) }()
 		select {
 		case err := <-done:
-			if !errors.Is(err, context.Canceled) {
-				t.Fatalf("RunWithContext = %v, want Canceled", err)
+			if err != context.Canceled { //nolint:errorlint // as above
+				t.Fatalf("RunWithContext = %#v, want context.Canceled itself", err)
 			}
 		case <-time.After(time.Minute):
 			t.Fatal("RunWithContext kept sleeping after its context was cancelled")
@@ -620,8 +639,8 @@ func TestRunWithContext(t *testing.T) {
 		cancel()
 		select {
 		case err := <-done:
-			if !errors.Is(err, context.Canceled) {
-				t.Fatalf("RunWithContext = %v, want Canceled", err)
+			if err != context.Canceled { //nolint:errorlint // as above
+				t.Fatalf("RunWithContext = %#v, want context.Canceled itself", err)
 			}
 		case <-time.After(time.Minute):
 			t.Fatal("RunWithContext waited for a phase that ignores its context")
@@ -723,8 +742,25 @@ func TestPhaseAndOutcomeNames(t *testing.T) {
 	if got := executor.Fatal(nil); got != nil {
 		t.Errorf("Fatal(nil) = %v, want nil", got)
 	}
-	if got := executor.Fatal(errBoom).Error(); got != "fatal: boom" {
-		t.Errorf("Fatal(boom).Error() = %q", got)
+}
+
+func TestFatalErrorText(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"a bare FatalError prints as the original's does", &executor.FatalError{}, "FatalError: "},
+		{"an error marked with Fatal prints its cause", executor.Fatal(errBoom), "fatal: boom"},
+		{"a message without a cause prints alone", &executor.FatalError{Message: "stop"}, "stop"},
+		{"a message and a cause are joined", &executor.FatalError{Message: "stop", Err: errBoom}, "stop: boom"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.err.Error(); got != tc.want {
+				t.Errorf("Error() = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

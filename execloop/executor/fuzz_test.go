@@ -17,6 +17,7 @@ limitations under the License.
 package executor_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -177,5 +178,27 @@ func FuzzRunOnce(f *testing.F) {
 		if got := strings.Count(strings.Join(steps, " "), ".Pre"); got != len(res.Tasks) {
 			t.Fatalf("%d Pre phases ran but %d executions are reported", got, len(res.Tasks))
 		}
+		// On the helper goroutine (a context that can be done), the same
+		// tree runs the same phases and ends the same way.
+		ctx, cancel := context.WithCancel(background)
+		defer cancel()
+		h := &graph{data: data[1:], tr: &trace{}, parents: map[string]string{}}
+		hres, herr := tolerant(tolerate).RunOnce(ctx, &passes{lists: [][]executor.Task{h.tasks(16, 0, "")}})
+		if got, want := h.tr.String(), g.tr.String(); got != want {
+			t.Fatalf("on the helper, phases ran\n%s\nwant\n%s", got, want)
+		}
+		if got, want := summary(hres, herr), summary(res, err); got != want {
+			t.Fatalf("on the helper, the pass ended\n%s\nwant\n%s", got, want)
+		}
 	})
+}
+
+// summary is what a pass did, without the durations and the panics' stacks.
+func summary(res executor.Result, err error) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "done=%v errors=%d err=%v\n", res.Done, res.Errors, err)
+	for _, r := range res.Tasks {
+		fmt.Fprintf(&b, "%s %s in %s: %v\n", r.Name, r.Outcome, r.Phase, r.Err)
+	}
+	return b.String()
 }

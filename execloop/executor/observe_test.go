@@ -70,8 +70,8 @@ func TestObserverIsToldAboutPassesAndTasks(t *testing.T) {
 		&fake{name: "a", children: []executor.Task{&fake{name: "a1", post: errBoom, tr: tr}}, tr: tr},
 		seeCtx,
 	}}}
-	o := execloop.Options{ErrorsToTolerate: 1, Observer: obs}
-	exec := executor.New(&o)
+	o := execloop.Options{ErrorsToTolerate: 1}
+	exec := executor.New(&o, executor.WithObserver(obs))
 	if _, err := exec.RunOnce(background, plan); err != nil {
 		t.Fatal(err)
 	}
@@ -165,21 +165,6 @@ func TestLogrBridge(t *testing.T) {
 		t.Error("DebugEnabled is true at verbosity 0")
 	}
 	execloop.NewLogrLogger(logr.Discard()).Errorf("into the void") // must not panic
-}
-
-func TestStdLoggerWritesEveryLevel(t *testing.T) {
-	var b strings.Builder
-	l := execloop.NewStdLogger(&b)
-	l.Debugf("d")
-	l.Infof("i")
-	l.Warningf("w")
-	l.Errorf("e")
-	got := b.String()
-	for _, w := range []string{"DEBUG d\n", "INFO i\n", "WARNING w\n", "ERROR e\n"} {
-		if !strings.Contains(got, w) {
-			t.Errorf("std logger output %q lacks %q", got, w)
-		}
-	}
 }
 
 func TestQuietLoggersCostNoAllocations(t *testing.T) {

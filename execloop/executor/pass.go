@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -27,59 +28,332 @@ import (
 	"github.com/execloop/execloop/execloop"
 )
 
-// pass is the state of one Create/execute pass.
+// pass is the state of one run (a RunWithContext or a RunOnce call) and of
+// the pass under way.
+//
+// When the run's context can never be done, everything runs on the caller's
+// goroutine. Otherwise the passes run on one helper goroutine, phases
+// inline, while the caller waits for the helper or for the context (wait).
+// When the context is done first, the caller returns at once if the helper
+// is inside something that may not return (a phase, Create, a task on its
+// own runner), and otherwise waits for the executor's own work in between,
+// which stops before the next phase. When the caller reads the pass after
+// leaving it (to return a Result, or to tell the observer and the logger),
+// the two hand the pass over through state, one compare-and-swap per step
+// (shared); otherwise the caller reads nothing of it and the helper, left
+// alone, ends once its phase returns.
 type pass struct {
-	ctx      context.Context
-	stops    bool // ctx can be done: ctx.Done() is not nil
+	// The run's settings.
+	plan     Plan
+	runCtx   context.Context // bounded by ExecutionTimeout for RunWithContext
+	stop     <-chan struct{} // runCtx.Done(): nil when the passes run on the caller's goroutine
+	once     bool            // RunOnce: exactly one pass, recorded
+	sleep    time.Duration   // between passes
 	log      execloop.Logger
 	debug    bool // log is not nil and writes debug messages
 	obs      execloop.Observer
 	tolerate int
-	errors   int // spent so far, carried-in ones included
-	record   bool
-	done     bool
-	tasks    []TaskResult
-	counts   [3]int  // executions by execloop.Outcome
-	runner   *runner // runs phases when ctx can be done
+	timed    bool // task durations are wanted
+	exact    bool // read the clock at the start of each task too
+
+	// The helper goroutine and the hand-over, when stop is not nil.
+	shared   bool          // the caller reads the pass after leaving it
+	tracked  bool          // and tells the observer or the logger which phase it interrupted
+	state    atomic.Uint32 // where the helper is: busy, inCreate, inPre…, onRunner, or left
+	at       uint32        // the helper's own view of state
+	ended    chan struct{} // closed when the helper has set res and err, or fault
+	res      Result
+	err      error
+	fault    any  // a panic outside the phases, for the caller to repeat
+	exited   bool // runtime.Goexit outside the phases, for the caller to repeat
+	creating bool // the helper is in Create, for a runtime.Goexit there
+
+	// The pass under way.
+	ctx    context.Context // the pass's: runCtx, or what the observer made of it
+	stops  bool            // ctx can be done: ctx.Done() is not nil
+	errors int             // spent so far, carried-in ones included
+	done   bool
+	tasks  []TaskResult
+	counts [3]int   // executions by execloop.Outcome
+	roots  []Task   // what is left of Create's tasks
+	todo   [][]Task // what is left of the children lists under way, innermost last
+	cur    running
+	runner *runner // runs the phases of tasks with a Done channel of their own
+	timer  *time.Timer
 
 	// The clock: durations are differences of readings since start.
-	timed bool          // task durations are wanted
-	exact bool          // read the clock at the start of each task too
 	stale bool          // something slow (a log line) ran since the last reading
 	start time.Time     // when the pass started
 	clock time.Duration // the last reading
 }
 
-// pass runs one pass of plan. With record it fills the Result's Tasks.
-func (e *Executor) pass(ctx context.Context, plan Plan, errorsSpent int, record bool) (Result, error) {
-	p := pass{
-		log:      e.opts.Logger,
-		obs:      e.opts.Observer,
-		tolerate: e.opts.ErrorsToTolerate,
-		errors:   errorsSpent,
-		record:   record,
+// Where the helper is, in pass.state. Only the helper moves it, except that
+// the caller moves it from a state other than busy to left when it gives up.
+const (
+	// busy: the executor's own work (with the observer's and the logger's),
+	// which stops before the next phase; a caller that gives up waits for it.
+	busy uint32 = iota
+	// inCreate: the plan's Create.
+	inCreate
+	// inPre, inPerformAction, inPost: a task's phases, in the order of
+	// execloop.Phase. Without tracked, inPre stands for all three.
+	inPre
+	inPerformAction
+	inPost
+	// onRunner: waiting for a task's phases on the pass's runner.
+	onRunner
+	// left: the caller gave up on the pass; the helper touches nothing the
+	// caller reads.
+	left
+)
+
+// errLeft ends the helper's work once the caller has left the pass. It never
+// reaches a caller.
+var errLeft = errors.New("execloop: the caller left the pass")
+
+// running is the task whose phases run on the pass's goroutine (the caller's
+// or the helper), for what recovers from a panic or runtime.Goexit in one of
+// them, and for the caller when it leaves the pass.
+type running struct {
+	name   string
+	ctx    context.Context
+	phase  execloop.Phase
+	in     bool    // a phase of the task is running on the pass's goroutine
+	runner *runner // the task runs on this runner (state onRunner)
+}
+
+// start runs plan under ctx: passes until the plan needs no more tasks, or
+// with once exactly one, recorded, starting with errorsSpent errors spent.
+func (e *Executor) start(ctx context.Context, plan Plan, once bool, errorsSpent int) (Result, error) {
+	if ctx.Done() == nil {
+		var p pass
+		p.init(ctx, e, plan, once, errorsSpent)
+		res, err := p.passes(false, nil)
+		p.quit()
+		return res, err
 	}
+	p := new(pass)
+	p.init(ctx, e, plan, once, errorsSpent)
+	p.stop = ctx.Done()
+	p.tracked = p.log != nil || p.obs != nil
+	p.shared = once || p.tracked
+	p.ended = make(chan struct{})
+	go p.help(false, nil)
+	return p.wait()
+}
+
+func (p *pass) init(ctx context.Context, e *Executor, plan Plan, once bool, errorsSpent int) {
+	p.plan, p.runCtx, p.once, p.errors = plan, ctx, once, errorsSpent
+	p.sleep = e.opts.SleepBetweenRuns
+	p.log, p.obs, p.tolerate = e.opts.Logger, e.obs, e.opts.ErrorsToTolerate
 	if p.log != nil {
 		de, ok := p.log.(execloop.DebugEnabler)
 		p.debug = !ok || de.DebugEnabled()
 	}
-	p.timed = record || p.obs != nil || p.debug
+	p.timed = once || p.obs != nil || p.debug
 	p.exact = p.obs != nil
+}
+
+// wait waits, on the caller's goroutine, for the helper to end the run or
+// for the run's context to be done, and returns what the run returns.
+func (p *pass) wait() (Result, error) {
+	select {
+	case <-p.ended:
+		return p.outcome()
+	case <-p.stop:
+	}
+	select {
+	case <-p.ended: // it ended as the context was done: keep its outcome
+		return p.outcome()
+	default:
+	}
+	if !p.shared {
+		return Result{}, p.runCtx.Err() // nothing of the pass is read: no hand-over
+	}
+	for {
+		s := p.state.Load()
+		if s == busy {
+			<-p.ended // the helper stops before its next phase
+			return p.outcome()
+		}
+		if p.state.CompareAndSwap(s, left) {
+			return p.leave(s)
+		}
+	}
+}
+
+// outcome returns what the helper handed in, repeating on the caller's
+// goroutine a panic or runtime.Goexit that ended the helper outside the
+// phases, as if they had happened there.
+func (p *pass) outcome() (Result, error) {
+	if p.exited {
+		runtime.Goexit()
+	}
+	if p.fault != nil {
+		panic(p.fault)
+	}
+	return p.res, p.err
+}
+
+// leave ends the pass on the caller's goroutine, which took it over from
+// the helper while the helper was at (not busy): the task under way, if
+// any, is interrupted (the observer and the logger hear in which phase; the
+// Result does not list it), and the pass ends with the context's error.
+func (p *pass) leave(at uint32) (Result, error) {
+	err := p.runCtx.Err()
+	switch {
+	case at >= inPre && at <= inPost:
+		_ = p.finish(p.cur.ctx, p.cur.name, execloop.Phase(at-inPre), p.tick(), err)
+	case at == onRunner:
+		_ = p.finish(p.cur.ctx, p.cur.name, execloop.Phase(p.cur.runner.phase.Load()), p.tick(), err)
+	}
+	return p.end(err)
+}
+
+// moveTo moves the hand-over state to s, on the helper. It returns false
+// when the caller has left the pass.
+func (p *pass) moveTo(s uint32) bool {
+	if !p.shared {
+		return true
+	}
+	if !p.state.CompareAndSwap(p.at, s) {
+		return false
+	}
+	p.at = s
+	return true
+}
+
+// help runs the run's passes on the helper goroutine and hands in the
+// outcome. With resume it goes on with the pass under way, whose task
+// ended the previous helper with runtime.Goexit; pending is the error that
+// ended the pass then, if it did.
+func (p *pass) help(resume bool, pending error) {
+	returned := false
+	defer func() {
+		if !returned {
+			p.fell(recover())
+		}
+	}()
+	res, err := p.passes(resume, pending)
+	returned = true
+	p.quit()
+	if errors.Is(err, errLeft) {
+		return
+	}
+	p.res, p.err = res, err
+	close(p.ended)
+}
+
+// fell handles what ended the helper goroutine other than a return.
+// runtime.Goexit in a phase fails the task, and the run goes on on a new
+// helper; runtime.Goexit in Create ends the run with a Create error; a panic
+// or runtime.Goexit elsewhere (an observer, a logger, a task's Name) is
+// repeated on the caller's goroutine. Panics in phases and in Create are
+// recovered where they happen.
+func (p *pass) fell(v any) {
+	switch {
+	case v == nil && p.cur.in:
+		p.cur.in = false
+		if !p.moveTo(busy) {
+			p.quit()
+			return
+		}
+		err := p.finish(p.cur.ctx, p.cur.name, p.cur.phase, p.tick(), fmt.Errorf("%s called runtime.Goexit", p.cur.phase))
+		go p.help(true, err)
+	case v == nil && p.creating:
+		p.creating = false
+		if !p.moveTo(busy) {
+			p.quit()
+			return
+		}
+		p.res, p.err = p.end(p.createFailed(errors.New("Create called runtime.Goexit")))
+		p.quit()
+		close(p.ended)
+	default:
+		p.fault, p.exited = v, v == nil
+		p.quit()
+		close(p.ended)
+	}
+}
+
+// quit releases what the goroutine that ran the passes holds: the runner,
+// which ends once its phase returns, and the timer.
+func (p *pass) quit() {
+	if p.runner != nil {
+		close(p.runner.calls)
+		p.runner = nil
+	}
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+}
+
+// passes runs passes until the run ends: after one pass with once,
+// otherwise when a pass is done or fails, or the context is done while
+// sleeping between passes. With resume it first goes on with the pass
+// under way (see help).
+func (p *pass) passes(resume bool, pending error) (Result, error) {
+	for {
+		var res Result
+		var err error
+		if resume {
+			resume = false
+			if pending == nil {
+				pending = p.rest()
+			}
+			res, err = p.end(pending)
+		} else {
+			p.begin()
+			res, err = p.end(p.run())
+		}
+		if p.once || err != nil || res.Done {
+			return res, err
+		}
+		if p.sleep > 0 {
+			if err := p.pause(); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+}
+
+// pause sleeps between two passes, or until the run's context is done.
+func (p *pass) pause() error {
+	if p.timer == nil {
+		p.timer = time.NewTimer(p.sleep)
+	} else {
+		p.timer.Reset(p.sleep)
+	}
+	select {
+	case <-p.timer.C:
+		return nil
+	case <-p.stop:
+		return p.runCtx.Err()
+	}
+}
+
+// begin starts a pass.
+func (p *pass) begin() {
+	p.ctx = p.runCtx
+	p.done, p.tasks, p.counts, p.roots, p.todo = false, nil, [3]int{}, nil, p.todo[:0]
+	p.cur, p.stale, p.clock = running{}, false, 0
 	if p.timed || p.obs != nil {
 		p.start = time.Now()
 	}
 	if p.obs != nil {
-		ctx = p.obs.PassStarted(ctx)
+		p.ctx = p.obs.PassStarted(p.ctx)
 	}
-	p.ctx = ctx
-	p.stops = ctx.Done() != nil
+	p.stops = p.ctx.Done() != nil
+}
 
-	err := p.run(plan)
-	if p.runner != nil {
-		close(p.runner.calls)
+// end ends a pass that ended with err: it tells the observer, and returns
+// the pass's Result and err. A pass the caller left is not ended twice.
+func (p *pass) end(err error) (Result, error) {
+	if errors.Is(err, errLeft) {
+		return Result{}, err
 	}
 	if p.obs != nil {
-		p.obs.PassFinished(ctx, execloop.PassEvent{
+		p.obs.PassFinished(p.ctx, execloop.PassEvent{
 			Done:       p.done,
 			Succeeded:  p.counts[execloop.Succeeded],
 			InProgress: p.counts[execloop.InProgress],
@@ -92,19 +366,26 @@ func (e *Executor) pass(ctx context.Context, plan Plan, errorsSpent int, record 
 	return Result{Done: p.done, Tasks: p.tasks, Errors: p.errors}, err
 }
 
-func (p *pass) run(plan Plan) error {
-	if plan == nil {
+// run runs the pass: Create, then the tasks it returned.
+func (p *pass) run() error {
+	if p.plan == nil {
 		return errors.New("execloop: the plan is nil")
 	}
-	if p.ctx.Err() != nil {
-		return runStopped(p.ctx)
+	if !p.moveTo(inCreate) {
+		return errLeft
 	}
-	tasks, err := p.create(plan)
-	if err != nil {
-		if p.log != nil {
-			p.log.Errorf("plan Create failed: %v", err)
+	if err := p.ctx.Err(); err != nil {
+		if !p.moveTo(busy) {
+			return errLeft
 		}
-		return fmt.Errorf("execloop: plan Create failed: %w", err)
+		return err
+	}
+	tasks, err := p.callCreate()
+	switch {
+	case errors.Is(err, errLeft):
+		return err
+	case err != nil:
+		return p.createFailed(err)
 	}
 	if len(tasks) == 0 {
 		p.done = true
@@ -116,17 +397,73 @@ func (p *pass) run(plan Plan) error {
 	if p.debug {
 		p.log.Debugf("plan Create returned %d tasks", len(tasks))
 	}
-	if p.record {
+	if p.once {
 		p.tasks = make([]TaskResult, 0, len(tasks))
 	}
 	if p.timed {
 		p.clock = time.Since(p.start) // Create is no task's time
 	}
-	if err := p.runTasks(tasks); err != nil {
+	p.roots = tasks
+	return p.rest()
+}
+
+// createFailed logs a Create error and returns the pass's error.
+func (p *pass) createFailed(err error) error {
+	if p.log != nil {
+		p.log.Errorf("plan Create failed: %v", err)
+	}
+	return fmt.Errorf("execloop: plan Create failed: %w", err)
+}
+
+// callCreate calls the plan's Create, turning a panic into an error, and
+// moves the hand-over state back to busy; it returns errLeft when the
+// caller left the pass meanwhile.
+func (p *pass) callCreate() (tasks []Task, err error) {
+	returned := false
+	p.creating = true
+	defer func() {
+		v := recover()
+		if !returned && v == nil {
+			return // runtime.Goexit: see fell
+		}
+		p.creating = false
+		if !p.moveTo(busy) {
+			tasks, err = nil, errLeft
+			return
+		}
+		if v != nil {
+			if p.debug {
+				p.log.Debugf("plan Create panicked: %v\n%s", v, debug.Stack())
+			}
+			tasks, err = nil, fmt.Errorf("panic: %v", v)
+		}
+	}()
+	if cp, ok := p.plan.(ContextPlan); ok {
+		tasks, err = cp.CreateContext(p.ctx)
+	} else {
+		tasks, err = p.plan.Create()
+	}
+	returned = true
+	return tasks, err
+}
+
+// rest runs what is left of the pass's tasks, each one's children right
+// after it, then asks a Finisher plan whether the pass was the last.
+func (p *pass) rest() error {
+	more := true
+	var err error
+	for more && err == nil {
+		more, err = p.runSeries()
+	}
+	if p.runner != nil {
+		close(p.runner.calls)
+		p.runner = nil
+	}
+	if err != nil {
 		return err
 	}
 	if p.counts[execloop.InProgress] == 0 && p.counts[execloop.Failed] == 0 {
-		if f, ok := plan.(Finisher); ok && f.Finished() {
+		if f, ok := p.plan.(Finisher); ok && f.Finished() {
 			p.done = true
 			if p.debug {
 				p.log.Debugf("the plan reached its final state in this pass")
@@ -136,142 +473,359 @@ func (p *pass) run(plan Plan) error {
 	return nil
 }
 
-// create calls the plan's Create, turning a panic into an error.
-func (p *pass) create(plan Plan) (tasks []Task, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			if p.debug {
-				p.log.Debugf("plan Create panicked: %v\n%s", v, debug.Stack())
-			}
-			tasks, err = nil, fmt.Errorf("panic: %v", v)
+// nextTask returns the next task to run, depth first: the next child of
+// the innermost children list under way, or the next of Create's tasks.
+func (p *pass) nextTask() (Task, bool) {
+	for n := len(p.todo); n > 0; n = len(p.todo) {
+		if top := p.todo[n-1]; len(top) > 0 {
+			p.todo[n-1] = top[1:]
+			return top[0], true
 		}
-	}()
-	if cp, ok := plan.(ContextPlan); ok {
-		return cp.CreateContext(p.ctx)
+		p.todo[n-1] = nil
+		p.todo = p.todo[:n-1]
 	}
-	return plan.Create()
-}
-
-// runTasks runs tasks in order, each one's children right after it. It
-// returns an error only when the pass must end.
-func (p *pass) runTasks(tasks []Task) error {
-	for len(tasks) > 0 {
-		n, err := p.runSeries(tasks)
-		if err != nil {
-			return err
-		}
-		tasks = tasks[n:]
+	if len(p.roots) > 0 {
+		t := p.roots[0]
+		p.roots = p.roots[1:]
+		return t, true
 	}
-	return nil
+	return nil, false
 }
 
-// running is the task whose phases run on the pass's goroutine, as
-// runSeries needs it to recover from a panic in one of them.
-type running struct {
-	name  string
-	ctx   context.Context
-	phase execloop.Phase
-	in    bool // a phase of the task is running
-}
-
-// runSeries runs tasks in order, each one's children right after it, until
-// one of them panics in a phase; that task fails with a *PanicError. It
-// returns how many of tasks ran, and an error when the pass must end. One
-// deferred recover serves the whole series, because a defer per task costs
-// as much as the rest of a no-op task. A panic outside the phases (in an
-// observer or a logger) is not recovered.
-func (p *pass) runSeries(tasks []Task) (n int, err error) {
-	var cur running
+// runSeries runs tasks until none is left (more is false), the pass must end
+// (err is not nil) or a task panics in a phase on the pass's goroutine; that
+// task fails with a *PanicError, and more is true. One deferred recover
+// serves the whole series, because a defer per task costs as much as the
+// rest of a no-op task. A panic outside the phases (in an observer or a
+// logger) is not recovered, and runtime.Goexit is left to fell.
+func (p *pass) runSeries() (more bool, err error) {
 	defer func() {
-		if !cur.in {
+		if !p.cur.in {
 			return
 		}
 		v := recover()
 		if v == nil {
 			return // runtime.Goexit
 		}
-		cur.in = false
-		perr := &PanicError{Phase: cur.phase, Value: v, Stack: debug.Stack()}
-		n, err = n+1, p.finish(cur.ctx, cur.name, cur.phase, p.tick(), perr)
-	}()
-	for ; n < len(tasks); n++ {
-		if p.stops && p.ctx.Err() != nil {
-			return n, runStopped(p.ctx)
+		p.cur.in = false
+		if !p.moveTo(busy) {
+			more, err = false, errLeft
+			return
 		}
-		children, err := p.runTask(tasks[n], &cur)
+		perr := &PanicError{Phase: p.cur.phase, Value: v, Stack: debug.Stack()}
+		err = p.finish(p.cur.ctx, p.cur.name, p.cur.phase, p.tick(), perr)
+		more = err == nil
+	}()
+	for {
+		t, ok := p.nextTask()
+		if !ok {
+			return false, nil
+		}
+		children, err := p.runTask(t)
 		if err != nil {
-			return n + 1, err
+			return false, err
 		}
 		if len(children) > 0 {
-			if err := p.runTasks(children); err != nil {
-				return n + 1, err
-			}
+			p.todo = append(p.todo, children)
 		}
 	}
-	return n, nil
 }
 
 // runTask runs one task's phases and accounts for the outcome. It returns
 // the task's children when it succeeded, and an error when the pass must
-// end. Phases that run on the pass's goroutine are announced in cur.
-func (p *pass) runTask(t Task, cur *running) ([]Task, error) {
+// end. A task that would start once the pass's context is done does not
+// run, and is not reported unless the observer heard of it already.
+func (p *pass) runTask(t Task) ([]Task, error) {
+	if p.stops && (p.obs != nil || !p.shared) {
+		// Before the observer hears of the task; and off the caller's
+		// goroutine without a hand-over, before any of the task's own
+		// methods runs, since the caller may have returned.
+		if err := p.ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
 	if t == nil {
 		return nil, p.finish(p.ctx, "<nil>", execloop.PhasePre, 0, errors.New("the plan returned a nil task"))
 	}
 	name := t.Name()
-	ctx, stops := p.ctx, p.stops
-	var timeout time.Duration
-	if tt, ok := t.(TimeoutTask); ok {
-		timeout = tt.Timeout()
-	}
-	var cancel context.CancelFunc
-	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		stops = true
-	}
-	if p.obs != nil {
-		ctx = p.obs.TaskStarted(ctx, name)
-		stops = ctx.Done() != nil
-	}
+	ctx, timeout, cancel := p.taskContext(t, name)
 	if p.exact || p.stale {
 		p.clock = time.Since(p.start)
 		p.stale = false
 	}
-	var phase execloop.Phase
-	var children []Task
-	var err error
-	if !stops {
-		cur.name, cur.ctx, cur.in = name, ctx, true
-		children, err = runPhases(ctx, t, &cur.phase, nil)
-		phase, cur.in = cur.phase, false
-	} else {
-		phase, children, err = p.runOnRunner(ctx, t)
-	}
-	d := p.tick()
+	p.cur.name, p.cur.ctx, p.cur.phase = name, ctx, execloop.PhasePre
+	children, err := p.runPhasesOf(ctx, t, cancel != nil)
 	if cancel != nil {
 		cancel()
 	}
-	if err == nil {
-		p.counts[execloop.Succeeded]++
-		if p.record {
-			p.tasks = append(p.tasks, TaskResult{Name: name, Outcome: execloop.Succeeded, Phase: phase, Duration: d})
+	if err != nil {
+		switch {
+		case errors.Is(err, errLeft):
+			return nil, err
+		case !errors.Is(err, errNotStarted):
+		case p.obs == nil:
+			return nil, p.ctx.Err()
+		default:
+			err = p.ctx.Err() // the observer heard of it: it was interrupted before Pre
 		}
-		if p.obs != nil {
-			p.obs.TaskFinished(ctx, execloop.TaskEvent{Task: name, Phase: phase, Outcome: execloop.Succeeded, Duration: d})
-		}
-		if p.debug {
-			p.taskLog(name).Debugf("task %q succeeded in %s", name, d)
-			p.stale = true
-		}
-		return children, nil
 	}
-	if timeout > 0 && p.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		if !errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+	d := p.tick()
+	if err != nil {
+		if timeout > 0 && p.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+			}
+			err = fmt.Errorf("exceeded the task's timeout of %s in %s: %w", timeout, p.cur.phase, err)
 		}
-		err = fmt.Errorf("exceeded the task's timeout of %s in %s: %w", timeout, phase, err)
+		return nil, p.finish(ctx, name, p.cur.phase, d, err)
 	}
-	return nil, p.finish(ctx, name, phase, d, err)
+	p.succeeded(ctx, name, d)
+	return children, nil
+}
+
+// taskContext returns the context of the task t, named name: the pass's,
+// bounded by the task's own timeout, if any, and made by the observer. The
+// cancel function is not nil when the task has a timeout.
+func (p *pass) taskContext(t Task, name string) (ctx context.Context, timeout time.Duration, cancel context.CancelFunc) {
+	ctx = p.ctx
+	if tt, ok := t.(TimeoutTask); ok {
+		timeout = tt.Timeout()
+	}
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	}
+	if p.obs != nil {
+		ctx = p.obs.TaskStarted(ctx, name)
+	}
+	return ctx, timeout, cancel
+}
+
+// succeeded accounts for a task execution that succeeded in d.
+func (p *pass) succeeded(ctx context.Context, name string, d time.Duration) {
+	p.counts[execloop.Succeeded]++
+	if p.once {
+		p.tasks = append(p.tasks, TaskResult{Name: name, Outcome: execloop.Succeeded, Phase: p.cur.phase, Duration: d})
+	}
+	if p.obs != nil {
+		p.obs.TaskFinished(ctx, execloop.TaskEvent{Task: name, Phase: p.cur.phase, Outcome: execloop.Succeeded, Duration: d})
+	}
+	if p.debug {
+		p.taskLog(name).Debugf("task %q succeeded in %s", name, d)
+		p.stale = true
+	}
+}
+
+// runPhasesOf runs t's phases where they belong: on a runner when ctx,
+// the task's, has a Done channel of its own (own is true when the task has
+// a timeout of its own), so that the pass can go on without the task; on
+// the caller's goroutine when the run's context can never be done; on the
+// helper otherwise.
+func (p *pass) runPhasesOf(ctx context.Context, t Task, own bool) ([]Task, error) {
+	switch {
+	case own || (p.obs != nil && ctx.Done() != p.stop):
+		return p.runOnRunner(ctx, t)
+	case p.stop == nil:
+		p.cur.in = true
+		children, err := runPhases(ctx, t, &p.cur.phase, nil)
+		p.cur.in = false
+		return children, err
+	default:
+		return p.runHere(ctx, t)
+	}
+}
+
+// errNotStarted is what a task that did not start, because the pass's
+// context was done, ends with before runTask sees it.
+var errNotStarted = errors.New("execloop: the task did not start")
+
+// runHere runs t's phases on the helper goroutine (see phasesHere) and
+// moves the hand-over state back to busy. It returns errLeft when the
+// caller left the pass meanwhile.
+func (p *pass) runHere(ctx context.Context, t Task) ([]Task, error) {
+	children, err := p.phasesHere(ctx, t)
+	p.cur.in = false
+	if errors.Is(err, errLeft) || !p.moveTo(busy) {
+		return nil, errLeft
+	}
+	return children, err
+}
+
+// phasesHere runs Pre, PerformAction and Post on the helper goroutine,
+// stopping at the first error, and sets p.cur.phase to each phase as it
+// starts. No phase starts once the pass's context is done: runTask checked
+// before Pre, except with a hand-over, where the state must say Pre first.
+// With a hand-over, the state says which phase runs. A panic is left to
+// runSeries.
+func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err error) {
+	ct, _ := t.(ContextTask)
+	p.cur.in = true
+	if p.shared {
+		if !p.moveTo(inPre) {
+			return nil, errLeft
+		}
+		if p.ctx.Err() != nil {
+			return nil, errNotStarted
+		}
+	}
+	if ct != nil {
+		err = ct.PreContext(ctx)
+	} else {
+		err = t.Pre()
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	if err = p.between(execloop.PhasePerformAction); err != nil {
+		return nil, err
+	}
+	if ct != nil {
+		children, err = ct.PerformActionContext(ctx)
+	} else {
+		children, err = t.PerformAction()
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	if err = p.between(execloop.PhasePost); err != nil {
+		return nil, err
+	}
+	if ct != nil {
+		err = ct.PostContext(ctx)
+	} else {
+		err = t.Post()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return children, nil
+}
+
+// between is called on the helper before the phase next of the task under
+// way: it returns errLeft when the caller left the pass, and the pass
+// context's error when it is done. The hand-over state follows the phases
+// only when the caller would tell someone which phase it interrupted: a
+// compare-and-swap per phase costs a fifth of a no-op task.
+func (p *pass) between(next execloop.Phase) error {
+	p.cur.phase = next
+	if p.tracked && !p.moveTo(inPre+uint32(next)) {
+		return errLeft
+	}
+	return p.ctx.Err()
+}
+
+// runPhases runs Pre, PerformAction and Post, stopping at the first error,
+// and sets *phase to each phase as it starts. A panic is left to the
+// caller, which learns from *phase where it happened. On the caller's
+// goroutine, where the context can never be done, g is nil; on a runner, g
+// says before each phase whether it may start.
+func runPhases(ctx context.Context, t Task, phase *execloop.Phase, g *gate) (children []Task, err error) {
+	ct, _ := t.(ContextTask)
+
+	if err = g.enter(phase, execloop.PhasePre); err != nil {
+		return nil, err
+	}
+	if ct != nil {
+		err = ct.PreContext(ctx)
+	} else {
+		err = t.Pre()
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	if err = g.enter(phase, execloop.PhasePerformAction); err != nil {
+		return nil, err
+	}
+	if ct != nil {
+		children, err = ct.PerformActionContext(ctx)
+	} else {
+		children, err = t.PerformAction()
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	if err = g.enter(phase, execloop.PhasePost); err != nil {
+		return nil, err
+	}
+	if ct != nil {
+		err = ct.PostContext(ctx)
+	} else {
+		err = t.Post()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return children, nil
+}
+
+// gate is asked before each phase on a runner: no phase starts once ctx is
+// done, and current says which phase runs.
+type gate struct {
+	ctx     context.Context
+	current *atomic.Uint32
+}
+
+// enter sets *phase to next and, when g is not nil, returns ctx's error
+// when it is done. It is small enough to inline.
+func (g *gate) enter(phase *execloop.Phase, next execloop.Phase) error {
+	*phase = next
+	if g == nil {
+		return nil
+	}
+	return g.check(next)
+}
+
+// check is kept out of line so that enter inlines.
+//
+//go:noinline
+func (g *gate) check(next execloop.Phase) error {
+	if err := g.ctx.Err(); err != nil {
+		return err
+	}
+	g.current.Store(uint32(next))
+	return nil
+}
+
+// finish accounts for a task execution that ended with err. It returns an
+// error when the pass must end. A task the pass's context interrupted is
+// counted, told to the observer and logged, but not recorded: it did not
+// end, whichever goroutine noticed first.
+func (p *pass) finish(ctx context.Context, name string, phase execloop.Phase, d time.Duration, err error) error {
+	outcome := execloop.Failed
+	var runErr error
+	var fatal *FatalError
+	switch {
+	case p.ctx.Err() != nil:
+		runErr = p.ctx.Err()
+	case errors.As(err, &fatal):
+		runErr = &FatalError{Message: fmt.Sprintf("execloop: task %q failed in %s", name, phase), Err: err}
+	case errors.Is(err, ErrInProgress):
+		outcome = execloop.InProgress
+	default:
+		p.errors++
+		if p.errors > p.tolerate {
+			runErr = &FatalError{
+				Message: fmt.Sprintf("execloop: task %q failed in %s and exhausted the error budget (errors: %d, tolerated: %d)",
+					name, phase, p.errors, p.tolerate),
+				Err: err,
+			}
+		}
+	}
+	p.counts[outcome]++
+	if p.once && p.ctx.Err() == nil {
+		p.tasks = append(p.tasks, TaskResult{Name: name, Outcome: outcome, Phase: phase, Err: err, Duration: d})
+	}
+	if p.obs != nil {
+		p.obs.TaskFinished(ctx, execloop.TaskEvent{Task: name, Phase: phase, Outcome: outcome, Duration: d, Err: err})
+	}
+	if p.log != nil {
+		p.logOutcome(name, phase, outcome, err, runErr)
+		p.stale = true
+	}
+	return runErr
 }
 
 // tick reads the pass's clock and returns the time since the last reading.
@@ -289,43 +843,6 @@ func (p *pass) tick() time.Duration {
 	return d
 }
 
-// finish accounts for a task execution that ended with err. It returns an
-// error when the pass must end.
-func (p *pass) finish(ctx context.Context, name string, phase execloop.Phase, d time.Duration, err error) error {
-	outcome := execloop.Failed
-	var runErr error
-	var fatal *FatalError
-	switch {
-	case p.ctx.Err() != nil:
-		runErr = runStopped(p.ctx)
-	case errors.As(err, &fatal):
-		runErr = &FatalError{Message: fmt.Sprintf("execloop: task %q failed in %s", name, phase), Err: err}
-	case errors.Is(err, ErrInProgress):
-		outcome = execloop.InProgress
-	default:
-		p.errors++
-		if p.errors > p.tolerate {
-			runErr = &FatalError{
-				Message: fmt.Sprintf("execloop: task %q failed in %s and exhausted the error budget (errors: %d, tolerated: %d)",
-					name, phase, p.errors, p.tolerate),
-				Err: err,
-			}
-		}
-	}
-	p.counts[outcome]++
-	if p.record {
-		p.tasks = append(p.tasks, TaskResult{Name: name, Outcome: outcome, Phase: phase, Err: err, Duration: d})
-	}
-	if p.obs != nil {
-		p.obs.TaskFinished(ctx, execloop.TaskEvent{Task: name, Phase: phase, Outcome: outcome, Duration: d, Err: err})
-	}
-	if p.log != nil {
-		p.logOutcome(name, phase, outcome, err, runErr)
-		p.stale = true
-	}
-	return runErr
-}
-
 func (p *pass) logOutcome(name string, phase execloop.Phase, outcome execloop.Outcome, err, runErr error) {
 	l := p.taskLog(name)
 	switch {
@@ -335,7 +852,7 @@ func (p *pass) logOutcome(name string, phase execloop.Phase, outcome execloop.Ou
 		}
 		return
 	case runErr != nil && p.ctx.Err() != nil:
-		l.Warningf("task %q interrupted in %s: %v", name, phase, runErr)
+		l.Warningf("task %q interrupted in %s: %v", name, phase, context.Cause(p.ctx))
 	case runErr != nil:
 		l.Errorf("task %q failed in %s, ending the run: %v", name, phase, err)
 	default:
@@ -356,84 +873,24 @@ func (p *pass) taskLog(name string) execloop.Logger {
 	return p.log
 }
 
-// runPhases runs Pre, PerformAction and Post, stopping at the first error,
-// and sets *phase to each phase as it starts. A panic is left to the caller,
-// which learns from *phase where it happened. On the runner (current is not
-// nil), no phase starts once ctx is done, and current is set to each phase
-// too; elsewhere ctx can never be done.
-func runPhases(ctx context.Context, t Task, phase *execloop.Phase, current *atomic.Uint32) (children []Task, err error) {
-	ct, _ := t.(ContextTask)
-
-	if err = starting(ctx, phase, current, execloop.PhasePre); err != nil {
-		return nil, err
-	}
-	if ct != nil {
-		err = ct.PreContext(ctx)
-	} else {
-		err = t.Pre()
-	}
-	if err != nil {
-		return nil, err
-	}
-
-	if err = starting(ctx, phase, current, execloop.PhasePerformAction); err != nil {
-		return nil, err
-	}
-	if ct != nil {
-		children, err = ct.PerformActionContext(ctx)
-	} else {
-		children, err = t.PerformAction()
-	}
-	if err != nil {
-		return nil, err
-	}
-
-	if err = starting(ctx, phase, current, execloop.PhasePost); err != nil {
-		return nil, err
-	}
-	if ct != nil {
-		err = ct.PostContext(ctx)
-	} else {
-		err = t.Post()
-	}
-	if err != nil {
-		return nil, err
-	}
-	return children, nil
-}
-
-// starting is called before each phase: it sets *phase to next and, on the
-// runner, returns ctx's error when ctx is done and sets current too. It is
-// small enough to inline.
-func starting(ctx context.Context, phase *execloop.Phase, current *atomic.Uint32, next execloop.Phase) error {
-	*phase = next
-	if current == nil {
-		return nil
-	}
-	return startingOnRunner(ctx, current, next)
-}
-
-// startingOnRunner is kept out of line so that starting inlines.
-//
-//go:noinline
-func startingOnRunner(ctx context.Context, current *atomic.Uint32, next execloop.Phase) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	current.Store(uint32(next))
-	return nil
-}
-
 // runOnRunner runs the task's phases on the pass's runner goroutine and
-// waits for them or for ctx, whichever comes first, so that a phase that
-// ignores its context cannot hold the run past its deadline. A task left
-// behind finishes its running phase on the runner, starts no other, and the
-// runner then ends.
-func (p *pass) runOnRunner(ctx context.Context, t Task) (execloop.Phase, []Task, error) {
+// waits for them or for ctx, whichever comes first, so that a task's own
+// timeout abandons that task and the pass goes on. A task left behind
+// finishes its running phase on the runner, starts no other, and the runner
+// then ends.
+func (p *pass) runOnRunner(ctx context.Context, t Task) ([]Task, error) {
+	if p.stops && p.ctx.Err() != nil {
+		return nil, errNotStarted
+	}
 	if p.runner == nil {
 		p.runner = startRunner()
 	}
 	r := p.runner
+	r.phase.Store(uint32(execloop.PhasePre))
+	p.cur.runner = r
+	if !p.moveTo(onRunner) {
+		return nil, errLeft
+	}
 	r.calls <- runnerCall{ctx: ctx, task: t}
 	select {
 	case res := <-r.results:
@@ -446,21 +903,29 @@ func (p *pass) runOnRunner(ctx context.Context, t Task) (execloop.Phase, []Task,
 		}
 		close(r.calls)
 		p.runner = nil
-		return execloop.Phase(r.phase.Load()), nil, ctx.Err()
+		if !p.moveTo(busy) {
+			return nil, errLeft
+		}
+		p.cur.phase = execloop.Phase(r.phase.Load())
+		return nil, ctx.Err()
 	}
 }
 
 // answer returns the runner's result. A runner whose task called
 // runtime.Goexit has ended: the next task gets a new one.
-func (p *pass) answer(res runnerResult) (execloop.Phase, []Task, error) {
+func (p *pass) answer(res runnerResult) ([]Task, error) {
 	if res.exited {
 		p.runner = nil
 	}
-	return res.phase, res.children, res.err
+	if !p.moveTo(busy) {
+		return nil, errLeft
+	}
+	p.cur.phase = res.phase
+	return res.children, res.err
 }
 
 // runner is a goroutine that runs the phases of a pass's tasks, one task
-// at a time, when the pass's context can be done.
+// at a time, for tasks with a Done channel of their own.
 type runner struct {
 	calls   chan runnerCall
 	results chan runnerResult // buffered, so a task left behind can always hand in its result and end
@@ -489,10 +954,11 @@ func startRunner() *runner {
 	return r
 }
 
-// runGuarded runs t's phases on the runner and hands in the result. A panic
-// becomes a *PanicError, and runtime.Goexit (t.FailNow in a test, say),
-// which ends the runner, an error of the task: the pass, on another
-// goroutine, would otherwise wait for a result that never comes.
+// runGuarded runs t's phases on the runner and hands in the result. No phase
+// starts once ctx is done. A panic becomes a *PanicError, and
+// runtime.Goexit (t.FailNow in a test, say), which ends the runner, an
+// error of the task: the pass, on another goroutine, would otherwise wait
+// for a result that never comes.
 func runGuarded(ctx context.Context, t Task, current *atomic.Uint32, results chan<- runnerResult) {
 	var res runnerResult
 	returned := false
@@ -507,7 +973,8 @@ func runGuarded(ctx context.Context, t Task, current *atomic.Uint32, results cha
 		}
 		results <- res
 	}()
-	res.children, res.err = runPhases(ctx, t, &res.phase, current)
+	g := gate{ctx: ctx, current: current}
+	res.children, res.err = runPhases(ctx, t, &res.phase, &g)
 	returned = true
 	results <- res
 }

@@ -106,9 +106,13 @@ type Reconciler[T Object] struct {
 	// the pause between two passes of an object, ErrorsToTolerate its error
 	// budget per generation, ExecutionTimeout the time its plan may take
 	// from its first pass (zero: no limit). Logger is replaced by the
-	// reconcile's logr logger; Observer, when set, is told about every pass
-	// alongside the Reconciler's own tracing.
+	// reconcile's logr logger.
 	Options execloop.Options
+
+	// Observer, when set, is told about every pass of every object and its
+	// tasks (executor.WithObserver), alongside the Reconciler's own
+	// tracing. Nil means none.
+	Observer execloop.Observer
 
 	// OptionsFor, when set, returns the options of one object, starting
 	// from Options; for example to honour per-object settings in its spec.

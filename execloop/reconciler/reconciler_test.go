@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -404,13 +405,15 @@ var _ = Describe("A Reconciler", func() {
 		Expect(s.count("c")).To(Equal(1))
 	})
 
-	It("counts passes and tasks in metrics and traces each pass with a span per task", func() {
+	It("counts passes and tasks in metrics, traces each pass with a span per task and tells its Observer", func() {
 		spans := tracetest.NewSpanRecorder()
 		name := uniqueName()
+		told := &taskCounter{}
 		stop := startManager(ns, func(ctrl.Manager) *reconciler.Reconciler[*Widget] {
 			return &reconciler.Reconciler[*Widget]{
 				Name: name, Plan: s.planFor, Options: options(100*time.Millisecond, 0),
 				TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)),
+				Observer:       told,
 			}
 		})
 		DeferCleanup(stop)
@@ -442,5 +445,30 @@ var _ = Describe("A Reconciler", func() {
 			}
 		}
 		Expect(children).To(ConsistOf("execloop.task a", "execloop.task b"))
+		Expect(told.finished("a")).To(Equal(1), "the Reconciler's Observer was told about task a")
+		Expect(told.finished("b")).To(Equal(1), "the Reconciler's Observer was told about task b")
 	})
 })
+
+// taskCounter is an Observer that counts the finished executions of each
+// task, safe for the concurrent reconciles of a manager.
+type taskCounter struct {
+	execloop.NopObserver
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *taskCounter) TaskFinished(_ context.Context, e execloop.TaskEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[e.Task]++
+}
+
+func (c *taskCounter) finished(task string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[task]
+}

@@ -263,14 +263,14 @@ func (s *session[T]) wait(st *status.Status) time.Duration {
 func (s *session[T]) pass(ctx context.Context, plan executor.Plan, deadline time.Time) (executor.Result, error) {
 	opts := s.opts
 	opts.Logger = execloop.NewLogrLogger(logf.FromContext(ctx))
-	opts.Observer = s.r.observer(s.obj, opts.Observer)
 	if !deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
 	st := s.obj.ExecloopStatus()
-	return executor.New(&opts).RunOnce(ctx, holding(plan, st, s.now), executor.ErrorsSpent(st.Errors))
+	exec := executor.New(&opts, executor.WithObserver(s.r.observer(s.obj, s.r.Observer)))
+	return exec.RunOnce(ctx, holding(plan, st, s.now), executor.ErrorsSpent(st.Errors))
 }
 
 // backoff is how long a task waits after its failures-th failure in a row.

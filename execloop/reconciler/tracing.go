@@ -27,7 +27,7 @@ import (
 )
 
 // observer returns the Observer of one pass: tracing when the Reconciler has
-// a tracer, then next (the Options' own Observer); nil when there is
+// a tracer, then next (the Reconciler's Observer); nil when there is
 // neither.
 func (r *Reconciler[T]) observer(obj T, next execloop.Observer) execloop.Observer {
 	if r.tracer == nil {
