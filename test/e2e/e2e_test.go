@@ -195,6 +195,10 @@ var _ = Describe("The manager binary", Ordered, func() {
 
 		second := startManager("after-kill", kubeconfig)
 		DeferCleanup(second.kill, syscall.SIGTERM)
+		// The window opens once the second manager has made a pass over the
+		// plan: opened at its start, a busy machine could spend the whole
+		// window starting the manager, and nothing would be tested.
+		Eventually(second.logs).Should(MatchRegexp(`"msg":"plan Create returned[^\n]*"namespace":"`+ns+`"`), "the second manager made a pass over the plan")
 		Consistently(taskStateOf(ns, "crash", "db"), 2*time.Second).Should(Equal(status.TaskInProgress))
 		Eventually(support.MakeDeploymentAvailable).WithArguments(ctx, k8sClient, ns, "db").Should(Succeed())
 		Eventually(phaseOf(ns, "crash")).Should(Equal(execloopv1alpha1.PlanSucceeded))

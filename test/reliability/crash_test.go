@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -102,13 +103,28 @@ func TestCrashConsistency(t *testing.T) {
 	defer close(stopSim)
 	go markReadyLater(ns, stopSim)
 
+	logFile := filepath.Join(workDir, "crash-manager.log")
+	// workersStarted counts the starts of the controller's workers in the
+	// log, which every run of the manager appends to.
+	workersStarted := func() int {
+		b, _ := os.ReadFile(logFile)
+		return strings.Count(string(b), "Starting workers")
+	}
+	// run starts the manager and returns once its workers run, so that the
+	// time to the next kill counts from when the manager can act: on a busy
+	// machine its start alone can outlast that time, and every kill would
+	// land before the manager did anything.
 	run := func() *exec.Cmd {
+		started := workersStarted()
 		cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--progress=never", "--health-probe-bind-address=0",
-			"--sleep-between-runs=100ms", "--zap-log-level=info", "--log-file", filepath.Join(workDir, "crash-manager.log"))
+			"--sleep-between-runs=100ms", "--zap-log-level=info", "--log-file", logFile)
 		cmd.Dir = root
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		waitFor(t, time.Minute, "the manager's workers started", func() (bool, string) {
+			return workersStarted() > started, "no new \"Starting workers\" in " + logFile
+		})
 		return cmd
 	}
 
@@ -198,7 +214,7 @@ func TestCrashConsistency(t *testing.T) {
 		t.Errorf("objects created twice %d, never created %d, plans stalled %d: all must be 0", twice, missing, stalled)
 	}
 	section := "2. Crash consistency"
-	figures.add(section, "`go test ./test/reliability -run TestCrashConsistency`: the manager binary, as its own user, SIGKILLed %d times at random points (0.2–1.5 s apart) while %d Plans converge (three chained ConfigMaps; the middle one is ready %s after it appears), and restarted each time. Counted from the API server's audit log; missing objects from a list at the end.", kills, plans, readyAfter)
+	figures.add(section, "`go test ./test/reliability -run TestCrashConsistency`: the manager binary, as its own user, SIGKILLed %d times at random points (0.2–1.5 s after its workers started) while %d Plans converge (three chained ConfigMaps; the middle one is ready %s after it appears), and restarted each time. Counted from the API server's audit log; missing objects from a list at the end.", kills, plans, readyAfter)
 	figures.add(section, "")
 	figures.add(section, "| figure | value |")
 	figures.add(section, "|---|---|")

@@ -22,6 +22,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -185,6 +187,32 @@ func TestTenancy(t *testing.T) {
 			return false, err.Error()
 		}
 		return p.Status.IsStalled(p.Generation), string(p.Status.Phase)
+	})
+
+	// A stall's event and the log line of its error are written after its
+	// status: wait for them, or the search below may run before they exist
+	// and find nothing in them.
+	stalledPlans := []client.ObjectKey{client.ObjectKeyFromObject(own)}
+	for name, at := range attempts {
+		stalledPlans = append(stalledPlans, client.ObjectKey{Namespace: at.ns, Name: name})
+	}
+	waitFor(t, time.Minute, "a PlanStalled event and a logged error for every stalled plan", func() (bool, string) {
+		for _, key := range stalledPlans {
+			var events eventsv1.EventList
+			if err := k8sClient.List(ctx, &events, client.InNamespace(key.Namespace)); err != nil {
+				return false, err.Error()
+			}
+			if !slices.ContainsFunc(events.Items, func(e eventsv1.Event) bool {
+				return e.Reason == "PlanStalled" && e.Regarding.Name == key.Name
+			}) {
+				return false, "no PlanStalled event about " + key.String() + " yet"
+			}
+			logged := regexp.MustCompile(`Reconciler error[^\n]*"name":"` + regexp.QuoteMeta(key.Name) + `","namespace":"` + regexp.QuoteMeta(key.Namespace) + `"`)
+			if !logged.MatchString(logs.String()) {
+				return false, "no Reconciler error about " + key.String() + " in the logs yet"
+			}
+		}
+		return true, ""
 	})
 
 	// The secret's value shows nowhere: logs, events, statuses.
