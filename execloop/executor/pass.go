@@ -71,6 +71,7 @@ type pass struct {
 	// The pass under way.
 	ctx    context.Context // the pass's: runCtx, or what the observer made of it
 	stops  bool            // ctx can be done: ctx.Done() is not nil
+	first  bool            // check ctx before each task (see runTask)
 	errors int             // spent so far, carried-in ones included
 	done   bool
 	tasks  []TaskResult
@@ -344,6 +345,10 @@ func (p *pass) begin() {
 		p.ctx = p.obs.PassStarted(p.ctx)
 	}
 	p.stops = p.ctx.Done() != nil
+	// Before the observer hears of a task that will not start; and off the
+	// caller's goroutine without a hand-over, before any of the task's own
+	// methods runs, since the caller may have returned.
+	p.first = p.stops && (p.obs != nil || !p.shared)
 }
 
 // end ends a pass that ended with err: it tells the observer, and returns
@@ -536,10 +541,7 @@ func (p *pass) runSeries() (more bool, err error) {
 // end. A task that would start once the pass's context is done does not
 // run, and is not reported unless the observer heard of it already.
 func (p *pass) runTask(t Task) ([]Task, error) {
-	if p.stops && (p.obs != nil || !p.shared) {
-		// Before the observer hears of the task; and off the caller's
-		// goroutine without a hand-over, before any of the task's own
-		// methods runs, since the caller may have returned.
+	if p.first {
 		if err := p.ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -654,8 +656,10 @@ func (p *pass) runHere(ctx context.Context, t Task) ([]Task, error) {
 // stopping at the first error, and sets p.cur.phase to each phase as it
 // starts. No phase starts once the pass's context is done: runTask checked
 // before Pre, except with a hand-over, where the state must say Pre first.
-// With a hand-over, the state says which phase runs. A panic is left to
-// runSeries.
+// With a hand-over, the state says that a phase runs, and with tracked
+// which one: a compare-and-swap per phase costs a fifth of a no-op task, so
+// it is made only when the caller would tell someone. It returns errLeft
+// when the caller left the pass. A panic is left to runSeries.
 func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err error) {
 	ct, _ := t.(ContextTask)
 	p.cur.in = true
@@ -676,7 +680,11 @@ func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err err
 		return nil, err
 	}
 
-	if err = p.between(execloop.PhasePerformAction); err != nil {
+	p.cur.phase = execloop.PhasePerformAction
+	if p.tracked && !p.moveTo(inPerformAction) {
+		return nil, errLeft
+	}
+	if err = p.ctx.Err(); err != nil {
 		return nil, err
 	}
 	if ct != nil {
@@ -688,7 +696,11 @@ func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err err
 		return nil, err
 	}
 
-	if err = p.between(execloop.PhasePost); err != nil {
+	p.cur.phase = execloop.PhasePost
+	if p.tracked && !p.moveTo(inPost) {
+		return nil, errLeft
+	}
+	if err = p.ctx.Err(); err != nil {
 		return nil, err
 	}
 	if ct != nil {
@@ -700,19 +712,6 @@ func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err err
 		return nil, err
 	}
 	return children, nil
-}
-
-// between is called on the helper before the phase next of the task under
-// way: it returns errLeft when the caller left the pass, and the pass
-// context's error when it is done. The hand-over state follows the phases
-// only when the caller would tell someone which phase it interrupted: a
-// compare-and-swap per phase costs a fifth of a no-op task.
-func (p *pass) between(next execloop.Phase) error {
-	p.cur.phase = next
-	if p.tracked && !p.moveTo(inPre+uint32(next)) {
-		return errLeft
-	}
-	return p.ctx.Err()
 }
 
 // runPhases runs Pre, PerformAction and Post, stopping at the first error,

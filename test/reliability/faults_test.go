@@ -125,11 +125,13 @@ func errorAnswer(req *http.Request, code int, reason, message string) *http.Resp
 	}
 }
 
-func (f *faults) summary() (string, int) {
+// summary says which faults were injected, how many in all, and among how
+// many requests. Read under the lock: a stopped manager's background work
+// (an event broadcaster's flush, say) may still send a request.
+func (f *faults) summary() (injected string, total, requests int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	keys := make([]string, 0, len(f.counts))
-	total := 0
 	for k, v := range f.counts {
 		keys = append(keys, k)
 		total += v
@@ -139,7 +141,7 @@ func (f *faults) summary() (string, int) {
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s: %d", k, f.counts[k])
 	}
-	return strings.Join(parts, ", "), total
+	return strings.Join(parts, ", "), total, f.requests
 }
 
 // TestAPIFaults converges 200 plans through injected API faults: every
@@ -180,8 +182,8 @@ func TestAPIFaults(t *testing.T) {
 			deletes++
 		}
 	}
-	injected, total := f.summary()
-	t.Logf("%d plans converged in %s through %d injected faults (%s) among %d requests", plans, took.Round(time.Millisecond), total, injected, f.requests)
+	injected, total, requests := f.summary()
+	t.Logf("%d plans converged in %s through %d injected faults (%s) among %d requests", plans, took.Round(time.Millisecond), total, injected, requests)
 	if errorsCounted != 0 || stalled != 0 || twice != 0 || missing != 0 || deletes != 0 {
 		t.Errorf("errors counted %d, stalled %d, objects created twice %d, never created %d, deleted %d: all must be 0",
 			errorsCounted, stalled, twice, missing, deletes)
@@ -191,7 +193,7 @@ func TestAPIFaults(t *testing.T) {
 	figures.add(section, "")
 	figures.add(section, "| figure | value |")
 	figures.add(section, "|---|---|")
-	figures.add(section, "| requests made by the manager | %d |", f.requests)
+	figures.add(section, "| requests made by the manager | %d |", requests)
 	figures.add(section, "| faults injected | %d (%s) |", total, injected)
 	figures.add(section, "| plans Ready | %d of %d, in %s |", plans, plans, took.Round(time.Second))
 	figures.add(section, "| objects created more than once (audit log: 201 answers per object) | **%d** |", twice)
