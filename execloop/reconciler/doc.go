@@ -48,8 +48,10 @@ What can still succeed without anyone editing the object, does:
     time anything is due.
   - An exhausted error budget (reason BudgetExhausted) or an exceeded
     ExecutionTimeout (reason ExecutionTimeout) sets Stalled=True and
-    Ready=False and emits a PlanStalled Warning event, so waiters (kubectl
-    wait, kstatus, Flux health checks) see the failure; after RetryStalled
+    Ready=False, emits a PlanStalled Warning event and logs the error (as
+    "Stalled", where a terminal stall's is logged by controller-runtime as
+    "Reconciler error"), so waiters (kubectl wait, kstatus, Flux health
+    checks) and readers of the logs see the failure; after RetryStalled
     (5 minutes by default; Status.NextPassTime says when) the object gets
     passes again with a fresh budget and execution timeout. Stalled stays
     True until a pass makes progress with no task failing.

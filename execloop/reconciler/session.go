@@ -374,6 +374,10 @@ func (s *session[T]) stall(ctx context.Context, reason string, cause error) (ctr
 	s.r.setState(s.m, stateStalled)
 	s.event(corev1.EventTypeWarning, "PlanStalled", msg)
 	if retry {
+		// Returned, the error would be retried with the queue's backoff
+		// rather than after RetryStalled; logged here, it is still in the
+		// logs where controller-runtime puts a returned one.
+		logf.FromContext(ctx).Error(cause, "Stalled", "reason", reason, "retryAfter", s.retryStalled.String())
 		return ctrl.Result{RequeueAfter: s.retryStalled}, nil
 	}
 	return ctrl.Result{}, reconcile.TerminalError(cause)

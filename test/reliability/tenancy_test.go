@@ -207,9 +207,9 @@ func TestTenancy(t *testing.T) {
 			}) {
 				return false, "no PlanStalled event about " + key.String() + " yet"
 			}
-			logged := regexp.MustCompile(`Reconciler error[^\n]*"name":"` + regexp.QuoteMeta(key.Name) + `","namespace":"` + regexp.QuoteMeta(key.Namespace) + `"`)
+			logged := regexp.MustCompile(`ERROR\t(Reconciler error|Stalled)\t[^\n]*"name":"` + regexp.QuoteMeta(key.Name) + `","namespace":"` + regexp.QuoteMeta(key.Namespace) + `"`)
 			if !logged.MatchString(logs.String()) {
-				return false, "no Reconciler error about " + key.String() + " in the logs yet"
+				return false, "no logged error about " + key.String() + " in the logs yet"
 			}
 		}
 		return true, ""
