@@ -171,7 +171,7 @@ func TestLateDependencies(t *testing.T) {
 	for _, d := range readyAt {
 		worst = max(worst, d)
 	}
-	const section = "Plans whose dependencies appear later (TestLateDependencies)"
+	const section = "7. Dependencies that appear later"
 	figures.add(section, "`go test ./test/reliability -run TestLateDependencies`: %d Plans created before what they need (%d lack their ServiceAccount's RoleBinding, %d their target Namespace, %d the CRD of their kind), which appears %s to %s later in random order. The manager runs with `sleepBetweenRuns` %s, 5 errors tolerated, a backoff capped at %s and a stalled-retry interval of %s; no client-side rate limit beyond the harness's (QPS 200).",
 		plans, len(byKind["RoleBinding"]), len(byKind["Namespace"]), len(byKind["CRD"]), earliest, last, sleep, maxBackoff, retryStalled)
 	figures.add(section, "")
