@@ -45,7 +45,10 @@ The tasks of a pass run one after the other, in the order Create returned
 them. For each task: Pre, then PerformAction, then Post. The tasks that
 PerformAction returns are the task's children; they run right after the
 parent's Post succeeded, depth first and in order, under the same rules, and
-before the parent's next sibling.
+before the parent's next sibling. Children nest at most executor.MaxDepth
+(1,000) levels deep: a task deeper than that (one that returns itself or a
+parent as a child, say) does not run, and fails in Pre with an error
+wrapping executor.ErrTooDeep.
 
 # Outcomes and errors
 

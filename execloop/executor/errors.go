@@ -30,6 +30,16 @@ import (
 // and no error of the budget is spent.
 var ErrInProgress = errors.New("in progress")
 
+// MaxDepth is how deep children may nest: Create's tasks are at depth 0,
+// their children at 1, and so on. A task deeper than MaxDepth does not run;
+// it fails in Pre with an error wrapping ErrTooDeep, spending one error, and
+// the pass goes on. Without a bound, a task that returns its own parent (or
+// itself) as a child would make the pass run for ever.
+const MaxDepth = 1000
+
+// ErrTooDeep is wrapped by the error of a child task deeper than MaxDepth.
+var ErrTooDeep = errors.New("children nest too deep")
+
 // FatalError ends a run at once. The executor returns one when a task's error
 // is marked fatal with Fatal, and when an error exhausts the error budget.
 // errors.Is and errors.As reach the cause through Unwrap.

@@ -811,3 +811,50 @@ func TestAFinisherSavesTheConfirmingPass(t *testing.T) {
 		}
 	})
 }
+
+// cyclic returns its parent as its child: a and b, each the other's child.
+type cyclic struct {
+	name string
+	next *cyclic
+}
+
+func (c *cyclic) Name() string                            { return c.name }
+func (c *cyclic) Pre() error                              { return nil }
+func (c *cyclic) PerformAction() ([]executor.Task, error) { return []executor.Task{c.next}, nil }
+func (c *cyclic) Post() error                             { return nil }
+
+func TestChildrenNestAtMostMaxDepth(t *testing.T) {
+	a := &cyclic{name: "a"}
+	a.next = &cyclic{name: "b", next: a}
+	ctx, cancel := context.WithCancel(background)
+	defer cancel()
+	for name, ctx := range map[string]context.Context{"on the caller's goroutine": background, "on the helper": ctx} {
+		t.Run(name, func(t *testing.T) {
+			tr := &trace{}
+			plan := &passes{lists: [][]executor.Task{{a, &fake{name: "after", tr: tr}}}}
+			res, err := tolerant(1).RunOnce(ctx, plan)
+			if err != nil {
+				t.Fatalf("RunOnce: %v", err)
+			}
+			if got, want := len(res.Tasks), executor.MaxDepth+3; got != want {
+				t.Fatalf("%d task results, want %d: MaxDepth+1 runs of the cycle, the child beyond it, and the next task", got, want)
+			}
+			deep := res.Tasks[executor.MaxDepth+1]
+			if deep.Outcome != execloop.Failed || deep.Phase != execloop.PhasePre || !errors.Is(deep.Err, executor.ErrTooDeep) {
+				t.Errorf("the task beyond MaxDepth = {%s %s %s %v}, want Failed in Pre with ErrTooDeep", deep.Name, deep.Outcome, deep.Phase, deep.Err)
+			}
+			if want := fmt.Sprintf("task %q would run at depth %d, beyond the limit of %d", deep.Name, executor.MaxDepth+1, executor.MaxDepth); deep.Err == nil || !strings.Contains(deep.Err.Error(), want) {
+				t.Errorf("its error %v does not say %q", deep.Err, want)
+			}
+			if res.Errors != 1 || tr.String() != "after.Pre after.PerformAction after.Post" {
+				t.Errorf("errors %d, trace %q: want one error spent and the pass gone on", res.Errors, tr)
+			}
+		})
+	}
+
+	_, err := tolerant(0).RunOnce(background, &passes{lists: [][]executor.Task{{a}}})
+	var fatal *executor.FatalError
+	if !errors.As(err, &fatal) || !errors.Is(err, executor.ErrTooDeep) {
+		t.Errorf("with no error tolerated, RunOnce = %v, want a FatalError wrapping ErrTooDeep", err)
+	}
+}

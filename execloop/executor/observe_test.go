@@ -69,8 +69,9 @@ func TestObserverIsToldAboutPassesAndTasks(t *testing.T) {
 	plan := &passes{lists: [][]executor.Task{{
 		&fake{name: "a", children: []executor.Task{&fake{name: "a1", post: errBoom, tr: tr}}, tr: tr},
 		seeCtx,
+		nil, // a task that does not run is started and finished all the same
 	}}}
-	o := execloop.Options{ErrorsToTolerate: 1}
+	o := execloop.Options{ErrorsToTolerate: 2}
 	exec := executor.New(&o, executor.WithObserver(obs))
 	if _, err := exec.RunOnce(background, plan); err != nil {
 		t.Fatal(err)
@@ -86,7 +87,9 @@ func TestObserverIsToldAboutPassesAndTasks(t *testing.T) {
 		"a1 finished under a1: Failed in Post, err=boom",
 		"b started under pass",
 		"b finished under b: InProgress in Pre, err=later: in progress",
-		"pass finished: done=false succeeded=1 in-progress=1 failed=1 errors=1 err=<nil>",
+		"<nil> started under pass",
+		"<nil> finished under <nil>: Failed in Pre, err=the plan returned a nil task",
+		"pass finished: done=false succeeded=1 in-progress=1 failed=2 errors=2 err=<nil>",
 		"pass started",
 		"pass finished: done=true succeeded=0 in-progress=0 failed=0 errors=0 err=<nil>",
 	}

@@ -530,10 +530,44 @@ func (p *pass) runSeries() (more bool, err error) {
 		if err != nil {
 			return false, err
 		}
-		if len(children) > 0 {
+		switch {
+		case len(children) == 0:
+		case len(p.todo) >= MaxDepth: // t is at depth len(p.todo)
+			if err := p.tooDeep(children); err != nil {
+				return false, err
+			}
+		default:
 			p.todo = append(p.todo, children)
 		}
 	}
+}
+
+// tooDeep fails, without running them, children that would nest deeper
+// than MaxDepth. It returns an error when the pass must end.
+func (p *pass) tooDeep(children []Task) error {
+	for _, c := range children {
+		name := "<nil>"
+		if c != nil {
+			name = c.Name()
+		}
+		err := fmt.Errorf("%w: task %q would run at depth %d, beyond the limit of %d (does a task return itself or a parent as a child?)",
+			ErrTooDeep, name, len(p.todo)+1, MaxDepth)
+		if err := p.refuse(name, err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refuse fails a task that does not run, in Pre, with err. The observer
+// hears of it as of any task, so that what it started for the task (a
+// span, say) ends with it. It returns an error when the pass must end.
+func (p *pass) refuse(name string, err error) error {
+	ctx := p.ctx
+	if p.obs != nil {
+		ctx = p.obs.TaskStarted(ctx, name)
+	}
+	return p.finish(ctx, name, execloop.PhasePre, 0, err)
 }
 
 // runTask runs one task's phases and accounts for the outcome. It returns
@@ -547,7 +581,7 @@ func (p *pass) runTask(t Task) ([]Task, error) {
 		}
 	}
 	if t == nil {
-		return nil, p.finish(p.ctx, "<nil>", execloop.PhasePre, 0, errors.New("the plan returned a nil task"))
+		return nil, p.refuse("<nil>", errors.New("the plan returned a nil task"))
 	}
 	name := t.Name()
 	ctx, timeout, cancel := p.taskContext(t, name)
