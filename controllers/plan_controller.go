@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
@@ -216,7 +217,9 @@ func (r *PlanReconciler) planFor(_ context.Context, p *execloopv1alpha1.Plan) (e
 // namespace takes the objects in it along, and the cleanup deletes the
 // others; one the Plan's identity may no longer delete (its ServiceAccount
 // and bindings may be gone already) is named in a Warning event and the
-// log, and let go.
+// log, and let go. The event is about the object left behind (the Plan is
+// its related object): a namespace being deleted takes no new events, so
+// one about the Plan would be refused.
 func (r *PlanReconciler) cleanupFor(ctx context.Context, p *execloopv1alpha1.Plan) (executor.Plan, error) {
 	var ns corev1.Namespace
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Name: p.Namespace}, &ns); err != nil && !apierrors.IsNotFound(err) {
@@ -229,9 +232,15 @@ func (r *PlanReconciler) cleanupFor(ctx context.Context, p *execloopv1alpha1.Pla
 	c := newCleanup(p, id, r.identities.mapper)
 	c.namespaceGoing = !ns.DeletionTimestamp.IsZero() || ns.Name == ""
 	c.leftBehind = func(ctx context.Context, obj execloopv1alpha1.AppliedObject, cause error) {
-		msg := fmt.Sprintf("Left %s %s behind: the namespace of the Plan is being deleted, and %s", obj.Kind, objectName(obj), cause)
-		logf.FromContext(ctx).Info(msg, "kind", obj.Kind, "object", objectName(obj))
-		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, "CleanupLeftBehind", "Delete", "%s", msg)
+		msg := fmt.Sprintf("Left %s %s behind: the namespace of Plan %s/%s is being deleted, and %s", obj.Kind, objectName(obj), p.Namespace, p.Name, cause)
+		logf.FromContext(ctx).Error(cause, "Left an object behind", "kind", obj.Kind, "object", objectName(obj))
+		left := &unstructured.Unstructured{}
+		left.SetAPIVersion(obj.APIVersion)
+		left.SetKind(obj.Kind)
+		left.SetNamespace(obj.Namespace)
+		left.SetName(obj.Name)
+		left.SetUID(obj.UID)
+		r.Recorder.Eventf(left, p, corev1.EventTypeWarning, "CleanupLeftBehind", "Delete", "%s", msg)
 	}
 	return c, nil
 }

@@ -23,7 +23,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
@@ -206,5 +208,47 @@ var _ = Describe("The Plan controller, recovering by itself", func() {
 		// envtest runs no namespace controller: what the namespace takes
 		// along is still there, untouched by the cleanup.
 		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "inside"}})()).To(BeFalse())
+	})
+
+	It("on deletion in a namespace being deleted, names in an event on the object what it may no longer delete", func() {
+		other := newNamespace()
+		serviceAccountIn(ns, "leaver")
+		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: other, Name: "leaver"},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}}}}
+		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: other, Name: "leaver"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "leaver"},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "leaver"}}}
+		Expect(k8sClient.Create(ctx, role)).To(Succeed())
+		Expect(k8sClient.Create(ctx, binding)).To(Succeed())
+		createPlan(ns, "leaves", execloopv1alpha1.PlanSpec{ServiceAccountName: "leaver", Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "outside", Apply: configMap("kept", nil, inNamespace(other))},
+		}})
+		Eventually(phaseOf(ns, "leaves")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+
+		// The binding goes first, as with the namespace's own bindings; wait
+		// until the API server denies, or the cleanup could still delete.
+		Expect(k8sClient.Delete(ctx, binding)).To(Succeed())
+		leaver := serviceAccount(ns, "leaver")
+		Eventually(func() bool {
+			_, err := leaver.dynamic.Resource(corev1.SchemeGroupVersion.WithResource("configmaps")).Namespace(other).Get(ctx, "kept", metav1.GetOptions{})
+			return apierrors.IsForbidden(err)
+		}).Should(BeTrue())
+		Expect(k8sClient.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		Expect(k8sClient.Delete(ctx, getPlan(Default, ns, "leaves"))).To(Succeed())
+
+		Eventually(gone(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "leaves"}})).Should(BeTrue())
+		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: other, Name: "kept"}})()).To(BeFalse(), "the object it may not delete")
+		Eventually(func(g Gomega) {
+			var list eventsv1.EventList
+			g.Expect(k8sClient.List(ctx, &list, client.InNamespace(other))).To(Succeed())
+			var notes []string
+			for _, e := range list.Items {
+				if e.Reason == "CleanupLeftBehind" && e.Regarding.Kind == "ConfigMap" && e.Regarding.Name == "kept" &&
+					e.Related != nil && e.Related.Kind == "Plan" && e.Related.Name == "leaves" {
+					notes = append(notes, e.Note)
+				}
+			}
+			g.Expect(notes).To(ContainElement(And(ContainSubstring("ConfigMap "+other+"/kept"), ContainSubstring("Plan "+ns+"/leaves"), ContainSubstring("forbidden"))))
+		}).Should(Succeed())
 	})
 })
