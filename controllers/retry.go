@@ -18,12 +18,12 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
+
+	apitransient "github.com/execloop/execloop/internal/transient"
 )
 
 // Which API faults count against a Plan's error budget.
@@ -128,14 +128,7 @@ func isRepeatable(req *http.Request) bool {
 // transient reports a failure that another try may not meet.
 func transient(resp *http.Response, err error) bool {
 	if err != nil {
-		var netErr net.Error
-		return errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) ||
-			errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "connection reset")
+		return apitransient.Error(err)
 	}
-	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
+	return apitransient.Status(resp.StatusCode)
 }

@@ -20,8 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -43,6 +41,7 @@ import (
 	"github.com/execloop/execloop/execloop"
 	"github.com/execloop/execloop/execloop/executor"
 	"github.com/execloop/execloop/execloop/reconciler/status"
+	"github.com/execloop/execloop/internal/transient"
 )
 
 // Object states, as the execloop_objects gauge counts them.
@@ -468,7 +467,7 @@ func (s *session[T]) write(ctx context.Context) error {
 			if err := s.refresh(ctx); err != nil {
 				return err
 			}
-		case transientAPIError(err):
+		case transient.Error(err):
 			select {
 			case <-time.After(statusWriteBackoff << (attempt - 1)):
 			case <-ctx.Done():
@@ -494,17 +493,6 @@ func (s *session[T]) refresh(ctx context.Context) error {
 	}
 	s.base, s.obj = base, fresh
 	return nil
-}
-
-// transientAPIError reports a failed request that another try may not meet:
-// throttling, a server error, a timeout, a broken connection.
-func transientAPIError(err error) bool {
-	if apierrors.IsTooManyRequests(err) || apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) ||
-		apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsUnexpectedServerError(err) {
-		return true
-	}
-	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // copyStatus puts src's whole status (the embedded Status and the fields
