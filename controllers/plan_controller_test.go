@@ -220,6 +220,33 @@ var _ = Describe("The Plan controller", func() {
 		Eventually(phaseOf(ns, "drift")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 	})
 
+	It("repairs drift of a Secret applied with stringData: its data changed or removed by someone else", func() {
+		createPlan(ns, "secret-drift", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "creds", Apply: raw(map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "creds"},
+				"stringData": map[string]any{"password": "hunter2"}})},
+		}})
+		Eventually(phaseOf(ns, "secret-drift")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		password := func(g Gomega) string {
+			var s corev1.Secret
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "creds"}, &s)).To(Succeed())
+			return string(s.Data["password"])
+		}
+		Expect(password(Default)).To(Equal("hunter2"))
+
+		for _, change := range []func(*corev1.Secret){
+			func(s *corev1.Secret) { s.Data["password"] = []byte("changed by hand") },
+			func(s *corev1.Secret) { delete(s.Data, "password") },
+		} {
+			Eventually(func(g Gomega) {
+				var s corev1.Secret
+				g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "creds"}, &s)).To(Succeed())
+				change(&s)
+				g.Expect(k8sClient.Update(ctx, &s)).To(Succeed())
+			}).Should(Succeed())
+			Eventually(password).Should(Equal("hunter2"))
+		}
+	})
+
 	It("reads its objects through a watch, and stops the watch once no plan needs it", func() {
 		createPlan(ns, "watched", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
 			{Name: "config", Apply: configMap("watched", map[string]any{"a": "b"})},

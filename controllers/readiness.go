@@ -18,10 +18,6 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -117,69 +113,4 @@ func readiness(ctx context.Context, live *unstructured.Unstructured, readyWhen c
 		return false, fmt.Sprintf("kstatus %s: %s", res.Status, res.Message), nil
 	}
 	return false, "kstatus " + res.Status.String(), nil
-}
-
-// hashJSON is a short digest of v's JSON form.
-func hashJSON(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:12]), nil
-}
-
-// projection returns the values of live at the paths that manifest sets:
-// what the plan's apply decides. Values someone else changes there are
-// drift; fields the manifest does not set (defaults, status, other
-// managers' fields) are left out. Lists are compared element by element up
-// to the manifest's length.
-func projection(manifest, live any) any {
-	switch m := manifest.(type) {
-	case map[string]any:
-		l, ok := live.(map[string]any)
-		if !ok {
-			return live
-		}
-		out := make(map[string]any, len(m))
-		for k, v := range m {
-			lv, present := l[k]
-			if !present {
-				out[k] = absent{}
-				continue
-			}
-			out[k] = projection(v, lv)
-		}
-		return out
-	case []any:
-		l, ok := live.([]any)
-		if !ok {
-			return live
-		}
-		out := make([]any, len(m))
-		for i := range m {
-			if i >= len(l) {
-				out[i] = absent{}
-				continue
-			}
-			out[i] = projection(m[i], l[i])
-		}
-		return out
-	default:
-		return live
-	}
-}
-
-// absent marks a path the manifest sets and the live object lacks.
-type absent struct{}
-
-// MarshalJSON implements json.Marshaler.
-func (absent) MarshalJSON() ([]byte, error) { return []byte(`"\u0000absent"`), nil }
-
-// liveHash digests the projection of live onto manifest.
-func liveHash(manifest, live *unstructured.Unstructured) (string, error) {
-	if live == nil {
-		return "", errors.New("no live object")
-	}
-	return hashJSON(projection(manifest.Object, live.Object))
 }
