@@ -110,6 +110,12 @@ var _ = Describe("Plan admission", func() {
 		Entry("readyWhen on a delete task", map[string]any{"tasks": []any{map[string]any{
 			"name": "gone", "delete": map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "name": "x"}, "readyWhen": "true",
 		}}}, "task gone: readyWhen goes with apply or wait, not with delete"),
+		Entry("immutableFields: Recreate on a delete task", map[string]any{"tasks": []any{map[string]any{
+			"name": "gone", "delete": map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "name": "x"}, "immutableFields": "Recreate",
+		}}}, "task gone: immutableFields: Recreate goes with apply"),
+		Entry("an immutableFields policy that is not one", map[string]any{"tasks": []any{map[string]any{
+			"name": "config", "apply": cm("c"), "immutableFields": "Replace",
+		}}}, "spec.tasks[0].immutableFields", `Unsupported value: "Replace"`),
 		Entry("a sleepBetweenRuns that is not a duration", map[string]any{"sleepBetweenRuns": "2 fortnights", "tasks": manyTasks(1)},
 			`spec.sleepBetweenRuns: Invalid value: "2 fortnights"`),
 		Entry("a sleepBetweenRuns below the floor of 100ms", map[string]any{"sleepBetweenRuns": "1ns", "tasks": manyTasks(1)},

@@ -60,6 +60,7 @@ type taskSpec struct {
 	hash       string // of manifest
 	readyWhen  cel.Program
 	timeout    time.Duration
+	recreate   bool // immutableFields: Recreate
 	after      []*taskSpec
 	dependents []*taskSpec
 }
@@ -160,6 +161,7 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper met
 	if pt.Timeout != nil {
 		t.timeout = pt.Timeout.Duration
 	}
+	t.recreate = pt.ImmutableFields == execloopv1alpha1.ImmutableFieldsRecreate
 	return t, t.bind(p, mapper)
 }
 

@@ -208,6 +208,7 @@ func (r *PlanReconciler) planFor(_ context.Context, p *execloopv1alpha1.Plan) (e
 		return nil, err
 	}
 	run.watcher = r.watcher
+	run.recorder = r.Recorder
 	return run, nil
 }
 

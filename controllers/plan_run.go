@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
@@ -37,14 +38,15 @@ import (
 // those whose after tasks are all done; a task that succeeds returns, as its
 // children, the tasks it unblocks.
 type planRun struct {
-	plan    *execloopv1alpha1.Plan // the reconciled object: tasks update its inventory
-	id      *identity
-	mapper  meta.RESTMapper
-	watcher *watcher
-	tasks   []*taskSpec // in dependency order
-	stale   []execloopv1alpha1.AppliedObject
-	state   map[string]*taskState // this pass's, by task name
-	now     func() time.Time
+	plan     *execloopv1alpha1.Plan // the reconciled object: tasks update its inventory
+	id       *identity
+	mapper   meta.RESTMapper
+	watcher  *watcher
+	recorder events.EventRecorder // nil in tests that build a planRun by hand
+	tasks    []*taskSpec          // in dependency order
+	stale    []execloopv1alpha1.AppliedObject
+	state    map[string]*taskState // this pass's, by task name
+	now      func() time.Time
 }
 
 // taskState is what a pass found out about a task's object.
@@ -312,6 +314,9 @@ func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, e
 		applied := k.t.manifest.DeepCopy()
 		err := k.run.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
 			client.FieldOwner(FieldManager), client.ForceOwnership)
+		if fields := immutableFields(err); len(fields) > 0 && st.live != nil {
+			return nil, k.immutable(ctx, st, fields)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("applying %s (%s) as %s: %w", k.t.describe(), st.why, k.run.id.describe(), err)
 		}

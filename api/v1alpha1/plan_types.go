@@ -40,6 +40,20 @@ const (
 	DeletionPolicyOrphan DeletionPolicy = "Orphan"
 )
 
+// ImmutableFieldsPolicy says what an apply task does when the API server
+// refuses its change because a field the change touches is immutable (a
+// Job's pod template, a Service's clusterIP, most of a StatefulSet's spec).
+// +kubebuilder:validation:Enum=Fail;Recreate
+type ImmutableFieldsPolicy string
+
+const (
+	// ImmutableFieldsFail fails the task with a message naming the fields.
+	ImmutableFieldsFail ImmutableFieldsPolicy = "Fail"
+	// ImmutableFieldsRecreate deletes the object, waits until it is gone,
+	// and applies it again.
+	ImmutableFieldsRecreate ImmutableFieldsPolicy = "Recreate"
+)
+
 // PlanPhase is a one-word summary of a Plan's status, for printer columns.
 // +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed;Suspended
 type PlanPhase string
@@ -138,6 +152,7 @@ type PlanSpec struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.after) || !(self.name in self.after)",messageExpression="'task ' + self.name + ': after must not name the task itself'"
 // +kubebuilder:validation:XValidation:rule="!has(self.apply) || (has(self.apply.metadata) && has(self.apply.metadata.name) && size(self.apply.metadata.name) > 0)",messageExpression="'task ' + self.name + ': apply.metadata.name is required'"
 // +kubebuilder:validation:XValidation:rule="!has(self.readyWhen) || !has(self.delete)",messageExpression="'task ' + self.name + ': readyWhen goes with apply or wait, not with delete'"
+// +kubebuilder:validation:XValidation:rule="!has(self.immutableFields) || self.immutableFields == 'Fail' || has(self.apply)",messageExpression="'task ' + self.name + ': immutableFields: Recreate goes with apply'"
 type PlanTask struct {
 	// name names the task in after, in status and in events: a DNS-1123
 	// label, unique in the plan.
@@ -182,6 +197,15 @@ type PlanTask struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	ReadyWhen string `json:"readyWhen,omitempty"`
+
+	// immutableFields says what an apply does when the API server refuses
+	// it because it changes an immutable field: Fail (the default) fails
+	// the task, naming the fields; Recreate deletes the object (dependents
+	// in the background), waits until it is gone, and applies it again.
+	// Waiting for the deletion spends no error and counts against the
+	// task's timeout. Only for apply.
+	// +optional
+	ImmutableFields ImmutableFieldsPolicy `json:"immutableFields,omitempty"`
 
 	// timeout bounds how long the task may wait for its object to become
 	// ready (or gone), such as 5m; exceeding it is an error of the task.

@@ -1,0 +1,79 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// immutableFields returns the fields that made the API server refuse an
+// apply because they may not change (a Job's spec.template, a Service's
+// spec.clusterIP; "spec" for a StatefulSet, whose spec allows changes to a
+// few fields only), or nil when err is not such a refusal. The refusal's
+// own text is left out: it holds the whole new value, which for a pod
+// template is a dump of the object that ends, once cut to fit a status,
+// before the words "field is immutable".
+func immutableFields(err error) []string {
+	var status apierrors.APIStatus
+	if !apierrors.IsInvalid(err) || !errors.As(err, &status) || status.Status().Details == nil {
+		return nil
+	}
+	var fields []string
+	for _, c := range status.Status().Details.Causes {
+		immutable := strings.Contains(c.Message, "field is immutable") ||
+			c.Type == metav1.CauseTypeForbidden && strings.HasPrefix(c.Message, "Forbidden: updates to")
+		if immutable && c.Field != "" && !slices.Contains(fields, c.Field) {
+			fields = append(fields, c.Field)
+		}
+	}
+	return fields
+}
+
+// immutable handles an apply refused because fields may not change: under
+// immutableFields: Recreate, the object is deleted (once: an object being
+// deleted is waited for) and the task waits until it is gone, when the
+// next pass creates it again; otherwise the task fails, naming the fields
+// and the policy that would recreate the object.
+func (k *planTask) immutable(ctx context.Context, st *taskState, fields []string) error {
+	what := strings.Join(fields, ", ")
+	if !k.t.recreate {
+		return fmt.Errorf("applying %s as %s: the API server refused the change: %s cannot be changed once set (immutableFields: Recreate on task %s deletes the %s and creates it again)",
+			k.t.describe(), k.run.id.describe(), what, k.t.name, k.t.gvk.Kind)
+	}
+	if st.live.GetDeletionTimestamp() == nil {
+		uid := st.live.GetUID()
+		err := k.run.id.client.Delete(ctx, st.live, client.PropagationPolicy(metav1.DeletePropagationBackground),
+			client.Preconditions{UID: &uid})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting %s as %s, to create it again since %s cannot be changed: %w", k.t.describe(), k.run.id.describe(), what, err)
+		}
+		if k.run.recorder != nil {
+			k.run.recorder.Eventf(k.run.plan, nil, corev1.EventTypeNormal, "Recreating", "Delete",
+				"Task %s: deleted %s to create it again: %s cannot be changed once set", k.t.name, k.t.describe(), what)
+		}
+	}
+	return k.run.waiting(k.t, "gone, deleted to be created again since "+what+" cannot be changed once set")
+}
