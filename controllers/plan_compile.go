@@ -61,6 +61,7 @@ type taskSpec struct {
 	readyWhen  cel.Program
 	timeout    time.Duration
 	recreate   bool // immutableFields: Recreate
+	createOnly bool // applyPolicy: IfNotPresent
 	after      []*taskSpec
 	dependents []*taskSpec
 }
@@ -162,6 +163,7 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper met
 		t.timeout = pt.Timeout.Duration
 	}
 	t.recreate = pt.ImmutableFields == execloopv1alpha1.ImmutableFieldsRecreate
+	t.createOnly = pt.ApplyPolicy == execloopv1alpha1.ApplyIfNotPresent
 	return t, t.bind(p, mapper)
 }
 

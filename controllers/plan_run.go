@@ -146,8 +146,11 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 		if live, synced := p.watcher.get(ctx, client.ObjectKeyFromObject(p.plan), p.id, t.mapping, t.key); synced {
 			st.live = live
 			p.judge(ctx, t, st)
-			if !st.needsApply || p.inventory(t.name) == nil {
-				return st // a new task's object needs no read: it is applied anyway
+			if !st.needsApply || p.inventory(t.name) == nil && !t.createOnly {
+				// A new task's object needs no read: it is applied anyway.
+				// One created only when missing does: the cache holds the
+				// plan's objects only.
+				return st
 			}
 			*st = taskState{}
 		}
@@ -174,6 +177,10 @@ func (p *planRun) judge(ctx context.Context, t *taskSpec, st *taskState) {
 		switch {
 		case st.live == nil:
 			st.needsApply, st.why = true, "missing"
+		case t.createOnly:
+			// Created, by this plan or someone else: never written again.
+			ready, reason, err := readiness(ctx, st.live, t.readyWhen)
+			st.converged, st.why, st.readyErr = ready, reason, err
 		case inv == nil || inv.UID != st.live.GetUID():
 			st.needsApply, st.why = true, "not applied by this plan yet"
 		case inv.ManifestHash != t.hash:
@@ -310,6 +317,10 @@ func (k *planTask) PreContext(ctx context.Context) error {
 func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
 	st := k.run.state[k.t.name]
 	switch {
+	case k.t.kind == kindApply && st.needsApply && k.t.createOnly:
+		if err := k.create(ctx, st); err != nil {
+			return nil, err
+		}
 	case k.t.kind == kindApply && st.needsApply:
 		applied := k.t.manifest.DeepCopy()
 		err := k.run.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
@@ -332,6 +343,22 @@ func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, e
 	}
 	st.assumed = true
 	return k.run.unblocked(ctx, k.t), nil
+}
+
+// create creates the object of an applyPolicy: IfNotPresent task and
+// records it. An object someone else created meanwhile is left alone, not
+// recorded: the next pass finds it present.
+func (k *planTask) create(ctx context.Context, st *taskState) error {
+	created := k.t.manifest.DeepCopy()
+	err := k.run.id.client.Create(ctx, created, client.FieldOwner(FieldManager))
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		return fmt.Errorf("%s was created by someone else meanwhile; leaving it alone: %w", k.t.describe(), executor.ErrInProgress)
+	case err != nil:
+		return fmt.Errorf("creating %s as %s: %w", k.t.describe(), k.run.id.describe(), err)
+	}
+	st.live = created
+	return k.run.record(k.t, created)
 }
 
 // PostContext checks that the object is ready (apply, wait) or gone

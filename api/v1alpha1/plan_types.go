@@ -54,6 +54,19 @@ const (
 	ImmutableFieldsRecreate ImmutableFieldsPolicy = "Recreate"
 )
 
+// ApplyPolicy says when an apply task writes its object.
+// +kubebuilder:validation:Enum=Always;IfNotPresent
+type ApplyPolicy string
+
+const (
+	// ApplyAlways applies the object whenever it differs from the manifest:
+	// missing, changed by the task, or changed by someone else (drift).
+	ApplyAlways ApplyPolicy = "Always"
+	// ApplyIfNotPresent creates the object when it is missing and never
+	// writes it afterwards, for objects another controller takes over.
+	ApplyIfNotPresent ApplyPolicy = "IfNotPresent"
+)
+
 // PlanPhase is a one-word summary of a Plan's status, for printer columns.
 // +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed;Suspended
 type PlanPhase string
@@ -152,6 +165,7 @@ type PlanSpec struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.after) || !(self.name in self.after)",messageExpression="'task ' + self.name + ': after must not name the task itself'"
 // +kubebuilder:validation:XValidation:rule="!has(self.apply) || (has(self.apply.metadata) && has(self.apply.metadata.name) && size(self.apply.metadata.name) > 0)",messageExpression="'task ' + self.name + ': apply.metadata.name is required'"
 // +kubebuilder:validation:XValidation:rule="!has(self.readyWhen) || !has(self.delete)",messageExpression="'task ' + self.name + ': readyWhen goes with apply or wait, not with delete'"
+// +kubebuilder:validation:XValidation:rule="!has(self.applyPolicy) || self.applyPolicy == 'Always' || has(self.apply)",messageExpression="'task ' + self.name + ': applyPolicy: IfNotPresent goes with apply'"
 // +kubebuilder:validation:XValidation:rule="!has(self.immutableFields) || self.immutableFields == 'Fail' || has(self.apply)",messageExpression="'task ' + self.name + ': immutableFields: Recreate goes with apply'"
 type PlanTask struct {
 	// name names the task in after, in status and in events: a DNS-1123
@@ -197,6 +211,17 @@ type PlanTask struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	ReadyWhen string `json:"readyWhen,omitempty"`
+
+	// applyPolicy says when the task writes its object: Always (the
+	// default) applies it whenever it is missing, the task changed or
+	// someone else changed it; IfNotPresent creates it when it is missing
+	// and never writes it afterwards (like Flux's ssa: IfNotPresent), for
+	// an object another controller takes over, such as a generated Secret
+	// or a spec an autoscaler owns. An object the task did not create is
+	// not the plan's: pruning and the plan's deletion leave it alone. Only
+	// for apply.
+	// +optional
+	ApplyPolicy ApplyPolicy `json:"applyPolicy,omitempty"`
 
 	// immutableFields says what an apply does when the API server refuses
 	// it because it changes an immutable field: Fail (the default) fails

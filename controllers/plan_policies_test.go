@@ -20,10 +20,14 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/execloop/reconciler"
 	"github.com/execloop/execloop/execloop/reconciler/status"
 )
 
@@ -38,7 +42,7 @@ func job(name, image string, policy execloopv1alpha1.ImmutableFieldsPolicy) exec
 	})}
 }
 
-var _ = Describe("The Plan controller, on a change to an immutable field", func() {
+var _ = Describe("The Plan controller, on immutable fields and objects others take over", func() {
 	var ns string
 	BeforeEach(func() { ns = newNamespace() })
 
@@ -90,5 +94,45 @@ var _ = Describe("The Plan controller, on a change to an immutable field", func(
 		}).Should(Succeed())
 		Expect(jobOf(Default, "strict").UID).To(Equal(strictUID), "Fail leaves the object alone")
 		Expect(jobOf(Default, "strict").Spec.Template.Spec.Containers[0].Image).To(Equal("strict:v1"))
+	})
+
+	It("under applyPolicy: IfNotPresent, creates a missing object, never writes it afterwards, and leaves alone one it did not create", func() {
+		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "theirs"}, Data: map[string]string{"owner": "someone"}})).To(Succeed())
+		createOnly := func(name string, apply *runtime.RawExtension) execloopv1alpha1.PlanTask {
+			return execloopv1alpha1.PlanTask{Name: name, ApplyPolicy: execloopv1alpha1.ApplyIfNotPresent, Apply: apply}
+		}
+		createPlan(ns, "once", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			createOnly("generated", configMap("generated", map[string]any{"seed": "initial"})),
+			createOnly("theirs", configMap("theirs", map[string]any{"owner": "the plan"})),
+		}})
+		Eventually(phaseOf(ns, "once")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		Expect(getConfigMap(Default, ns, "generated").Data).To(Equal(map[string]string{"seed": "initial"}))
+		Expect(getConfigMap(Default, ns, "theirs").Data).To(Equal(map[string]string{"owner": "someone"}))
+		Expect(getConfigMap(Default, ns, "theirs").Labels).NotTo(HaveKey(PlanUIDLabel))
+
+		// Someone else takes the object over; a pass asked for afterwards
+		// leaves it as they made it.
+		Eventually(func(g Gomega) {
+			c := getConfigMap(g, ns, "generated")
+			c.Data["seed"] = "rotated"
+			g.Expect(k8sClient.Update(ctx, c)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "once")
+			p.Annotations = map[string]string{reconciler.RequestedAtAnnotation: "after-the-rotation"}
+			g.Expect(k8sClient.Update(ctx, p)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "once")
+			g.Expect(p.Status.LastHandledReconcileAt).To(Equal("after-the-rotation"))
+			g.Expect(p.Status.Phase).To(Equal(execloopv1alpha1.PlanSucceeded))
+		}).Should(Succeed())
+		Expect(getConfigMap(Default, ns, "generated").Data).To(Equal(map[string]string{"seed": "rotated"}))
+
+		// Deleting the plan deletes what it created, and only that.
+		Expect(k8sClient.Delete(ctx, getPlan(Default, ns, "once"))).To(Succeed())
+		Eventually(gone(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "once"}})).Should(BeTrue())
+		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "generated"}})()).To(BeTrue())
+		Expect(getConfigMap(Default, ns, "theirs").Data).To(Equal(map[string]string{"owner": "someone"}))
 	})
 })
