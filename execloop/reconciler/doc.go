@@ -100,7 +100,10 @@ changed: a converged object costs no writes.
 Events (events.k8s.io): status.TaskFailed (Warning, once per distinct error),
 PlanCompleted (Normal), PlanStalled (Warning). Metrics, in controller-runtime's
 registry: execloop_task_duration_seconds, execloop_task_executions_total,
-execloop_passes_total and execloop_objects. Tracing: with a TracerProvider,
-one span per pass and a child span per task.
+execloop_passes_total and execloop_objects, labelled by controller and
+outcome, result or state only: no label carries an object's or a task's name,
+so the number of series does not grow with what users create. Tracing: with
+a TracerProvider, one span per pass and a child span per task (named after
+the task).
 */
 package reconciler

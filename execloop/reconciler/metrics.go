@@ -24,24 +24,25 @@ import (
 // Metric labels.
 const (
 	labelController = "controller"
-	labelTask       = "task"
 	labelOutcome    = "outcome"
 )
 
 // The Reconciler's metrics, registered in controller-runtime's registry and
 // served on the manager's metrics endpoint. Labels are bounded: controller
-// names and the task names of plans, never object names.
+// names, outcomes and states, never object or task names (a Plan's users
+// choose those without bound; a task's timing is in its status and its
+// trace span).
 var (
 	taskDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "execloop_task_duration_seconds",
-		Help:    "How long task executions took, by controller, task and outcome (Succeeded, InProgress, Failed).",
+		Help:    "How long task executions took, by controller and outcome (Succeeded, InProgress, Failed).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 9), // 1ms to about 65s
-	}, []string{labelController, labelTask, labelOutcome})
+	}, []string{labelController, labelOutcome})
 
 	taskExecutions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "execloop_task_executions_total",
-		Help: "Task executions, by controller, task and outcome (Succeeded, InProgress, Failed).",
-	}, []string{labelController, labelTask, labelOutcome})
+		Help: "Task executions, by controller and outcome (Succeeded, InProgress, Failed).",
+	}, []string{labelController, labelOutcome})
 
 	passes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "execloop_passes_total",

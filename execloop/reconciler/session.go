@@ -589,8 +589,8 @@ func (s *session[T]) event(eventType, reason, note string) {
 func (s *session[T]) observe(res executor.Result, err error) {
 	for _, t := range res.Tasks {
 		outcome := t.Outcome.String()
-		taskDuration.WithLabelValues(s.r.Name, t.Name, outcome).Observe(t.Duration.Seconds())
-		taskExecutions.WithLabelValues(s.r.Name, t.Name, outcome).Inc()
+		taskDuration.WithLabelValues(s.r.Name, outcome).Observe(t.Duration.Seconds())
+		taskExecutions.WithLabelValues(s.r.Name, outcome).Inc()
 	}
 	result := "progressing"
 	switch {

@@ -21,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -251,6 +253,27 @@ func metricValue(name string, labels map[string]string) float64 {
 		}
 	}
 	return total
+}
+
+// metricLabels lists the label names of the metrics whose names start
+// with prefix.
+func metricLabels(prefix string) []string {
+	families, err := metrics.Registry.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	var names []string
+	for _, f := range families {
+		if !strings.HasPrefix(f.GetName(), prefix) {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if !slices.Contains(names, l.GetName()) {
+					names = append(names, l.GetName())
+				}
+			}
+		}
+	}
+	return names
 }
 
 func hasLabels(m *dto.Metric, want map[string]string) bool {
