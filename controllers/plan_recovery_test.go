@@ -74,7 +74,9 @@ var _ = Describe("The Plan controller, recovering by itself", func() {
 
 	It("converges a Plan that installs a CustomResourceDefinition and then a resource of it", func() {
 		createPlan(ns, "operator", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
-			{Name: "crd", Apply: raw(crd("Gadget"))},
+			// Ready as soon as it is applied: the resource then runs in the
+			// same pass, before the API server serves its kind, and waits.
+			{Name: "crd", Apply: raw(crd("Gadget")), ReadyWhen: "true"},
 			{Name: "gadget", After: []string{"crd"}, Apply: raw(custom("Gadget", "first"))},
 		}})
 		Eventually(phaseOf(ns, "operator")).Should(Equal(execloopv1alpha1.PlanSucceeded))
@@ -141,6 +143,7 @@ var _ = Describe("The Plan controller, recovering by itself", func() {
 			Eventually(stalledMessage(ns, plan)).Should(ContainSubstring(`cannot get resource "configmaps"`), plan)
 			Expect(getPlan(Default, ns, plan).Status.Phase).To(Equal(execloopv1alpha1.PlanFailed))
 		}
+		Expect(getPlan(Default, ns, "requested").Status.NextPassTime).To(BeNil(), "a stalledRetryInterval of 0s schedules no retry")
 
 		grantConfigMaps(ns, "waiting", "get", "list", "watch", "create", "patch", "delete")
 		Eventually(phaseOf(ns, "retried")).Should(Equal(execloopv1alpha1.PlanSucceeded))

@@ -137,7 +137,7 @@ type Reconciler[T Object] struct {
 	RetryStalled time.Duration
 
 	// RetryStalledFor, when set, returns the RetryStalled of one object,
-	// starting from RetryStalled; for example to honour a per-object
+	// starting from RetryStalled (0 keeps RetryStalled, negative is never); for example to honour a per-object
 	// setting in its spec.
 	RetryStalledFor func(obj T, defaults time.Duration) time.Duration
 
@@ -361,7 +361,9 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	s.opts = r.Options
 	s.retryStalled = r.RetryStalled
 	if r.RetryStalledFor != nil {
-		s.retryStalled = r.RetryStalledFor(obj, r.RetryStalled)
+		if d := r.RetryStalledFor(obj, r.RetryStalled); d != 0 {
+			s.retryStalled = d // 0 keeps RetryStalled, as for the field itself
+		}
 	}
 	if r.OptionsFor != nil {
 		s.opts = r.OptionsFor(obj, r.Options)

@@ -146,7 +146,14 @@ var _ = Describe("A Reconciler recovering by itself", func() {
 	It("retries an object stalled by its budget with a fresh one after RetryStalled, and stays Stalled until a retry succeeds", func() {
 		var failing atomic.Bool
 		failing.Store(true)
-		s.set("flaky", func(int) error {
+		var duringRetry atomic.Value // the Stalled condition as the retry's second attempt starts
+		s.set("flaky", func(run int) error {
+			if run == 4 {
+				var w Widget
+				if err := k8sClient.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: "retried"}, &w); err == nil {
+					duringRetry.Store(condition(&w, status.ConditionStalled))
+				}
+			}
 			if failing.Load() {
 				return errors.New("forbidden while the RoleBinding propagates")
 			}
@@ -178,6 +185,7 @@ var _ = Describe("A Reconciler recovering by itself", func() {
 		}
 
 		Eventually(s.count).WithArguments("flaky").Should(BeNumerically(">=", 4), "a retry with a fresh budget of one error ran twice")
+		Expect(duringRetry.Load()).To(Equal("True/BudgetExhausted"), "Stalled while the retry's tasks fail, not only once it stalls again")
 		Expect(condition(widget(Default, ns, "retried"), status.ConditionStalled)).To(Equal("True/BudgetExhausted"), "a retry that fails stays Stalled")
 
 		failing.Store(false)
@@ -190,32 +198,32 @@ var _ = Describe("A Reconciler recovering by itself", func() {
 	})
 
 	It("starts a pass at once with a fresh budget when the requested-at annotation gets a new value, and records the value", func() {
-		var failing atomic.Bool
-		failing.Store(true)
-		s.set("flaky", func(int) error {
-			if failing.Load() {
+		// Two failures spend the budget of one error; after the annotation
+		// a third is tolerated again, and the fourth run succeeds.
+		s.set("flaky", func(run int) error {
+			if run <= 3 {
 				return errors.New("no route to host")
 			}
 			return nil
 		})
 		stop := startManager(ns, func(ctrl.Manager) *reconciler.Reconciler[*Widget] {
 			return &reconciler.Reconciler[*Widget]{
-				Name: uniqueName(), Plan: s.planFor, Options: options(100*time.Millisecond, 0), RetryStalled: -1,
+				Name: uniqueName(), Plan: s.planFor, Options: options(100*time.Millisecond, 1), RetryStalled: -1,
 			}
 		})
 		DeferCleanup(stop)
 		createWidget(ns, "requested", "flaky")
 		Eventually(func(g Gomega) string { return condition(widget(g, ns, "requested"), status.ConditionStalled) }).
 			Should(Equal("True/BudgetExhausted"))
+		Expect(s.count("flaky")).To(Equal(2))
 
-		failing.Store(false)
 		annotate(ns, "requested", reconciler.RequestedAtAnnotation, "2026-12-01T12:00:00Z")
 		Eventually(func(g Gomega) {
 			w := widget(g, ns, "requested")
 			g.Expect(condition(w, status.ConditionReady)).To(Equal("True/Succeeded"))
 			g.Expect(w.Status.LastHandledReconcileAt).To(Equal("2026-12-01T12:00:00Z"))
 		}).Should(Succeed())
-		Expect(s.count("flaky")).To(Equal(2))
+		Expect(s.count("flaky")).To(Equal(4))
 	})
 
 	It("never gives up a cleanup: a failing cleanup task is retried with backoff, whatever the budget, and says why it waits", func() {
