@@ -47,8 +47,10 @@ import (
 // and see drift at their next pass. The watcher asks again, at most every
 // deniedRetry, so that RBAC granted later takes effect without a restart.
 //
-// An informer lives as long as a Plan uses it: when the last Plan that read
-// through it is gone, it stops.
+// An informer lives as long as a Plan uses it: when the last Plan that
+// reads through it is gone, or no longer applies objects of that resource
+// there as that identity (its tasks or its ServiceAccount changed), it
+// stops.
 type watcher struct {
 	events chan event.GenericEvent
 	log    logr.Logger
@@ -56,7 +58,8 @@ type watcher struct {
 	mu          sync.Mutex
 	ctx         context.Context // set when the manager starts the watcher
 	watches     map[watchKey]*watch
-	retryDenied time.Duration // deniedRetry, but for tests
+	byPlan      map[types.NamespacedName]map[watchKey]struct{} // the watches each Plan uses
+	retryDenied time.Duration                                  // deniedRetry, but for tests
 }
 
 // deniedRetry is how long an identity that was refused a list of a resource
@@ -83,7 +86,10 @@ var (
 )
 
 func newWatcher(log logr.Logger) *watcher {
-	return &watcher{events: make(chan event.GenericEvent, 1024), log: log, watches: map[watchKey]*watch{}, retryDenied: deniedRetry}
+	return &watcher{
+		events: make(chan event.GenericEvent, 1024), log: log, retryDenied: deniedRetry,
+		watches: map[watchKey]*watch{}, byPlan: map[types.NamespacedName]map[watchKey]struct{}{},
+	}
 }
 
 // Start keeps the watcher's informers running until ctx is done.
@@ -127,17 +133,15 @@ func (w *watcher) get(ctx context.Context, plan types.NamespacedName, id *identi
 // records that plan uses it; nil when id may not list and watch the
 // resource (asked again after w.retryDenied), or the watcher is not running.
 func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *identity, mapping *meta.RESTMapping, namespace string) cache.SharedIndexInformer {
-	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
-		namespace = metav1.NamespaceAll
-	}
-	key := watchKey{identity: id.name, resource: mapping.Resource, namespace: namespace}
+	key := watchKeyOf(id, mapping, namespace)
+	namespace = key.namespace
 	w.mu.Lock()
 	runCtx := w.ctx
 	wt, known := w.watches[key]
 	wasDenied := known && !wt.denied.IsZero()
 	switch {
 	case known:
-		wt.plans[plan] = struct{}{}
+		w.use(wt, key, plan)
 		if !wasDenied || time.Since(wt.denied) < w.retryDenied {
 			informer := wt.informer // nil while another reconcile starts it, or while denied
 			w.mu.Unlock()
@@ -148,8 +152,9 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 		w.mu.Unlock()
 		return nil
 	default:
-		wt = &watch{plans: map[types.NamespacedName]struct{}{plan: {}}}
+		wt = &watch{plans: map[types.NamespacedName]struct{}{}}
 		w.watches[key] = wt // taken; its informer is set, under the lock, once it runs
+		w.use(wt, key, plan)
 	}
 	w.mu.Unlock()
 
@@ -212,24 +217,85 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 	return informer
 }
 
+// watchKeyOf is the key of the watch that serves id's reads of mapping's
+// resource in namespace: all namespaces for a cluster-scoped resource.
+func watchKeyOf(id *identity, mapping *meta.RESTMapping, namespace string) watchKey {
+	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+		namespace = metav1.NamespaceAll
+	}
+	return watchKey{identity: id.name, resource: mapping.Resource, namespace: namespace}
+}
+
+// use records that plan reads through wt. w.mu is held.
+func (w *watcher) use(wt *watch, key watchKey, plan types.NamespacedName) {
+	wt.plans[plan] = struct{}{}
+	keys := w.byPlan[plan]
+	if keys == nil {
+		keys = map[watchKey]struct{}{}
+		w.byPlan[plan] = keys
+	}
+	keys[key] = struct{}{}
+}
+
+// drop records that plan no longer reads through the watch of key, and
+// stops the watch's informer when no Plan does (or forgets its refusal).
+// w.mu is held.
+func (w *watcher) drop(key watchKey, plan types.NamespacedName) {
+	wt := w.watches[key]
+	if wt == nil {
+		return
+	}
+	delete(wt.plans, plan)
+	if len(wt.plans) > 0 {
+		return
+	}
+	switch {
+	case wt.stop != nil:
+		wt.stop()
+		delete(w.watches, key)
+	case !wt.denied.IsZero():
+		delete(w.watches, key)
+	}
+}
+
 // release records that plan is gone, and stops the informers no Plan uses
 // any more; it forgets refusals no Plan needs any more.
 func (w *watcher) release(plan types.NamespacedName) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for key, wt := range w.watches {
-		delete(wt.plans, plan)
-		if len(wt.plans) > 0 {
-			continue
-		}
-		switch {
-		case wt.stop != nil:
-			wt.stop()
-			delete(w.watches, key)
-		case !wt.denied.IsZero():
-			delete(w.watches, key)
+	for key := range w.byPlan[plan] {
+		w.drop(key, plan)
+	}
+	delete(w.byPlan, plan)
+}
+
+// retain records that plan reads through the watches of keep only, as its
+// tasks stand now: the informers it used for a resource it no longer
+// applies, or as an identity it no longer acts as, stop when no other Plan
+// uses them.
+func (w *watcher) retain(plan types.NamespacedName, keep map[watchKey]struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for key := range w.byPlan[plan] {
+		if _, ok := keep[key]; !ok {
+			w.drop(key, plan)
+			delete(w.byPlan[plan], key)
 		}
 	}
+}
+
+// resources lists, for tests, the resources with an informer running for
+// namespace.
+func (w *watcher) resources(namespace string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for key, wt := range w.watches {
+		if wt.stop != nil && key.namespace == namespace {
+			out = append(out, key.resource.Resource)
+		}
+	}
+	return out
 }
 
 // running is the number of informers running for namespace, for tests:

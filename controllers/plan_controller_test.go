@@ -258,6 +258,27 @@ var _ = Describe("The Plan controller", func() {
 		Eventually(planReconciler.watcher.running).WithArguments(ns).Should(BeZero(), "the informer of ConfigMaps in the plan's namespace stopped")
 	})
 
+	It("stops the watch of a kind the plan no longer applies", func() {
+		createPlan(ns, "switches", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "config", Apply: configMap("switches", map[string]any{"a": "b"})},
+		}})
+		Eventually(phaseOf(ns, "switches")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		Expect(planReconciler.watcher.resources(ns)).To(ConsistOf("configmaps"))
+
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "switches")
+			p.Spec.Tasks = []execloopv1alpha1.PlanTask{{Name: "creds", Apply: raw(map[string]any{
+				"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "switches"}, "stringData": map[string]any{"a": "b"},
+			})}}
+			g.Expect(k8sClient.Update(ctx, p)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "switches")
+			g.Expect(p.Status.IsReady(p.Generation)).To(BeTrue())
+		}).Should(Succeed())
+		Expect(planReconciler.watcher.resources(ns)).To(ConsistOf("secrets"), "the ConfigMaps' informer stopped with the last task applying one")
+	})
+
 	It("costs no writes once converged", func() {
 		createPlan(ns, "quiet", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
 			{Name: "config", Apply: configMap("quiet", map[string]any{"a": "b"})},

@@ -111,6 +111,18 @@ func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 	return out, nil
 }
 
+// watchKeys are the watches the plan's passes read through: one per
+// resource and namespace of its apply tasks, as its identity.
+func (p *planRun) watchKeys() map[watchKey]struct{} {
+	keys := make(map[watchKey]struct{}, len(p.tasks))
+	for _, t := range p.tasks {
+		if t.kind == kindApply && t.mapping != nil {
+			keys[watchKeyOf(p.id, t.mapping, t.key.Namespace)] = struct{}{}
+		}
+	}
+	return keys
+}
+
 // depsDone reports whether every task t runs after is done in this pass
 // (or is about to be: its PerformAction succeeded and its Post is next).
 func (p *planRun) depsDone(t *taskSpec) bool {
