@@ -116,6 +116,11 @@ var _ = Describe("Plan admission", func() {
 		Entry("applyPolicy: IfNotPresent on a wait task", map[string]any{"tasks": []any{map[string]any{
 			"name": "cert", "wait": map[string]any{"apiVersion": "v1", "kind": "Secret", "name": "tls"}, "applyPolicy": "IfNotPresent",
 		}}}, "task cert: applyPolicy: IfNotPresent goes with apply"),
+		Entry("adoptionPolicy on a delete task", map[string]any{"tasks": []any{map[string]any{
+			"name": "gone", "delete": map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "name": "x"}, "adoptionPolicy": "Refuse",
+		}}}, "task gone: adoptionPolicy goes with apply"),
+		Entry("an adoptionPolicy that is not one", map[string]any{"adoptionPolicy": "Steal", "tasks": manyTasks(1)},
+			"spec.adoptionPolicy", `Unsupported value: "Steal"`),
 		Entry("an immutableFields policy that is not one", map[string]any{"tasks": []any{map[string]any{
 			"name": "config", "apply": cm("c"), "immutableFields": "Replace",
 		}}}, "spec.tasks[0].immutableFields", `Unsupported value: "Replace"`),

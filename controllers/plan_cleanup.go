@@ -85,19 +85,26 @@ func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 	if len(objs) == 0 {
 		return nil, nil
 	}
-	if c.plan.Spec.DeletionPolicy == execloopv1alpha1.DeletionPolicyOrphan {
-		tasks := make([]executor.Task, len(objs))
-		for i, obj := range objs {
-			tasks[i] = &releaseTask{c: c, obj: obj}
+	// Released: every object under deletionPolicy Orphan, and the objects
+	// the plan adopted under adoptionPolicy Release.
+	orphan := c.plan.Spec.DeletionPolicy == execloopv1alpha1.DeletionPolicyOrphan
+	var tasks []executor.Task
+	objs = slices.DeleteFunc(objs, func(obj execloopv1alpha1.AppliedObject) bool {
+		if orphan || obj.Release {
+			tasks = append(tasks, &releaseTask{prefix: "release:", plan: c.plan, id: c.id, mapper: c.mapper, obj: obj})
+			return true
 		}
-		return tasks, nil
+		return false
+	})
+	if len(objs) > 0 {
+		slices.Reverse(objs)
+		first := removals("delete:", c.plan, c.id, c.mapper, objs)
+		if c.namespaceGoing {
+			first.giveUp = c.leftBehind
+		}
+		tasks = append(tasks, first)
 	}
-	slices.Reverse(objs)
-	first := removals("delete:", c.plan, c.id, c.mapper, objs)
-	if c.namespaceGoing {
-		first.giveUp = c.leftBehind
-	}
-	return []executor.Task{first}, nil
+	return tasks, nil
 }
 
 // Finished reports whether the inventory is empty after a pass in which
@@ -168,24 +175,22 @@ func (k *removal) PostContext(ctx context.Context) error {
 			return fmt.Errorf("waiting for %s %s to be deleted%s: %w", k.obj.Kind, objectName(k.obj), held, executor.ErrInProgress)
 		}
 	}
-	forget(k.plan, k.obj.Task) // gone, already gone, not the Plan's, or let go
+	forget(k.plan, k.obj) // gone, already gone, not the Plan's, or let go
 	return nil
-}
-
-// forget drops a task's object from a Plan's inventory.
-func forget(p *execloopv1alpha1.Plan, task string) {
-	p.Status.Objects = slices.DeleteFunc(p.Status.Objects, func(o execloopv1alpha1.AppliedObject) bool { return o.Task == task })
 }
 
 // releaseTask lets an object go: it removes the Plan's label, annotation
 // and owner reference, so that neither the Plan nor the garbage collector
-// touches it again.
+// touches it again, and drops it from the inventory.
 type releaseTask struct {
-	c   *cleanup
-	obj execloopv1alpha1.AppliedObject
+	prefix string // "release:" in the cleanup plan, "prune:" in a pass
+	plan   *execloopv1alpha1.Plan
+	id     *identity
+	mapper meta.RESTMapper
+	obj    execloopv1alpha1.AppliedObject
 }
 
-func (k *releaseTask) Name() string { return "release:" + k.obj.Task }
+func (k *releaseTask) Name() string { return k.prefix + k.obj.Task }
 func (k *releaseTask) Pre() error   { return nil }
 func (k *releaseTask) PerformAction() ([]executor.Task, error) {
 	return k.PerformActionContext(context.Background())
@@ -195,23 +200,23 @@ func (k *releaseTask) PreContext(context.Context) error  { return nil }
 func (k *releaseTask) PostContext(context.Context) error { return nil }
 
 func (k *releaseTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
-	u, err := getInventoryObject(ctx, k.c.id, k.c.mapper, k.obj)
+	u, err := getInventoryObject(ctx, k.id, k.mapper, k.obj)
 	if err != nil {
 		return nil, err
 	}
-	if u != nil && u.GetLabels()[PlanUIDLabel] == string(k.c.plan.UID) {
+	if u != nil && u.GetLabels()[PlanUIDLabel] == string(k.plan.UID) {
 		base := u.DeepCopy()
 		labels, annotations := u.GetLabels(), u.GetAnnotations()
 		delete(labels, PlanUIDLabel)
 		delete(annotations, PlanAnnotation)
 		u.SetLabels(labels)
 		u.SetAnnotations(annotations)
-		u.SetOwnerReferences(slices.DeleteFunc(u.GetOwnerReferences(), func(r metav1.OwnerReference) bool { return r.UID == k.c.plan.UID }))
-		if err := k.c.id.client.Patch(ctx, u, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("releasing %s %s as %s: %w", k.obj.Kind, objectName(k.obj), k.c.id.describe(), err)
+		u.SetOwnerReferences(slices.DeleteFunc(u.GetOwnerReferences(), func(r metav1.OwnerReference) bool { return r.UID == k.plan.UID }))
+		if err := k.id.client.Patch(ctx, u, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("releasing %s %s as %s: %w", k.obj.Kind, objectName(k.obj), k.id.describe(), err)
 		}
 	}
-	forget(k.c.plan, k.obj.Task)
+	forget(k.plan, k.obj)
 	return nil, nil
 }
 

@@ -60,8 +60,9 @@ type taskSpec struct {
 	hash       string // of manifest
 	readyWhen  cel.Program
 	timeout    time.Duration
-	recreate   bool // immutableFields: Recreate
-	createOnly bool // applyPolicy: IfNotPresent
+	recreate   bool                            // immutableFields: Recreate
+	createOnly bool                            // applyPolicy: IfNotPresent
+	adoption   execloopv1alpha1.AdoptionPolicy // of the task, or else of the plan; Release when neither says
 	after      []*taskSpec
 	dependents []*taskSpec
 }
@@ -128,7 +129,7 @@ func compile(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) (*p
 		}
 	}
 
-	run.sortInventory(byName, specs)
+	run.sortInventory(specs)
 	return run, nil
 }
 
@@ -164,6 +165,13 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper met
 	}
 	t.recreate = pt.ImmutableFields == execloopv1alpha1.ImmutableFieldsRecreate
 	t.createOnly = pt.ApplyPolicy == execloopv1alpha1.ApplyIfNotPresent
+	t.adoption = execloopv1alpha1.AdoptionRelease
+	for _, a := range []execloopv1alpha1.AdoptionPolicy{pt.AdoptionPolicy, p.Spec.AdoptionPolicy} {
+		if a != "" {
+			t.adoption = a
+			break
+		}
+	}
 	return t, t.bind(p, mapper)
 }
 

@@ -19,25 +19,34 @@ package controllers
 import (
 	"slices"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 )
 
-// inventory returns the inventory entry of a task, or nil.
-func (p *planRun) inventory(task string) *execloopv1alpha1.AppliedObject {
+// inventory returns the inventory entry of t's object, or nil.
+func (p *planRun) inventory(t *taskSpec) *execloopv1alpha1.AppliedObject {
 	for i := range p.plan.Status.Objects {
-		if p.plan.Status.Objects[i].Task == task {
+		if targets(t, p.plan.Status.Objects[i]) {
 			return &p.plan.Status.Objects[i]
 		}
 	}
 	return nil
 }
 
-// record keeps what a task applied in the inventory, in the order the tasks
-// first applied: the reverse of that order is a safe order of deletion.
-func (p *planRun) record(t *taskSpec, live *unstructured.Unstructured) error {
+// targets reports whether apply task t applies the object of an inventory
+// entry, or may (its kind is not served right now, so its namespace is not
+// settled: an outage of its API is no removal).
+func targets(t *taskSpec, obj execloopv1alpha1.AppliedObject) bool {
+	return t.kind == kindApply && (sameObject(t, obj) || t.mapping == nil && sameKindAndName(t, obj))
+}
+
+// record keeps what a task applied in the inventory, an entry per object,
+// in the order the objects were first applied. adopted says, for an object
+// the inventory does not hold yet, that it was there before the apply.
+func (p *planRun) record(t *taskSpec, live *unstructured.Unstructured, adopted bool) error {
 	h, err := liveHash(t.manifest, live)
 	if err != nil {
 		return err
@@ -45,9 +54,14 @@ func (p *planRun) record(t *taskSpec, live *unstructured.Unstructured) error {
 	entry := execloopv1alpha1.AppliedObject{
 		Task: t.name, APIVersion: t.gvk.GroupVersion().String(), Kind: t.gvk.Kind,
 		Namespace: t.key.Namespace, Name: t.key.Name, UID: live.GetUID(),
-		ManifestHash: t.hash, LiveHash: h,
+		ManifestHash: t.hash, LiveHash: h, Adopted: adopted,
 	}
-	if inv := p.inventory(t.name); inv != nil {
+	inv := p.inventory(t)
+	if inv != nil && inv.UID == entry.UID {
+		entry.Adopted = inv.Adopted // a new UID is a new object: created again, or adopted again
+	}
+	entry.Release = entry.Adopted && t.adoption == execloopv1alpha1.AdoptionRelease
+	if inv != nil {
 		*inv = entry
 	} else {
 		p.plan.Status.Objects = append(p.plan.Status.Objects, entry)
@@ -55,27 +69,56 @@ func (p *planRun) record(t *taskSpec, live *unstructured.Unstructured) error {
 	return nil
 }
 
-// sortInventory keeps the inventory entries of the plan's tasks and marks
-// the others stale. Entries of tasks that left the plan (or name another
-// object now) are pruned, unless a task of the plan applies that same
-// object: then it adopts the object (a renamed task) and the entry just
-// goes.
-func (p *planRun) sortInventory(byName map[string]*taskSpec, specs []*taskSpec) {
+// sortInventory gives each inventory entry the task that applies its object
+// now, and marks stale the entries no task applies any more: removed tasks',
+// and the old objects of tasks that name another object now. Those are
+// pruned; the entry of the new object is another entry, so neither is lost
+// while a prune takes many passes.
+func (p *planRun) sortInventory(specs []*taskSpec) {
 	kept := p.plan.Status.Objects[:0]
+	seen := map[string]bool{}
 	for _, obj := range p.plan.Status.Objects {
-		t := byName[obj.Task]
-		switch {
-		case t != nil && t.kind == kindApply && (sameObject(t, obj) || t.mapping == nil && sameKindAndName(t, obj)):
-			// The task's object, or the object of a task whose kind is not
-			// served right now: an outage of its API is no removal.
-			kept = append(kept, obj)
-		case slices.ContainsFunc(specs, func(t *taskSpec) bool { return t.kind == kindApply && sameObject(t, obj) }):
-		default:
-			kept = append(kept, obj)
+		key := entryKey(obj)
+		if seen[key] {
+			continue // one entry per object
+		}
+		seen[key] = true
+		if i := slices.IndexFunc(specs, func(t *taskSpec) bool { return targets(t, obj) }); i >= 0 {
+			obj.Task = specs[i].name
+		} else {
 			p.stale = append(p.stale, obj)
 		}
+		kept = append(kept, obj)
 	}
 	p.plan.Status.Objects = kept
+}
+
+// entryKey identifies an inventory entry's object: group, kind, namespace
+// and name (the version may differ).
+func entryKey(obj execloopv1alpha1.AppliedObject) string {
+	gv, _ := schema.ParseGroupVersion(obj.APIVersion)
+	return gv.Group + "/" + obj.Kind + "/" + obj.Namespace + "/" + obj.Name
+}
+
+// holds reports whether the Plan's inventory still has obj's entry.
+func holds(p *execloopv1alpha1.Plan, obj execloopv1alpha1.AppliedObject) bool {
+	key := entryKey(obj)
+	return slices.ContainsFunc(p.Status.Objects, func(o execloopv1alpha1.AppliedObject) bool { return entryKey(o) == key })
+}
+
+// forget drops obj's entry from a Plan's inventory.
+func forget(p *execloopv1alpha1.Plan, obj execloopv1alpha1.AppliedObject) {
+	key := entryKey(obj)
+	p.Status.Objects = slices.DeleteFunc(p.Status.Objects, func(o execloopv1alpha1.AppliedObject) bool { return entryKey(o) == key })
+}
+
+// createdByApply reports whether the apply that returned obj created it: no
+// field manager but the plan's has touched it. Anything else (a manager of
+// kubectl, Helm, another controller, "before-first-apply") means it was
+// there before.
+func createdByApply(obj *unstructured.Unstructured) bool {
+	fields := obj.GetManagedFields()
+	return len(fields) > 0 && !slices.ContainsFunc(fields, func(f metav1.ManagedFieldsEntry) bool { return f.Manager != FieldManager })
 }
 
 // sameObject reports whether an inventory entry is the object task t

@@ -106,6 +106,10 @@ func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 		out = append(out, &planTask{run: p, t: t})
 	}
 	for _, obj := range p.stale {
+		if obj.Release {
+			out = append(out, &releaseTask{prefix: "prune:", plan: p.plan, id: p.id, mapper: p.mapper, obj: obj})
+			continue
+		}
 		out = append(out, removals("prune:", p.plan, p.id, p.mapper, []execloopv1alpha1.AppliedObject{obj}))
 	}
 	return out, nil
@@ -158,7 +162,7 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 		if live, synced := p.watcher.get(ctx, client.ObjectKeyFromObject(p.plan), p.id, t.mapping, t.key); synced {
 			st.live = live
 			p.judge(ctx, t, st)
-			if !st.needsApply || p.inventory(t.name) == nil && !t.createOnly {
+			if !st.needsApply || p.inventory(t) == nil && !t.createOnly {
 				// A new task's object needs no read: it is applied anyway.
 				// One created only when missing does: the cache holds the
 				// plan's objects only.
@@ -185,7 +189,7 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 func (p *planRun) judge(ctx context.Context, t *taskSpec, st *taskState) {
 	switch t.kind {
 	case kindApply:
-		inv := p.inventory(t.name)
+		inv := p.inventory(t)
 		switch {
 		case st.live == nil:
 			st.needsApply, st.why = true, "missing"
@@ -231,7 +235,7 @@ func (p *planRun) Finished() bool {
 		}
 	}
 	for _, obj := range p.stale {
-		if p.inventory(obj.Task) != nil {
+		if holds(p.plan, obj) {
 			return false
 		}
 	}
@@ -334,6 +338,11 @@ func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, e
 			return nil, err
 		}
 	case k.t.kind == kindApply && st.needsApply:
+		if k.t.adoption == execloopv1alpha1.AdoptionRefuse && k.run.inventory(k.t) == nil {
+			if err := k.refuseAdoption(ctx, st); err != nil {
+				return nil, err
+			}
+		}
 		applied := k.t.manifest.DeepCopy()
 		err := k.run.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
 			client.FieldOwner(FieldManager), client.ForceOwnership)
@@ -344,7 +353,7 @@ func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, e
 			return nil, fmt.Errorf("applying %s (%s) as %s: %w", k.t.describe(), st.why, k.run.id.describe(), err)
 		}
 		st.live = applied
-		if err := k.run.record(k.t, applied); err != nil {
+		if err := k.run.record(k.t, applied, !createdByApply(applied)); err != nil {
 			return nil, err
 		}
 	case k.t.kind == kindDelete && st.live != nil && st.live.GetDeletionTimestamp() == nil:
@@ -370,7 +379,7 @@ func (k *planTask) create(ctx context.Context, st *taskState) error {
 		return fmt.Errorf("creating %s as %s: %w", k.t.describe(), k.run.id.describe(), err)
 	}
 	st.live = created
-	return k.run.record(k.t, created)
+	return k.run.record(k.t, created, false)
 }
 
 // PostContext checks that the object is ready (apply, wait) or gone

@@ -67,6 +67,24 @@ const (
 	ApplyIfNotPresent ApplyPolicy = "IfNotPresent"
 )
 
+// AdoptionPolicy says what a Plan does with an object its apply finds
+// already there, made by someone else (by hand, Helm, another controller).
+// +kubebuilder:validation:Enum=Release;Delete;Refuse
+type AdoptionPolicy string
+
+const (
+	// AdoptionRelease applies the object and, when its task is removed or
+	// the plan deleted, releases it (removes the plan's label, annotation
+	// and owner reference) instead of deleting it.
+	AdoptionRelease AdoptionPolicy = "Release"
+	// AdoptionDelete applies the object and deletes it like one the plan
+	// created.
+	AdoptionDelete AdoptionPolicy = "Delete"
+	// AdoptionRefuse fails the task, naming the object and who manages it,
+	// and applies nothing.
+	AdoptionRefuse AdoptionPolicy = "Refuse"
+)
+
 // PlanPhase is a one-word summary of a Plan's status, for printer columns.
 // +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed;Suspended
 type PlanPhase string
@@ -142,6 +160,15 @@ type PlanSpec struct {
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
+	// adoptionPolicy is the tasks' default for objects their apply finds
+	// already there, made by someone else: Release (the default) applies
+	// them and, when the task is removed or the plan deleted, releases them
+	// instead of deleting them; Delete deletes them like objects the plan
+	// created; Refuse fails the task and applies nothing. An object another
+	// Plan applied is always refused.
+	// +optional
+	AdoptionPolicy AdoptionPolicy `json:"adoptionPolicy,omitempty"`
+
 	// deletionPolicy says what happens to the objects the plan applied when
 	// the plan is deleted: Delete (in reverse dependency order, waiting for
 	// each to be gone) or Orphan (left in place).
@@ -165,6 +192,7 @@ type PlanSpec struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.after) || !(self.name in self.after)",messageExpression="'task ' + self.name + ': after must not name the task itself'"
 // +kubebuilder:validation:XValidation:rule="!has(self.apply) || (has(self.apply.metadata) && has(self.apply.metadata.name) && size(self.apply.metadata.name) > 0)",messageExpression="'task ' + self.name + ': apply.metadata.name is required'"
 // +kubebuilder:validation:XValidation:rule="!has(self.readyWhen) || !has(self.delete)",messageExpression="'task ' + self.name + ': readyWhen goes with apply or wait, not with delete'"
+// +kubebuilder:validation:XValidation:rule="!has(self.adoptionPolicy) || has(self.apply)",messageExpression="'task ' + self.name + ': adoptionPolicy goes with apply'"
 // +kubebuilder:validation:XValidation:rule="!has(self.applyPolicy) || self.applyPolicy == 'Always' || has(self.apply)",messageExpression="'task ' + self.name + ': applyPolicy: IfNotPresent goes with apply'"
 // +kubebuilder:validation:XValidation:rule="!has(self.immutableFields) || self.immutableFields == 'Fail' || has(self.apply)",messageExpression="'task ' + self.name + ': immutableFields: Recreate goes with apply'"
 type PlanTask struct {
@@ -211,6 +239,12 @@ type PlanTask struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	ReadyWhen string `json:"readyWhen,omitempty"`
+
+	// adoptionPolicy overrides spec.adoptionPolicy for this task: what its
+	// apply does with an object already there, made by someone else
+	// (Release, Delete or Refuse). Only for apply.
+	// +optional
+	AdoptionPolicy AdoptionPolicy `json:"adoptionPolicy,omitempty"`
 
 	// applyPolicy says when the task writes its object: Always (the
 	// default) applies it whenever it is missing, the task changed or
@@ -268,10 +302,11 @@ type ObjectReference struct {
 	Namespace string `json:"namespace,omitempty"`
 }
 
-// AppliedObject is an object a task applied: the plan's inventory, used to
-// notice drift and to prune what a removed or renamed task left behind.
+// AppliedObject is an object a task applied: the plan's inventory, one
+// entry per object (by group, kind, namespace and name), used to notice
+// drift and to prune what a removed or re-pointed task left behind.
 type AppliedObject struct {
-	// task is the name of the task that applied the object.
+	// task is the name of the task that last applied the object.
 	// +required
 	Task string `json:"task"`
 
@@ -305,6 +340,17 @@ type AppliedObject struct {
 	// changed them (drift).
 	// +optional
 	LiveHash string `json:"liveHash,omitempty"`
+
+	// adopted is true when the object was there before the plan applied it:
+	// made by someone else, and adopted.
+	// +optional
+	Adopted bool `json:"adopted,omitempty"`
+
+	// release is true when removing the object from the plan (its task
+	// removed, the plan deleted) releases it instead of deleting it: an
+	// adopted object under adoptionPolicy Release.
+	// +optional
+	Release bool `json:"release,omitempty"`
 }
 
 // PlanStatus is where a Plan stands.
@@ -324,10 +370,12 @@ type PlanStatus struct {
 	// Only the controller writes objects, and always the whole list: atomic,
 	// like the tasks of the embedded status, and for the same reason.
 
-	// objects are the objects the plan's tasks applied.
+	// objects are the objects the plan's tasks applied, one entry per
+	// object: up to one per task, and those of removed or re-pointed tasks
+	// until they are pruned.
 	// +optional
 	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:MaxItems=512
 	Objects []AppliedObject `json:"objects,omitempty"`
 }
 

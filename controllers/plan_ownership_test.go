@@ -1,0 +1,145 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/execloop/reconciler/status"
+)
+
+// inventoryNames lists the names of the objects in a Plan's inventory.
+func inventoryNames(p *execloopv1alpha1.Plan) []string {
+	var names []string
+	for _, o := range p.Status.Objects {
+		names = append(names, o.Name)
+	}
+	return names
+}
+
+// entry returns the inventory entry of the object named name.
+func entry(g Gomega, p *execloopv1alpha1.Plan, name string) execloopv1alpha1.AppliedObject {
+	for _, o := range p.Status.Objects {
+		if o.Name == name {
+			return o
+		}
+	}
+	g.Expect(inventoryNames(p)).To(ContainElement(name), "the inventory of Plan %s", p.Name)
+	return execloopv1alpha1.AppliedObject{}
+}
+
+var _ = Describe("The Plan controller, on what a Plan owns", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	handmade := func(name string) {
+		GinkgoHelper()
+		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string]string{"owner": "someone"}})).To(Succeed())
+	}
+
+	It("releases, rather than deletes, an object it found there; deletes it under adoptionPolicy Delete; refuses it under Refuse", func() {
+		handmade("found")
+		handmade("found-deleted")
+		handmade("found-refused")
+		createPlan(ns, "adopter", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "fresh", Apply: configMap("fresh", map[string]any{"a": "b"})},
+			{Name: "found", Apply: configMap("found", map[string]any{"a": "b"})},
+			{Name: "found-deleted", AdoptionPolicy: execloopv1alpha1.AdoptionDelete, Apply: configMap("found-deleted", map[string]any{"a": "b"})},
+		}})
+		createPlan(ns, "refuser", execloopv1alpha1.PlanSpec{AdoptionPolicy: execloopv1alpha1.AdoptionRefuse, Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "found-refused", Apply: configMap("found-refused", map[string]any{"a": "b"})},
+		}})
+
+		Eventually(phaseOf(ns, "adopter")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "adopter")
+			g.Expect(entry(g, p, "fresh")).To(And(HaveField("Adopted", false), HaveField("Release", false)))
+			g.Expect(entry(g, p, "found")).To(And(HaveField("Adopted", true), HaveField("Release", true)))
+			g.Expect(entry(g, p, "found-deleted")).To(And(HaveField("Adopted", true), HaveField("Release", false)))
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			t := taskOf(g, getPlan(g, ns, "refuser"), "found-refused")
+			g.Expect(t.State).To(Equal(status.TaskFailed))
+			g.Expect(t.Message).To(And(ContainSubstring("ConfigMap "+ns+"/found-refused is already there, managed by "), ContainSubstring("adoptionPolicy Refuse on task found-refused")))
+		}).Should(Succeed())
+		refused := getConfigMap(Default, ns, "found-refused")
+		Expect(refused.Data).To(Equal(map[string]string{"owner": "someone"}), "Refuse applies nothing")
+		Expect(refused.Labels).NotTo(HaveKey(PlanUIDLabel))
+
+		Expect(k8sClient.Delete(ctx, getPlan(Default, ns, "adopter"))).To(Succeed())
+		Eventually(gone(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "adopter"}})).Should(BeTrue())
+		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "fresh"}})()).To(BeTrue(), "what it created is deleted")
+		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "found-deleted"}})()).To(BeTrue(), "adoptionPolicy Delete")
+		found := getConfigMap(Default, ns, "found")
+		Expect(found.Labels).NotTo(HaveKey(PlanUIDLabel), "released")
+		Expect(found.Annotations).NotTo(HaveKey(PlanAnnotation), "released")
+		Expect(found.OwnerReferences).To(BeEmpty(), "released")
+	})
+
+	It("prunes the old object of a task that names another one, however long that takes, and loses neither entry", func() {
+		createPlan(ns, "repoint", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "config", Apply: configMap("old", map[string]any{"a": "b"})},
+		}})
+		Eventually(phaseOf(ns, "repoint")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		const hold = "test.execloop.dev/hold"
+		Eventually(func(g Gomega) {
+			c := getConfigMap(g, ns, "old")
+			controllerutil.AddFinalizer(c, hold)
+			g.Expect(k8sClient.Update(ctx, c)).To(Succeed())
+		}).Should(Succeed())
+
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "repoint")
+			p.Spec.Tasks[0].Apply = configMap("new", map[string]any{"a": "b"})
+			g.Expect(k8sClient.Update(ctx, p)).To(Succeed())
+		}).Should(Succeed())
+		// Passes go on while the finalizer holds the old object: both
+		// entries stay through several of them.
+		var passes []metav1.Time
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "repoint")
+			g.Expect(inventoryNames(p)).To(ConsistOf("old", "new"))
+			g.Expect(getConfigMap(g, ns, "old").DeletionTimestamp).NotTo(BeNil())
+			g.Expect(taskOf(g, p, "prune:config").Message).To(ContainSubstring("held by the finalizers " + hold))
+			if last := p.Status.LastPassTime; last != nil && (len(passes) == 0 || !last.Equal(&passes[len(passes)-1])) {
+				passes = append(passes, *last)
+			}
+			g.Expect(passes).To(HaveLen(3))
+		}).Should(Succeed())
+
+		Eventually(func(g Gomega) {
+			c := getConfigMap(g, ns, "old")
+			controllerutil.RemoveFinalizer(c, hold)
+			g.Expect(k8sClient.Update(ctx, c)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "repoint")
+			g.Expect(p.Status.IsReady(p.Generation)).To(BeTrue())
+			g.Expect(inventoryNames(p)).To(ConsistOf("new"))
+		}).Should(Succeed())
+		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "old"}})()).To(BeTrue())
+
+		Expect(k8sClient.Delete(ctx, getPlan(Default, ns, "repoint"))).To(Succeed())
+		Eventually(gone(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "repoint"}})).Should(BeTrue())
+		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "new"}})()).To(BeTrue(), "nothing it created is left behind")
+	})
+})
