@@ -74,8 +74,9 @@ func (c *cleanup) inNamespaceGoing(obj execloopv1alpha1.AppliedObject) bool {
 // Create calls CreateContext with context.Background().
 func (c *cleanup) Create() ([]executor.Task, error) { return c.CreateContext(context.Background()) }
 
-// CreateContext returns the deletion of the last object of the inventory
-// (which returns the next one as its child), or a release task per object.
+// CreateContext returns a release task per object to let go, and the
+// deletion of the first of the others in deletionOrder (which returns the
+// next one as its child, once its object is gone).
 func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 	objs := slices.Clone(c.plan.Status.Objects)
 	if c.namespaceGoing {
@@ -97,8 +98,7 @@ func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 		return false
 	})
 	if len(objs) > 0 {
-		slices.Reverse(objs)
-		first := removals("delete:", c.plan, c.id, c.mapper, objs)
+		first := removals("delete:", c.plan, c.id, c.mapper, deletionOrder(c.plan, objs))
 		if c.namespaceGoing {
 			first.giveUp = c.leftBehind
 		}

@@ -142,4 +142,48 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 		Eventually(gone(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "repoint"}})).Should(BeTrue())
 		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "new"}})()).To(BeTrue(), "nothing it created is left behind")
 	})
+
+	It("deletes in reverse dependency order, after edges added later included, one object after the other", func() {
+		createPlan(ns, "ordered", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "a", Apply: configMap("a", nil)},
+			{Name: "b", Apply: configMap("b", nil)},
+		}})
+		Eventually(phaseOf(ns, "ordered")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "ordered")
+			p.Spec.Tasks[0].After = []string{"b"} // a now runs after b: b was applied last, and must go last
+			g.Expect(k8sClient.Update(ctx, p)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "ordered")
+			g.Expect(p.Status.IsReady(p.Generation)).To(BeTrue())
+		}).Should(Succeed())
+		const hold = "test.execloop.dev/hold"
+		for _, name := range []string{"a", "b"} {
+			Eventually(func(g Gomega) {
+				c := getConfigMap(g, ns, name)
+				controllerutil.AddFinalizer(c, hold)
+				g.Expect(k8sClient.Update(ctx, c)).To(Succeed())
+			}).Should(Succeed())
+		}
+		release := func(name string) {
+			Eventually(func(g Gomega) {
+				c := getConfigMap(g, ns, name)
+				controllerutil.RemoveFinalizer(c, hold)
+				g.Expect(k8sClient.Update(ctx, c)).To(Succeed())
+			}).Should(Succeed())
+		}
+
+		Expect(k8sClient.Delete(ctx, getPlan(Default, ns, "ordered"))).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(getConfigMap(g, ns, "a").DeletionTimestamp).NotTo(BeNil(), "a, which runs after b, goes first")
+		}).Should(Succeed())
+		Expect(getConfigMap(Default, ns, "b").DeletionTimestamp).To(BeNil(), "b waits until a is gone")
+		release("a")
+		Eventually(func(g Gomega) {
+			g.Expect(getConfigMap(g, ns, "b").DeletionTimestamp).NotTo(BeNil())
+		}).Should(Succeed())
+		release("b")
+		Eventually(gone(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ordered"}})).Should(BeTrue())
+	})
 })

@@ -105,12 +105,18 @@ func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 		st.returned = true
 		out = append(out, &planTask{run: p, t: t})
 	}
+	// Pruned together, the stale objects go one after the other, in
+	// deletionOrder; the ones to let go are released at once.
+	var prune []execloopv1alpha1.AppliedObject
 	for _, obj := range p.stale {
 		if obj.Release {
 			out = append(out, &releaseTask{prefix: "prune:", plan: p.plan, id: p.id, mapper: p.mapper, obj: obj})
 			continue
 		}
-		out = append(out, removals("prune:", p.plan, p.id, p.mapper, []execloopv1alpha1.AppliedObject{obj}))
+		prune = append(prune, obj)
+	}
+	if len(prune) > 0 {
+		out = append(out, removals("prune:", p.plan, p.id, p.mapper, deletionOrder(p.plan, prune)))
 	}
 	return out, nil
 }

@@ -1,0 +1,118 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+)
+
+// deletionOrder returns objs, entries of p's inventory, in the order they
+// may be deleted one after the other: an object goes before every object
+// its task runs after (directly or not, in p's spec), a custom resource
+// before the CustomResourceDefinition of its group, and a namespaced
+// object before its Namespace. Otherwise, and for objects whose tasks left
+// the spec, the reverse of the order they were first applied in (objs'
+// order). Should the rules contradict each other, the earliest left is
+// taken, so that every object is deleted all the same.
+func deletionOrder(p *execloopv1alpha1.Plan, objs []execloopv1alpha1.AppliedObject) []execloopv1alpha1.AppliedObject {
+	base := slices.Clone(objs)
+	slices.Reverse(base)
+	runsAfter := transitiveAfter(p.Spec.Tasks)
+
+	// before[i] counts the objects still to delete that must go before
+	// base[i]; firsts[j] lists the objects that base[j] must go before.
+	before := make([]int, len(base))
+	firsts := make([][]int, len(base))
+	for i, a := range base {
+		for j, b := range base {
+			if i != j && deletedBefore(a, b, runsAfter) {
+				before[j]++
+				firsts[i] = append(firsts[i], j)
+			}
+		}
+	}
+	order := make([]execloopv1alpha1.AppliedObject, 0, len(base))
+	placed := make([]bool, len(base))
+	for len(order) < len(base) {
+		next := -1
+		for i := range base {
+			if !placed[i] && before[i] == 0 {
+				next = i
+				break
+			}
+		}
+		if next < 0 { // contradictory rules: the earliest left
+			next = slices.Index(placed, false)
+		}
+		placed[next] = true
+		order = append(order, base[next])
+		for _, j := range firsts[next] {
+			before[j]--
+		}
+	}
+	return order
+}
+
+// deletedBefore reports whether a must be gone before b is deleted.
+func deletedBefore(a, b execloopv1alpha1.AppliedObject, runsAfter map[string]map[string]bool) bool {
+	switch {
+	case a.Task != b.Task && runsAfter[a.Task][b.Task]:
+		return true
+	case b.Kind == "CustomResourceDefinition" && groupOf(b) == "apiextensions.k8s.io":
+		_, crdGroup, _ := strings.Cut(b.Name, ".") // plural.group
+		return a.Kind != "CustomResourceDefinition" && groupOf(a) == crdGroup
+	case b.Kind == "Namespace" && groupOf(b) == "":
+		return a.Namespace == b.Name
+	}
+	return false
+}
+
+func groupOf(obj execloopv1alpha1.AppliedObject) string {
+	gv, _ := schema.ParseGroupVersion(obj.APIVersion)
+	return gv.Group
+}
+
+// transitiveAfter maps each task to every task it runs after, directly or
+// through other tasks' after. Names that are not tasks are ignored, and a
+// cycle (which admission lets through and compile refuses) ends the walk.
+func transitiveAfter(tasks []execloopv1alpha1.PlanTask) map[string]map[string]bool {
+	direct := make(map[string][]string, len(tasks))
+	for _, t := range tasks {
+		direct[t.Name] = t.After
+	}
+	out := make(map[string]map[string]bool, len(tasks))
+	for _, t := range tasks {
+		seen := map[string]bool{}
+		stack := slices.Clone(t.After)
+		for len(stack) > 0 {
+			d := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if seen[d] || d == t.Name {
+				continue
+			}
+			seen[d] = true
+			stack = append(stack, direct[d]...)
+		}
+		out[t.Name] = seen
+	}
+	return out
+}
