@@ -165,7 +165,7 @@ func TestCrashConsistency(t *testing.T) {
 			stalled++
 		}
 	}
-	events := audited(t, "configmaps", ns)
+	events := auditedConfigMaps(t, ns)
 	created := map[string]int{}
 	applies, reexecuted := 0, 0
 	for _, e := range events {

@@ -174,10 +174,10 @@ func TestAPIFaults(t *testing.T) {
 			}
 		}
 	}
-	created := creations(audited(t, "configmaps", ns))
+	created := creations(auditedConfigMaps(t, ns))
 	twice, missing := createdTwiceOrNever(created, all)
 	deletes := 0
-	for _, e := range audited(t, "configmaps", ns) {
+	for _, e := range auditedConfigMaps(t, ns) {
 		if e.Verb == "delete" {
 			deletes++
 		}

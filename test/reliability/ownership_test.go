@@ -122,7 +122,7 @@ func TestOwnership(t *testing.T) {
 	// Deleted that the Plans did not create, from the audit log; left that
 	// they created, and the state of what was there before, from a list.
 	deletedFound, deletedCreated := 0, 0
-	for _, e := range audited(t, "configmaps", ns) {
+	for _, e := range auditedConfigMaps(t, ns) {
 		if e.Verb != "delete" || e.ResponseStatus.Code >= 300 {
 			continue
 		}

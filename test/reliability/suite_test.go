@@ -183,8 +183,9 @@ type auditEvent struct {
 	RequestReceivedTimestamp metav1.MicroTime `json:"requestReceivedTimestamp"`
 }
 
-// audited returns the audit events about a resource in a namespace.
-func audited(t testing.TB, resource, namespace string) []auditEvent {
+// auditedConfigMaps returns the audit events about ConfigMaps in a
+// namespace.
+func auditedConfigMaps(t testing.TB, namespace string) []auditEvent {
 	t.Helper()
 	f, err := os.Open(auditLog)
 	if err != nil {
@@ -196,7 +197,7 @@ func audited(t testing.TB, resource, namespace string) []auditEvent {
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
 		var e auditEvent
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.ObjectRef.Resource == resource && e.ObjectRef.Namespace == namespace {
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.ObjectRef.Resource == "configmaps" && e.ObjectRef.Namespace == namespace {
 			out = append(out, e)
 		}
 	}
