@@ -18,7 +18,6 @@ package controllers
 
 import (
 	"slices"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -26,13 +25,13 @@ import (
 )
 
 // deletionOrder returns objs, entries of p's inventory, in the order they
-// may be deleted one after the other: an object goes before every object
-// its task runs after (directly or not, in p's spec), a custom resource
-// before the CustomResourceDefinition of its group, and a namespaced
-// object before its Namespace. Otherwise, and for objects whose tasks left
-// the spec, the reverse of the order they were first applied in (objs'
-// order). Should the rules contradict each other, the earliest left is
-// taken, so that every object is deleted all the same.
+// may be deleted one after the other: Namespaces and CRDs after every other
+// object (so custom resources before their CRD, namespaced objects before
+// their Namespace), and an object before every object its task runs after
+// (directly or not, in p's spec). Otherwise, and for objects whose tasks
+// left the spec, the reverse of the order they were first applied in
+// (objs' order). Should the rules contradict each other, the earliest left
+// is taken, so that every object is deleted all the same.
 func deletionOrder(p *execloopv1alpha1.Plan, objs []execloopv1alpha1.AppliedObject) []execloopv1alpha1.AppliedObject {
 	base := slices.Clone(objs)
 	slices.Reverse(base)
@@ -73,15 +72,25 @@ func deletionOrder(p *execloopv1alpha1.Plan, objs []execloopv1alpha1.AppliedObje
 }
 
 // deletedBefore reports whether a must be gone before b is deleted.
+// Namespaces and CustomResourceDefinitions go after everything else, as
+// they are applied first (which also puts a custom resource before its
+// CRD and a namespaced object before its Namespace); among themselves, and
+// among the rest, the tasks' after decides.
 func deletedBefore(a, b execloopv1alpha1.AppliedObject, runsAfter map[string]map[string]bool) bool {
-	switch {
-	case a.Task != b.Task && runsAfter[a.Task][b.Task]:
+	if structural(b) && !structural(a) {
 		return true
-	case b.Kind == "CustomResourceDefinition" && groupOf(b) == "apiextensions.k8s.io":
-		_, crdGroup, _ := strings.Cut(b.Name, ".") // plural.group
-		return a.Kind != "CustomResourceDefinition" && groupOf(a) == crdGroup
-	case b.Kind == "Namespace" && groupOf(b) == "":
-		return a.Namespace == b.Name
+	}
+	return structural(a) == structural(b) && a.Task != b.Task && runsAfter[a.Task][b.Task]
+}
+
+// structural reports a Namespace or a CustomResourceDefinition: what other
+// objects live in or are made of.
+func structural(obj execloopv1alpha1.AppliedObject) bool {
+	switch group := groupOf(obj); {
+	case obj.Kind == "Namespace" && group == "":
+		return true
+	case obj.Kind == "CustomResourceDefinition" && group == "apiextensions.k8s.io":
+		return true
 	}
 	return false
 }

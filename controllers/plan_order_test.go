@@ -58,9 +58,9 @@ func TestDeletionOrder(t *testing.T) {
 				obj("old-crd", "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "gadgets.example.com"),
 				obj("old-ns", "v1", "Namespace", "", "y"),
 			},
-			[]string{"w", "gadgets.example.com", "c", "y"},
+			[]string{"w", "c", "y", "gadgets.example.com"},
 		},
-		"a cluster-scoped object and another namespace's are not the Namespace's": {
+		"a Namespace goes after everything else, cluster-scoped objects and other namespaces' too": {
 			[]execloopv1alpha1.AppliedObject{
 				obj("old-ns", "v1", "Namespace", "", "y"),
 				obj("old-role", "rbac.authorization.k8s.io/v1", "ClusterRole", "", "y"),
@@ -76,13 +76,13 @@ func TestDeletionOrder(t *testing.T) {
 		}
 	}
 
-	// Rules that contradict each other (a Namespace whose task runs after a
-	// task of an object in it) still delete everything.
-	contradiction := &execloopv1alpha1.Plan{Spec: execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
-		{Name: "ns", After: []string{"cm"}}, {Name: "cm"},
+	// A cycle of after (which compile refuses, but a Plan being deleted may
+	// hold) still deletes everything.
+	cyclic := &execloopv1alpha1.Plan{Spec: execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+		{Name: "p", After: []string{"q"}}, {Name: "q", After: []string{"p"}},
 	}}}
-	got := deletionOrder(contradiction, []execloopv1alpha1.AppliedObject{obj("cm", "v1", "ConfigMap", "q", "cm"), obj("ns", "v1", "Namespace", "", "q")})
+	got := deletionOrder(cyclic, []execloopv1alpha1.AppliedObject{obj("p", "v1", "ConfigMap", "n", "p"), obj("q", "v1", "ConfigMap", "n", "q")})
 	if len(got) != 2 {
-		t.Errorf("contradictory rules: %v, want both objects", names(got))
+		t.Errorf("a cycle: %v, want both objects", names(got))
 	}
 }

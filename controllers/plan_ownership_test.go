@@ -20,7 +20,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
@@ -185,5 +188,94 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 		}).Should(Succeed())
 		release("b")
 		Eventually(gone(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ordered"}})).Should(BeTrue())
+	})
+
+	It("deletes, after its Namespace and CRD tasks were renamed, the custom resource, then what is in the namespace, then the CRD and the Namespace", func() {
+		target := ns + "-owned"
+		tasks := func(nsTask, crdTask string) []execloopv1alpha1.PlanTask {
+			cr := custom("OrderGadget", "g")
+			cr["metadata"].(map[string]any)["namespace"] = target
+			return []execloopv1alpha1.PlanTask{
+				{Name: nsTask, Apply: raw(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": target}})},
+				{Name: crdTask, Apply: raw(crd("OrderGadget"))},
+				{Name: "config", After: []string{nsTask}, Apply: configMap("config", nil, inNamespace(target))},
+				{Name: "gadget", After: []string{nsTask, crdTask}, Apply: raw(cr)},
+			}
+		}
+		createPlan(ns, "renamed", execloopv1alpha1.PlanSpec{Tasks: tasks("ns", "crd")})
+		Eventually(phaseOf(ns, "renamed")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "renamed")
+			p.Spec.Tasks = tasks("namespace", "definition")
+			g.Expect(k8sClient.Update(ctx, p)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "renamed")
+			g.Expect(p.Status.IsReady(p.Generation)).To(BeTrue())
+		}).Should(Succeed())
+
+		const hold = "test.execloop.dev/hold"
+		object := func(apiVersion, kind string) *unstructured.Unstructured {
+			u := &unstructured.Unstructured{}
+			u.SetAPIVersion(apiVersion)
+			u.SetKind(kind)
+			return u
+		}
+		objects := map[string]client.Object{
+			"gadget":    object("recovery.example.com/v1", "OrderGadget"),
+			"config":    &corev1.ConfigMap{},
+			"namespace": &corev1.Namespace{},
+			"crd":       object("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+		}
+		keys := map[string]client.ObjectKey{
+			"gadget": {Namespace: target, Name: "g"}, "config": {Namespace: target, Name: "config"},
+			"namespace": {Name: target}, "crd": {Name: "ordergadgets.recovery.example.com"},
+		}
+		deleting := func(g Gomega, name string) bool {
+			obj := objects[name]
+			err := k8sClient.Get(ctx, keys[name], obj)
+			if apierrors.IsNotFound(err) {
+				return true
+			}
+			g.Expect(err).NotTo(HaveOccurred())
+			return obj.GetDeletionTimestamp() != nil
+		}
+		setHold := func(name string, on bool) {
+			Eventually(func(g Gomega) {
+				obj := objects[name]
+				g.Expect(k8sClient.Get(ctx, keys[name], obj)).To(Succeed())
+				if on {
+					controllerutil.AddFinalizer(obj, hold)
+				} else {
+					controllerutil.RemoveFinalizer(obj, hold)
+				}
+				g.Expect(k8sClient.Update(ctx, obj)).To(Succeed())
+			}).Should(Succeed())
+		}
+		setHold("gadget", true)
+		setHold("config", true)
+
+		Expect(k8sClient.Delete(ctx, getPlan(Default, ns, "renamed"))).To(Succeed())
+		Eventually(deleting).WithArguments("gadget").Should(BeTrue(), "the custom resource goes first")
+		for _, name := range []string{"config", "namespace", "crd"} {
+			Expect(deleting(Default, name)).To(BeFalse(), "%s waits for the custom resource", name)
+		}
+		setHold("gadget", false)
+		Eventually(deleting).WithArguments("config").Should(BeTrue(), "then what is in the namespace")
+		for _, name := range []string{"namespace", "crd"} {
+			Expect(deleting(Default, name)).To(BeFalse(), "%s waits for what is in it", name)
+		}
+		setHold("config", false)
+		Eventually(deleting).WithArguments("crd").Should(BeTrue())
+		Eventually(deleting).WithArguments("namespace").Should(BeTrue())
+		// envtest runs no namespace controller: finish the Namespace's
+		// deletion as it would.
+		Eventually(func(g Gomega) {
+			var n corev1.Namespace
+			g.Expect(k8sClient.Get(ctx, keys["namespace"], &n)).To(Succeed())
+			n.Spec.Finalizers = nil
+			g.Expect(k8sClient.SubResource("finalize").Update(ctx, &n)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(gone(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "renamed"}})).Should(BeTrue())
 	})
 })
