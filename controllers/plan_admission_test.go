@@ -116,6 +116,9 @@ var _ = Describe("Plan admission", func() {
 		Entry("applyPolicy: IfNotPresent on a wait task", map[string]any{"tasks": []any{map[string]any{
 			"name": "cert", "wait": map[string]any{"apiVersion": "v1", "kind": "Secret", "name": "tls"}, "applyPolicy": "IfNotPresent",
 		}}}, "task cert: applyPolicy: IfNotPresent goes with apply"),
+		Entry("failedWhen on a delete task", map[string]any{"tasks": []any{map[string]any{
+			"name": "gone", "delete": map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "name": "x"}, "failedWhen": "true",
+		}}}, "task gone: failedWhen goes with apply or wait, not with delete"),
 		Entry("adoptionPolicy on a delete task", map[string]any{"tasks": []any{map[string]any{
 			"name": "gone", "delete": map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "name": "x"}, "adoptionPolicy": "Refuse",
 		}}}, "task gone: adoptionPolicy goes with apply"),

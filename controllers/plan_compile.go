@@ -59,6 +59,8 @@ type taskSpec struct {
 	manifest   *unstructured.Unstructured
 	hash       string // of manifest
 	readyWhen  cel.Program
+	failedWhen cel.Program
+	failedExpr string // failedWhen's text, for messages
 	timeout    time.Duration
 	recreate   bool                            // immutableFields: Recreate
 	createOnly bool                            // applyPolicy: IfNotPresent
@@ -159,6 +161,12 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper met
 		if t.readyWhen, err = readyWhenPrograms.compile(pt.ReadyWhen); err != nil {
 			return nil, invalid("task %s: readyWhen does not compile: %v", t.name, err)
 		}
+	}
+	if pt.FailedWhen != "" {
+		if t.failedWhen, err = readyWhenPrograms.compile(pt.FailedWhen); err != nil {
+			return nil, invalid("task %s: failedWhen does not compile: %v", t.name, err)
+		}
+		t.failedExpr = pt.FailedWhen
 	}
 	if pt.Timeout != nil {
 		t.timeout = pt.Timeout.Duration

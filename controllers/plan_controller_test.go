@@ -473,6 +473,10 @@ var _ = Describe("The Plan controller", func() {
 			{Name: "innocent", Apply: configMap("innocent", nil)},
 			{Name: "db", Apply: configMap("db", nil), ReadyWhen: "'yes'"},
 		}, "task db: readyWhen does not compile: the expression is of type string, not bool"),
+		Entry("a failedWhen that does not compile", []execloopv1alpha1.PlanTask{
+			{Name: "innocent", Apply: configMap("innocent", nil)},
+			{Name: "db", Apply: configMap("db", nil), FailedWhen: "object.status.failed >"},
+		}, "task db: failedWhen does not compile"),
 		Entry("a namespace on a cluster-scoped kind", []execloopv1alpha1.PlanTask{
 			{Name: "innocent", Apply: configMap("innocent", nil)},
 			{Name: "ns", Apply: raw(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "x", "namespace": "y"}})},

@@ -135,4 +135,31 @@ var _ = Describe("The Plan controller, on immutable fields and objects others ta
 		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "generated"}})()).To(BeTrue())
 		Expect(getConfigMap(Default, ns, "theirs").Data).To(Equal(map[string]string{"owner": "someone"}))
 	})
+
+	It("fails a task at once when its failedWhen holds, naming the expression, instead of waiting for readyWhen", func() {
+		const failedWhen = "has(object.status.failed) && object.status.failed > 0"
+		task := job("migrate", "migrate:v1", "")
+		task.ReadyWhen = "has(object.status.succeeded) && object.status.succeeded > 0"
+		task.FailedWhen = failedWhen
+		createPlan(ns, "failing", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{task}})
+		Eventually(func(g Gomega) {
+			t := taskOf(g, getPlan(g, ns, "failing"), "migrate")
+			g.Expect(t.State).To(Equal(status.TaskInProgress))
+			g.Expect(t.Message).To(ContainSubstring("readyWhen is false"))
+		}).Should(Succeed())
+
+		// The Job controller's verdict, as envtest runs none.
+		Eventually(func(g Gomega) {
+			j := jobOf(g, "migrate")
+			now := metav1.Now()
+			j.Status.StartTime = &now
+			j.Status.Failed = 1
+			g.Expect(k8sClient.Status().Update(ctx, j)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			t := taskOf(g, getPlan(g, ns, "failing"), "migrate")
+			g.Expect(t.State).To(Equal(status.TaskFailed))
+			g.Expect(t.Message).To(ContainSubstring("Job " + ns + "/migrate: failed: failedWhen \"" + failedWhen + "\" is true"))
+		}).Should(Succeed())
+	})
 })

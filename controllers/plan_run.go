@@ -212,6 +212,10 @@ func (p *planRun) judge(ctx context.Context, t *taskSpec, st *taskState) {
 				st.needsApply, st.why = true, "changed by someone else"
 				break
 			}
+			if err := failure(ctx, st.live, t.failedWhen, t.failedExpr); err != nil {
+				st.why = err.Error() // not converged: the task runs, and its check fails
+				break
+			}
 			if ready, reason, err := readiness(ctx, st.live, t.readyWhen); !ready {
 				st.why, st.readyErr = reason, err
 				break
@@ -223,6 +227,10 @@ func (p *planRun) judge(ctx context.Context, t *taskSpec, st *taskState) {
 	case kindWait:
 		if st.live == nil {
 			st.why = "it does not exist"
+			break
+		}
+		if err := failure(ctx, st.live, t.failedWhen, t.failedExpr); err != nil {
+			st.why = err.Error()
 			break
 		}
 		ready, reason, err := readiness(ctx, st.live, t.readyWhen)
@@ -401,6 +409,9 @@ func (k *planTask) PostContext(ctx context.Context) error {
 func (k *planTask) check(ctx context.Context, st *taskState) error {
 	switch k.t.kind {
 	case kindApply:
+		if err := failure(ctx, st.live, k.t.failedWhen, k.t.failedExpr); err != nil {
+			return fmt.Errorf("%s: %w", k.t.describe(), err)
+		}
 		ready, reason, err := readiness(ctx, st.live, k.t.readyWhen)
 		if err != nil {
 			return fmt.Errorf("%s: %w", k.t.describe(), err)
@@ -424,6 +435,9 @@ func (k *planTask) check(ctx context.Context, st *taskState) error {
 	case kindWait:
 		if st.live == nil {
 			return k.run.waiting(k.t, "absent")
+		}
+		if err := failure(ctx, st.live, k.t.failedWhen, k.t.failedExpr); err != nil {
+			return fmt.Errorf("%s: %w", k.t.describe(), err)
 		}
 		if st.readyErr != nil {
 			return fmt.Errorf("%s: %w", k.t.describe(), st.readyErr)

@@ -82,6 +82,28 @@ func (c *programCache) compile(expr string) (cel.Program, error) {
 	return prog, nil
 }
 
+// failure is the error of a task whose live object failed by its
+// failedWhen, or nil. An evaluation error (a field the object does not have
+// yet, say) is no failure; a failedWhen that returns something else than a
+// bool is an error of the task.
+func failure(ctx context.Context, live *unstructured.Unstructured, failedWhen cel.Program, expr string) error {
+	if failedWhen == nil || live == nil {
+		return nil
+	}
+	out, _, err := failedWhen.ContextEval(ctx, map[string]any{"object": live.Object})
+	if err != nil {
+		return nil //nolint:nilerr // not evaluable yet is not failed
+	}
+	b, ok := out.(types.Bool)
+	switch {
+	case !ok:
+		return fmt.Errorf("failedWhen returned a %s, not a bool", out.Type())
+	case bool(b):
+		return fmt.Errorf("failed: failedWhen %q is true", expr)
+	}
+	return nil
+}
+
 // readiness says whether a live object is ready: readyWhen when the task has
 // one, kstatus Current otherwise. When it is not, the reason says why. An
 // evaluation error (a field the object does not have yet, say) means not

@@ -192,6 +192,7 @@ type PlanSpec struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.after) || !(self.name in self.after)",messageExpression="'task ' + self.name + ': after must not name the task itself'"
 // +kubebuilder:validation:XValidation:rule="!has(self.apply) || (has(self.apply.metadata) && has(self.apply.metadata.name) && size(self.apply.metadata.name) > 0)",messageExpression="'task ' + self.name + ': apply.metadata.name is required'"
 // +kubebuilder:validation:XValidation:rule="!has(self.readyWhen) || !has(self.delete)",messageExpression="'task ' + self.name + ': readyWhen goes with apply or wait, not with delete'"
+// +kubebuilder:validation:XValidation:rule="!has(self.failedWhen) || !has(self.delete)",messageExpression="'task ' + self.name + ': failedWhen goes with apply or wait, not with delete'"
 // +kubebuilder:validation:XValidation:rule="!has(self.adoptionPolicy) || has(self.apply)",messageExpression="'task ' + self.name + ': adoptionPolicy goes with apply'"
 // +kubebuilder:validation:XValidation:rule="!has(self.applyPolicy) || self.applyPolicy == 'Always' || has(self.apply)",messageExpression="'task ' + self.name + ': applyPolicy: IfNotPresent goes with apply'"
 // +kubebuilder:validation:XValidation:rule="!has(self.immutableFields) || self.immutableFields == 'Fail' || has(self.apply)",messageExpression="'task ' + self.name + ': immutableFields: Recreate goes with apply'"
@@ -265,6 +266,17 @@ type PlanTask struct {
 	// task's timeout. Only for apply.
 	// +optional
 	ImmutableFields ImmutableFieldsPolicy `json:"immutableFields,omitempty"`
+
+	// failedWhen is a CEL expression over the live object (variable object)
+	// that is true once the object has failed for good, such as
+	// "has(object.status.failed) && object.status.failed > 0" for a Job:
+	// the task then fails at once, naming the expression, instead of
+	// waiting for readyWhen until its timeout. An expression that cannot be
+	// evaluated yet (a field not written) is not a failure. Only for apply
+	// and wait.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	FailedWhen string `json:"failedWhen,omitempty"`
 
 	// timeout bounds how long the task may wait for its object to become
 	// ready (or gone), such as 5m; exceeding it is an error of the task.
