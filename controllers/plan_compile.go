@@ -57,7 +57,10 @@ type taskSpec struct {
 	provider   *taskSpec            // the task before this one that applies the CRD of its kind, if any
 	key        types.NamespacedName // the object's
 	manifest   *unstructured.Unstructured
-	hash       string // of manifest
+	hash       string                     // of manifest
+	tmpl       *template                  // the manifest's expressions; nil when it has none
+	raw        *unstructured.Unstructured // the manifest as written, when tmpl is not nil
+	refs       []*taskSpec                // the tasks its expressions read
 	readyWhen  cel.Program
 	failedWhen cel.Program
 	failedExpr string // failedWhen's text, for messages
@@ -67,6 +70,21 @@ type taskSpec struct {
 	adoption   execloopv1alpha1.AdoptionPolicy // of the task, or else of the plan; Release when neither says
 	after      []*taskSpec
 	dependents []*taskSpec
+}
+
+// deps are the tasks t runs after: those after names, and those its
+// expressions read.
+func (t *taskSpec) deps() []*taskSpec {
+	if len(t.refs) == 0 {
+		return t.after
+	}
+	deps := slices.Clone(t.after)
+	for _, r := range t.refs {
+		if !slices.Contains(deps, r) {
+			deps = append(deps, r)
+		}
+	}
+	return deps
 }
 
 // describe names the task's object in messages, such as
@@ -120,6 +138,9 @@ func compile(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) (*p
 			dep.dependents = append(dep.dependents, t)
 		}
 	}
+	if err := linkReferences(specs, byName); err != nil {
+		return nil, err
+	}
 	order, err := dependencyOrder(specs)
 	if err != nil {
 		return nil, err
@@ -133,6 +154,31 @@ func compile(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) (*p
 
 	run.sortInventory(specs)
 	return run, nil
+}
+
+// linkReferences makes each task whose expressions read other tasks depend
+// on them. A name that is no task of the plan, or the task itself, makes the
+// plan invalid.
+func linkReferences(specs []*taskSpec, byName map[string]*taskSpec) error {
+	for _, t := range specs {
+		if t.tmpl == nil {
+			continue
+		}
+		for _, name := range t.tmpl.refs {
+			dep, ok := byName[name]
+			switch {
+			case !ok:
+				return invalid("task %s: %s names task %s, which is not a task of this plan", t.name, t.tmpl.where(name), name)
+			case dep == t:
+				return invalid("task %s: %s reads the task's own object", t.name, t.tmpl.where(name))
+			}
+			t.refs = append(t.refs, dep)
+			if !slices.Contains(dep.dependents, t) {
+				dep.dependents = append(dep.dependents, t)
+			}
+		}
+	}
+	return nil
 }
 
 // invalid is a reconcile.TerminalError: the Plan stalls with this message.
@@ -157,6 +203,14 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper met
 	t.gvk = gv.WithKind(ref.Kind)
 	t.key = types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
 	t.manifest = manifest
+	if t.kind == kindApply {
+		if t.tmpl, err = compileTemplate(t.name, manifest.Object); err != nil {
+			return nil, err
+		}
+		if t.tmpl != nil {
+			t.raw = manifest.DeepCopy()
+		}
+	}
 	if pt.ReadyWhen != "" {
 		if t.readyWhen, err = readyWhenPrograms.compile(pt.ReadyWhen); err != nil {
 			return nil, invalid("task %s: readyWhen does not compile: %v", t.name, err)
@@ -205,7 +259,7 @@ func (t *taskSpec) bind(p *execloopv1alpha1.Plan, mapper meta.RESTMapper) error 
 	} else if t.key.Namespace != "" {
 		return invalid("task %s: %s is cluster-scoped, so its namespace must be empty, not %q", t.name, t.gvk.Kind, t.key.Namespace)
 	}
-	if t.kind == kindApply {
+	if t.kind == kindApply && t.tmpl == nil { // a template's manifest is made each pass (planRun.fill)
 		prepareManifest(p, t.manifest, t.key.Namespace)
 		if t.hash, err = hashJSON(t.manifest.Object); err != nil {
 			return err
@@ -328,7 +382,7 @@ func dependencyOrder(specs []*taskSpec) ([]*taskSpec, error) {
 	for len(order) < len(specs) {
 		progress := false
 		for _, t := range specs {
-			if placed[t] || slices.ContainsFunc(t.after, func(d *taskSpec) bool { return !placed[d] }) {
+			if placed[t] || slices.ContainsFunc(t.deps(), func(d *taskSpec) bool { return !placed[d] }) {
 				continue
 			}
 			placed[t] = true
@@ -337,7 +391,7 @@ func dependencyOrder(specs []*taskSpec) ([]*taskSpec, error) {
 			break // restart from the top: spec order wins among the ready
 		}
 		if !progress {
-			return nil, invalid("spec.tasks: the after dependencies form a cycle: %s", cycle(specs, placed))
+			return nil, invalid("spec.tasks: the dependencies (after, and the tasks that expressions read) form a cycle: %s", cycle(specs, placed))
 		}
 	}
 	return order, nil
@@ -360,7 +414,8 @@ func cycle(specs []*taskSpec, placed map[*taskSpec]bool) string {
 		}
 		seen[t] = len(path)
 		path = append(path, t.name)
-		next := t.after[slices.IndexFunc(t.after, func(d *taskSpec) bool { return !placed[d] })]
+		deps := t.deps()
+		next := deps[slices.IndexFunc(deps, func(d *taskSpec) bool { return !placed[d] })]
 		t = next
 	}
 }

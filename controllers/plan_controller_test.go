@@ -464,7 +464,7 @@ var _ = Describe("The Plan controller", func() {
 			{Name: "a", After: []string{"c"}, Apply: configMap("a", nil)},
 			{Name: "b", After: []string{"a"}, Apply: configMap("b", nil)},
 			{Name: "c", After: []string{"b"}, Apply: configMap("c", nil)},
-		}, "the after dependencies form a cycle: a → c → b → a"),
+		}, "form a cycle: a → c → b → a"),
 		Entry("a readyWhen that does not compile", []execloopv1alpha1.PlanTask{
 			{Name: "innocent", Apply: configMap("innocent", nil)},
 			{Name: "db", Apply: configMap("db", nil), ReadyWhen: "object.status.ready ==="},
@@ -473,6 +473,24 @@ var _ = Describe("The Plan controller", func() {
 			{Name: "innocent", Apply: configMap("innocent", nil)},
 			{Name: "db", Apply: configMap("db", nil), ReadyWhen: "'yes'"},
 		}, "task db: readyWhen does not compile: the expression is of type string, not bool"),
+		Entry("an expression naming a task that is not there", []execloopv1alpha1.PlanTask{
+			{Name: "innocent", Apply: configMap("innocent", nil)},
+			{Name: "svc", Apply: configMap("svc", nil)},
+			{Name: "cm", Apply: configMap("cm", map[string]any{"ip": "${tasks.svcc.object.data.ip}"})},
+		}, "task cm: apply.data.ip: ${tasks.svcc.object.data.ip} names task svcc, which is not a task of this plan"),
+		Entry("expressions that read each other's tasks", []execloopv1alpha1.PlanTask{
+			{Name: "innocent", Apply: configMap("innocent", nil)},
+			{Name: "a", Apply: configMap("a", map[string]any{"x": "${tasks.b.object.data.x}"})},
+			{Name: "b", Apply: configMap("b", map[string]any{"x": "${tasks.a.object.data.x}"})},
+		}, "form a cycle: a → b → a"),
+		Entry("an expression that does not compile", []execloopv1alpha1.PlanTask{
+			{Name: "innocent", Apply: configMap("innocent", nil)},
+			{Name: "cm", Apply: configMap("cm", map[string]any{"x": "${plan.metadata.name +}"})},
+		}, "task cm: apply.data.x: ${plan.metadata.name +} does not compile"),
+		Entry("an expression in the name of the object", []execloopv1alpha1.PlanTask{
+			{Name: "innocent", Apply: configMap("innocent", nil)},
+			{Name: "cm", Apply: configMap("${plan.metadata.name}", nil)},
+		}, "task cm: apply.metadata.name holds an expression"),
 		Entry("a failedWhen that does not compile", []execloopv1alpha1.PlanTask{
 			{Name: "innocent", Apply: configMap("innocent", nil)},
 			{Name: "db", Apply: configMap("db", nil), FailedWhen: "object.status.failed >"},

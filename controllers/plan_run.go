@@ -142,6 +142,8 @@ func (p *planRun) depsDone(t *taskSpec) bool {
 			return false
 		}
 	}
+	// The tasks its expressions read are not waited for here: the task
+	// itself waits for their objects (planRun.fill), saying so.
 	return true
 }
 
@@ -163,6 +165,12 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 		}
 		st.err = p.unserved(t)
 		return st
+	}
+	if t.tmpl != nil {
+		if err := p.fill(ctx, t); err != nil {
+			st.err = err
+			return st
+		}
 	}
 	if t.kind == kindApply && p.watcher != nil {
 		if live, synced := p.watcher.get(ctx, client.ObjectKeyFromObject(p.plan), p.id, t.mapping, t.key); synced {

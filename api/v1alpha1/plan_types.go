@@ -217,7 +217,14 @@ type PlanTask struct {
 	// apply is a whole object to apply with server-side apply (field
 	// manager execloop, forcing conflicts: the plan is the source of truth
 	// for the fields it sets). Without metadata.namespace, a namespaced
-	// object lands in the Plan's namespace.
+	// object lands in the Plan's namespace. A string value may hold CEL
+	// between ${ and }, over plan (the Plan's metadata) and tasks (each
+	// task's live object: tasks["db"].object.status.endpoint): one
+	// expression alone keeps its type, expressions in a longer string are
+	// interpolated, $${ is a literal ${. A task whose expressions read
+	// another task runs after it, and waits, spending no error, until the
+	// values it reads are there. apiVersion, kind, metadata.name and
+	// metadata.namespace hold no expressions.
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:EmbeddedResource

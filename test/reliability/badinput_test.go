@@ -104,7 +104,7 @@ var badPlans = []badPlan{
 	})}}, refused: []string{"too large"}},
 	{what: "a cycle in after", spec: map[string]any{"tasks": []any{
 		task("a", "after", []any{"b"}, "apply", cm("a")), task("b", "after", []any{"a"}, "apply", cm("b")),
-	}}, stalled: "the after dependencies form a cycle: a → b → a"},
+	}}, stalled: "form a cycle: a → b → a"},
 	{what: "a readyWhen that does not compile", spec: map[string]any{"tasks": []any{task("db", "apply", cm("db"), "readyWhen", "object.status ==")}}, stalled: "task db: readyWhen does not compile"},
 	{what: "a readyWhen that gives no bool (found out once the object exists)", spec: map[string]any{"errorsToTolerate": 0, "tasks": []any{task("db", "apply", cm("no-bool"), "readyWhen", "object.metadata.name")}}, stalled: "readyWhen returned a string, not a bool", applied: "no-bool"},
 	{what: "a kind the API server does not serve", spec: map[string]any{"tasks": []any{task("gadget", "apply", map[string]any{"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": map[string]any{"name": "g"}})}}, stalled: "task gadget: the API server has no kind Gadget in example.com/v1"},

@@ -1,0 +1,507 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/operators"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/ext"
+	"google.golang.org/protobuf/types/known/structpb"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+)
+
+// Expressions in manifests.
+//
+// A string value of an apply manifest may hold CEL between ${ and }. A
+// value that is one expression and nothing else takes the expression's
+// type (a number, a bool, a list, a map); expressions inside a longer
+// string are interpolated as text. They see two variables: plan, the
+// Plan's metadata (plan.metadata.name, namespace, labels, annotations), and
+// tasks, the live object of each task as last read, by task name:
+// tasks["db"].object.status.endpoint (tasks.db works for names without a
+// hyphen). A reference to a task orders the task after it, as after does,
+// but asks less: the object must be there (applied or found), not ready.
+// A value that is not there yet makes the task wait. $${ writes a literal
+// ${. The object's apiVersion, kind, name and namespace hold no
+// expressions: what a task applies is known before anything is read.
+
+// exprCostLimit bounds one evaluation of an expression of a manifest.
+const exprCostLimit = 1_000_000
+
+// template is the string values of a manifest that hold expressions.
+type template struct {
+	fields []*exprField
+	refs   []string // the tasks referenced
+}
+
+// exprField is a string value of a manifest that holds expressions (or
+// only $${ escapes).
+type exprField struct {
+	path  []any  // map keys (string) and list indices (int) from the root
+	at    string // the path as in messages: spec.ports[0].port
+	parts []exprPart
+	whole bool // one expression and nothing else: it keeps its type
+}
+
+// exprPart is literal text, or an expression.
+type exprPart struct {
+	text string
+	expr string // the CEL, without ${ }; empty for text
+	prog cel.Program
+	refs []string
+}
+
+var manifestEnv = sync.OnceValues(func() (*cel.Env, error) {
+	return cel.NewEnv(
+		cel.Variable("plan", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("tasks", cel.MapType(cel.StringType, cel.DynType)),
+		ext.Strings(), ext.Lists(), ext.Sets(), ext.Encoders(),
+	)
+})
+
+// compileTemplate finds and compiles the expressions of a task's apply
+// manifest; nil when it has none. An expression that does not compile, or
+// that names a task other than by a constant name, is a
+// reconcile.TerminalError naming the task, the field and the expression.
+func compileTemplate(task string, manifest map[string]any) (*template, error) {
+	tmpl := &template{}
+	var walk func(v any, path []any) error
+	walk = func(v any, path []any) error {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if err := walk(e, append(slices.Clip(path), k)); err != nil {
+					return err
+				}
+			}
+		case []any:
+			for i, e := range x {
+				if err := walk(e, append(slices.Clip(path), i)); err != nil {
+					return err
+				}
+			}
+		case string:
+			if !strings.Contains(x, "${") {
+				return nil
+			}
+			f, err := compileField(task, x, path)
+			if err != nil {
+				return err
+			}
+			tmpl.fields = append(tmpl.fields, f)
+		}
+		return nil
+	}
+	if err := walk(manifest, nil); err != nil {
+		return nil, err
+	}
+	if len(tmpl.fields) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(tmpl.fields, func(a, b *exprField) int { return strings.Compare(a.at, b.at) })
+	for _, f := range tmpl.fields {
+		switch f.at {
+		case "apiVersion", "kind", "metadata.name", "metadata.namespace":
+			return nil, invalid("task %s: apply.%s holds an expression: the object's apiVersion, kind, name and namespace must be known before anything is read", task, f.at)
+		}
+		for _, p := range f.parts {
+			for _, r := range p.refs {
+				if !slices.Contains(tmpl.refs, r) {
+					tmpl.refs = append(tmpl.refs, r)
+				}
+			}
+		}
+	}
+	return tmpl, nil
+}
+
+// compileField compiles the parts of one string value.
+func compileField(task, s string, path []any) (*exprField, error) {
+	f := &exprField{path: slices.Clone(path), at: pathString(path)}
+	parts, err := splitExpressions(s)
+	if err != nil {
+		return nil, invalid("task %s: apply.%s: %v", task, f.at, err)
+	}
+	env, err := manifestEnv()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		if p.expr != "" {
+			ast, iss := env.Compile(p.expr)
+			if iss.Err() != nil {
+				return nil, invalid("task %s: apply.%s: ${%s} does not compile: %v", task, f.at, p.expr, iss.Err())
+			}
+			if p.refs, err = taskRefs(ast); err != nil {
+				return nil, invalid("task %s: apply.%s: ${%s}: %v", task, f.at, p.expr, err)
+			}
+			if p.prog, err = env.Program(ast, cel.CostLimit(exprCostLimit), cel.InterruptCheckFrequency(100)); err != nil {
+				return nil, invalid("task %s: apply.%s: ${%s}: %v", task, f.at, p.expr, err)
+			}
+		}
+		f.parts = append(f.parts, p)
+	}
+	f.whole = len(f.parts) == 1 && f.parts[0].expr != ""
+	return f, nil
+}
+
+// splitExpressions cuts s into text and ${...} expressions. The closing }
+// is the one that matches, so an expression may hold CEL maps and quoted
+// strings with braces; $${ is a literal ${.
+func splitExpressions(s string) ([]exprPart, error) {
+	var parts []exprPart
+	var text strings.Builder
+	for i := 0; i < len(s); {
+		switch {
+		case strings.HasPrefix(s[i:], "$${"):
+			text.WriteString("${")
+			i += 3
+		case strings.HasPrefix(s[i:], "${"):
+			end, err := closingBrace(s, i+2)
+			if err != nil {
+				return nil, err
+			}
+			expr := strings.TrimSpace(s[i+2 : end])
+			if expr == "" {
+				return nil, fmt.Errorf("an empty ${} at offset %d", i)
+			}
+			if text.Len() > 0 {
+				parts = append(parts, exprPart{text: text.String()})
+				text.Reset()
+			}
+			parts = append(parts, exprPart{expr: expr})
+			i = end + 1
+		default:
+			text.WriteByte(s[i])
+			i++
+		}
+	}
+	if text.Len() > 0 || len(parts) == 0 {
+		parts = append(parts, exprPart{text: text.String()})
+	}
+	return parts, nil
+}
+
+// closingBrace returns the index of the } that closes an expression
+// starting at start, skipping quoted strings and nested braces.
+func closingBrace(s string, start int) (int, error) {
+	depth := 0
+	for j := start; j < len(s); j++ {
+		switch c := s[j]; c {
+		case '\'', '"':
+			k := j + 1
+			for k < len(s) && s[k] != c {
+				if s[k] == '\\' {
+					k++
+				}
+				k++
+			}
+			if k >= len(s) {
+				return 0, fmt.Errorf("a quoted string in the ${ at offset %d is not closed", start-2)
+			}
+			j = k
+		case '{':
+			depth++
+		case '}':
+			if depth == 0 {
+				return j, nil
+			}
+			depth--
+		}
+	}
+	return 0, fmt.Errorf("the ${ at offset %d has no closing }", start-2)
+}
+
+// taskRefs lists the tasks an expression reads, which it must name by a
+// constant: tasks["name"] or tasks.name.
+func taskRefs(ast *cel.Ast) ([]string, error) {
+	var refs []string
+	for _, e := range celast.MatchDescendants(celast.NavigateAST(ast.NativeRep()), celast.KindMatcher(celast.IdentKind)) {
+		if e.AsIdent() != "tasks" {
+			continue
+		}
+		name := ""
+		if parent, ok := e.Parent(); ok {
+			switch parent.Kind() {
+			case celast.SelectKind:
+				name = parent.AsSelect().FieldName()
+			case celast.CallKind:
+				c := parent.AsCall()
+				args := c.Args()
+				if (c.FunctionName() == operators.Index || c.FunctionName() == operators.OptIndex) && len(args) == 2 &&
+					args[0].ID() == e.ID() && args[1].Kind() == celast.LiteralKind {
+					if s, ok := args[1].AsLiteral().(types.String); ok {
+						name = string(s)
+					}
+				}
+			}
+		}
+		if name == "" {
+			return nil, errors.New(`name a task by a constant, as tasks["name"] or tasks.name`)
+		}
+		if !slices.Contains(refs, name) {
+			refs = append(refs, name)
+		}
+	}
+	return refs, nil
+}
+
+// where names the first field and expression that read task name, for
+// messages.
+func (tmpl *template) where(name string) string {
+	for _, f := range tmpl.fields {
+		for _, p := range f.parts {
+			if slices.Contains(p.refs, name) {
+				return fmt.Sprintf("apply.%s: ${%s}", f.at, p.expr)
+			}
+		}
+	}
+	return "an expression"
+}
+
+// missingValue is the error of an expression whose value is not there yet:
+// the task waits for it.
+type missingValue struct {
+	at, expr string
+	cause    error
+}
+
+func (m *missingValue) Error() string {
+	return fmt.Sprintf("${%s} at apply.%s, not there yet (%v)", m.expr, m.at, m.cause)
+}
+
+// fill makes, for this pass, the manifest of a task with expressions from
+// the live objects of the tasks they read. Until such an object, or a value
+// an expression reads of it, is there, the task waits.
+func (p *planRun) fill(ctx context.Context, t *taskSpec) error {
+	tasks := make(map[string]any, len(t.refs))
+	for _, r := range t.refs {
+		st := p.state[r.name]
+		if st == nil || st.live == nil {
+			return p.waiting(t, fmt.Sprintf("the object of task %s, which %s reads", r.name, t.tmpl.where(r.name)))
+		}
+		tasks[r.name] = map[string]any{"object": st.live.Object}
+	}
+	vars := map[string]any{"plan": planVariable(p.plan), "tasks": tasks}
+	m, err := t.tmpl.resolve(ctx, t.raw.Object, vars)
+	var missing *missingValue
+	switch {
+	case errors.As(err, &missing):
+		return p.waiting(t, missing.Error())
+	case err != nil:
+		return fmt.Errorf("task %s: %w", t.name, err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	prepareManifest(p.plan, u, t.key.Namespace)
+	h, err := hashJSON(u.Object)
+	if err != nil {
+		return err
+	}
+	t.manifest, t.hash = u, h
+	return nil
+}
+
+// planVariable is the plan variable of expressions: the Plan's metadata.
+func planVariable(p *execloopv1alpha1.Plan) map[string]any {
+	strs := func(m map[string]string) map[string]any {
+		out := make(map[string]any, len(m))
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
+	}
+	return map[string]any{"metadata": map[string]any{
+		"name": p.Name, "namespace": p.Namespace, "labels": strs(p.Labels), "annotations": strs(p.Annotations),
+	}}
+}
+
+// resolve returns a copy of manifest with the values of the template's
+// fields, evaluated with vars. A value not there yet is a *missingValue; a
+// value of a type its place cannot take is an error naming the field and
+// the expression.
+func (tmpl *template) resolve(ctx context.Context, manifest map[string]any, vars map[string]any) (map[string]any, error) {
+	out := deepCopyJSON(manifest).(map[string]any)
+	for _, f := range tmpl.fields {
+		v, err := f.value(ctx, vars)
+		if err != nil {
+			return nil, err
+		}
+		setPath(out, f.path, v)
+	}
+	return out, nil
+}
+
+func (f *exprField) value(ctx context.Context, vars map[string]any) (any, error) {
+	var text strings.Builder
+	for _, p := range f.parts {
+		if p.expr == "" {
+			text.WriteString(p.text)
+			continue
+		}
+		out, _, err := p.prog.ContextEval(ctx, vars)
+		if err != nil {
+			if notThereYet(err) {
+				return nil, &missingValue{at: f.at, expr: p.expr, cause: err}
+			}
+			return nil, fmt.Errorf("apply.%s: ${%s}: %w", f.at, p.expr, err)
+		}
+		if f.whole {
+			v, err := jsonOf(out)
+			if err != nil {
+				return nil, fmt.Errorf("apply.%s: ${%s} gives a %s, which a manifest cannot hold", f.at, p.expr, out.Type().TypeName())
+			}
+			return v, nil
+		}
+		s, ok := textOf(out)
+		if !ok {
+			return nil, fmt.Errorf("apply.%s: ${%s} gives a %s, which cannot be part of a string", f.at, p.expr, out.Type().TypeName())
+		}
+		text.WriteString(s)
+	}
+	return text.String(), nil
+}
+
+// notThereYet reports an evaluation error that says a value is missing: a
+// field or a list element a controller has not written yet.
+func notThereYet(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "no such key") || strings.Contains(msg, "no such attribute") || strings.Contains(msg, "out of range")
+}
+
+// textOf formats a scalar for interpolation.
+func textOf(v ref.Val) (string, bool) {
+	switch x := v.(type) {
+	case types.String:
+		return string(x), true
+	case types.Int:
+		return strconv.FormatInt(int64(x), 10), true
+	case types.Uint:
+		return strconv.FormatUint(uint64(x), 10), true
+	case types.Double:
+		return strconv.FormatFloat(float64(x), 'g', -1, 64), true
+	case types.Bool:
+		return strconv.FormatBool(bool(x)), true
+	}
+	return "", false
+}
+
+// jsonOf converts a CEL value into what an unstructured manifest holds:
+// JSON values, with whole numbers as int64.
+func jsonOf(v ref.Val) (any, error) {
+	native, err := v.ConvertToNative(reflect.TypeFor[*structpb.Value]())
+	if err != nil {
+		return nil, err
+	}
+	pb, ok := native.(*structpb.Value)
+	if !ok {
+		return nil, errors.New("not a JSON value")
+	}
+	return wholeNumbers(pb.AsInterface()), nil
+}
+
+func wholeNumbers(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = wholeNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = wholeNumbers(e)
+		}
+	}
+	return v
+}
+
+// deepCopyJSON copies a JSON value of a manifest.
+func deepCopyJSON(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = deepCopyJSON(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = deepCopyJSON(e)
+		}
+		return out
+	}
+	return v
+}
+
+// setPath sets the value at path, which exists in m.
+func setPath(m map[string]any, path []any, v any) {
+	var cur any = m
+	for i, step := range path {
+		last := i == len(path)-1
+		switch k := step.(type) {
+		case string:
+			mm := cur.(map[string]any)
+			if last {
+				mm[k] = v
+				return
+			}
+			cur = mm[k]
+		case int:
+			l := cur.([]any)
+			if last {
+				l[k] = v
+				return
+			}
+			cur = l[k]
+		}
+	}
+}
+
+// pathString writes a path as in messages: spec.ports[0].port.
+func pathString(path []any) string {
+	var b strings.Builder
+	for _, step := range path {
+		switch k := step.(type) {
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(k)
+		case int:
+			fmt.Fprintf(&b, "[%d]", k)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,106 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"os"
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/execloop/reconciler/status"
+)
+
+// service is the apply manifest of a Service of the given type with one
+// port.
+func service(name, kind string, port any) map[string]any {
+	return map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": name},
+		"spec": map[string]any{"type": kind, "selector": map[string]any{"app": name}, "ports": []any{map[string]any{"port": port}}}}
+}
+
+var _ = Describe("The Plan controller, passing values between tasks", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	getService := func(g Gomega, name string) *corev1.Service {
+		var s corev1.Service
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s)).To(Succeed())
+		return &s
+	}
+
+	It("fills a manifest from other tasks' objects and the plan, keeping a whole expression's type, in the order the references give", func() {
+		createPlan(ns, "values", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			// Listed before what it reads, with no after: the references order it.
+			{Name: "endpoints", Apply: configMap("endpoints", map[string]any{
+				"url":     `http://${tasks["back-end"].object.spec.clusterIP}:${tasks["back-end"].object.spec.ports[0].port}`,
+				"plan":    "${plan.metadata.name}",
+				"literal": "$${not an expression}",
+			})},
+			{Name: "mirror", Apply: raw(service("mirror", "ClusterIP", `${tasks["back-end"].object.spec.ports[0].port + 1}`))},
+			{Name: "back-end", Apply: raw(service("back-end", "ClusterIP", 8080))},
+		}})
+		Eventually(phaseOf(ns, "values")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		ip := getService(Default, "back-end").Spec.ClusterIP
+		Expect(ip).NotTo(BeEmpty())
+		Expect(getConfigMap(Default, ns, "endpoints").Data).To(Equal(map[string]string{
+			"url": "http://" + ip + ":8080", "plan": "values", "literal": "${not an expression}",
+		}))
+		Expect(getService(Default, "mirror").Spec.Ports[0].Port).To(Equal(int32(8081)), "a whole expression keeps its type: a number")
+	})
+
+	It("converges the values sample of config/samples", func() {
+		b, err := os.ReadFile(filepath.Join("..", "config", "samples", "execloop_v1alpha1_plan_values.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		sample := &execloopv1alpha1.Plan{}
+		Expect(yaml.UnmarshalStrict(b, sample)).To(Succeed())
+		sample.Namespace = ns
+		Expect(k8sClient.Create(ctx, sample)).To(Succeed())
+		Eventually(phaseOf(ns, "values")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		ip := getService(Default, "backend").Spec.ClusterIP
+		Expect(getConfigMap(Default, ns, "backend-endpoint").Data).To(Equal(map[string]string{"url": "http://" + ip + ":8080", "deployedBy": "values"}))
+	})
+
+	It("waits, spending no error, for a value not written yet, and applies it once it is there", func() {
+		const expr = "tasks.front.object.status.loadBalancer.ingress[0].ip"
+		createPlan(ns, "waiting", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "front", Apply: raw(service("front", "LoadBalancer", 80)), ReadyWhen: "true"},
+			{Name: "address", Apply: configMap("address", map[string]any{"ip": "${" + expr + "}"})},
+		}})
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "waiting")
+			t := taskOf(g, p, "address")
+			g.Expect(t.State).To(Equal(status.TaskInProgress))
+			g.Expect(t.Message).To(ContainSubstring("${" + expr + "} at apply.data.ip, not there yet"))
+			g.Expect(p.Status.Errors).To(BeZero())
+		}).Should(Succeed())
+
+		// The load balancer's controller, as envtest runs none.
+		Eventually(func(g Gomega) {
+			s := getService(g, "front")
+			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.7"}}
+			g.Expect(k8sClient.Status().Update(ctx, s)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) map[string]string { return getConfigMap(g, ns, "address").Data }).
+			Should(Equal(map[string]string{"ip": "203.0.113.7"}))
+		Eventually(phaseOf(ns, "waiting")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+	})
+})
