@@ -17,36 +17,44 @@ limitations under the License.
 package controllers
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 )
 
-// refuseAdoption fails, under adoptionPolicy Refuse, the first apply of an
-// object that is already there and is not the plan's, naming who manages
-// it; it applies nothing then. The object is read from the API server: the
-// watcher's cache holds the plans' objects only.
-func (k *planTask) refuseAdoption(ctx context.Context, st *taskState) error {
-	live := st.live
-	if live == nil {
-		live = &unstructured.Unstructured{}
-		live.SetGroupVersionKind(k.t.gvk)
-		switch err := k.run.id.client.Get(ctx, k.t.key, live); {
-		case apierrors.IsNotFound(err):
-			return nil
-		case err != nil:
-			return fmt.Errorf("reading %s as %s: %w", k.t.describe(), k.run.id.describe(), err)
-		}
-	}
-	if live.GetLabels()[PlanUIDLabel] == string(k.run.plan.UID) {
-		return nil // applied by this plan before its status could say so
-	}
+// adopts reports whether applying a task's object now adopts it: live, read
+// from the API server, is there and is not this plan's (no label of its
+// UID): made by hand, by Helm, by another controller, or released by a
+// Plan, or made again by someone after the plan's was deleted.
+func (p *planRun) adopts(live *unstructured.Unstructured) bool {
+	return live != nil && live.GetLabels()[PlanUIDLabel] != string(p.plan.UID)
+}
+
+// adopted reports whether the inventory says t's object was adopted.
+func (p *planRun) adopted(t *taskSpec) bool {
+	inv := p.inventory(t)
+	return inv != nil && inv.Adopted
+}
+
+// refusal is the error of a task under adoptionPolicy Refuse whose object
+// is already there and is not the plan's: it applies nothing.
+func refusal(t *taskSpec, live *unstructured.Unstructured) error {
 	return fmt.Errorf("%s is already there, %s; adoptionPolicy Refuse on task %s leaves it alone (Release or Delete adopts it)",
-		k.t.describe(), managedBy(live), k.t.name)
+		t.describe(), managedBy(live), t.name)
+}
+
+// dropOwnerReference removes the Plan's owner reference from a manifest.
+func dropOwnerReference(m *unstructured.Unstructured, plan types.UID) {
+	refs := slices.DeleteFunc(m.GetOwnerReferences(), func(r metav1.OwnerReference) bool { return r.UID == plan })
+	if len(refs) == 0 {
+		unstructured.RemoveNestedField(m.Object, "metadata", "ownerReferences")
+		return
+	}
+	m.SetOwnerReferences(refs)
 }
 
 // managedBy says who manages an object, as its field managers and owners

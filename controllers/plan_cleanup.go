@@ -74,9 +74,9 @@ func (c *cleanup) inNamespaceGoing(obj execloopv1alpha1.AppliedObject) bool {
 // Create calls CreateContext with context.Background().
 func (c *cleanup) Create() ([]executor.Task, error) { return c.CreateContext(context.Background()) }
 
-// CreateContext returns a release task per object to let go, and the
-// deletion of the first of the others in deletionOrder (which returns the
-// next one as its child, once its object is gone).
+// CreateContext returns a release task per object to let go, and a
+// deletion per object that may go now (deletableNow); the others go in
+// later passes, once what must go before them is gone.
 func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 	objs := slices.Clone(c.plan.Status.Objects)
 	if c.namespaceGoing {
@@ -97,12 +97,12 @@ func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 		}
 		return false
 	})
-	if len(objs) > 0 {
-		first := removals("delete:", c.plan, c.id, c.mapper, deletionOrder(c.plan, objs))
+	for _, obj := range deletableNow(c.plan, objs) {
+		k := removals("delete:", c.plan, c.id, c.mapper, []execloopv1alpha1.AppliedObject{obj})
 		if c.namespaceGoing {
-			first.giveUp = c.leftBehind
+			k.giveUp = c.leftBehind
 		}
-		tasks = append(tasks, first)
+		tasks = append(tasks, k)
 	}
 	return tasks, nil
 }
@@ -242,16 +242,20 @@ func getInventoryObject(ctx context.Context, id *identity, mapper meta.RESTMappe
 	return u, nil
 }
 
-// deleteInventoryObject deletes an inventory object when it still exists
-// and still carries the Plan's label. It reports whether the object is
+// deleteInventoryObject deletes an inventory object when it still exists,
+// still carries the Plan's label and is the one the plan applied (its UID). It reports whether the object is
 // being deleted, so that the caller waits for it to be gone.
 func deleteInventoryObject(ctx context.Context, id *identity, mapper meta.RESTMapper, p *execloopv1alpha1.Plan, obj execloopv1alpha1.AppliedObject) (bool, error) {
 	u, err := getInventoryObject(ctx, id, mapper, obj)
 	if err != nil || u == nil || u.GetLabels()[PlanUIDLabel] != string(p.UID) {
 		return false, err
 	}
+	if obj.UID != "" && u.GetUID() != obj.UID {
+		return false, nil // made again by someone else, labels and all (a restore, a copy): not the one the plan applied
+	}
 	if u.GetDeletionTimestamp() == nil {
-		err := id.client.Delete(ctx, u, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		uid := u.GetUID()
+		err := id.client.Delete(ctx, u, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &uid})
 		if apierrors.IsNotFound(err) {
 			return false, nil
 		}

@@ -27,12 +27,16 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 )
 
 // immutableFields returns the fields that made the API server refuse an
 // apply because they may not change (a Job's spec.template, a Service's
-// spec.clusterIP; "spec" for a StatefulSet, whose spec allows changes to a
-// few fields only), or nil when err is not such a refusal. The refusal's
+// spec.clusterIPs[0], a PersistentVolumeClaim's spec; "spec" for a
+// StatefulSet, whose spec allows changes to a few fields only; a field a
+// CRD's validation rule keeps as it was), or nil when err is not such a
+// refusal. The refusal's
 // own text is left out: it holds the whole new value, which for a pod
 // template is a dump of the object that ends, once cut to fit a status,
 // before the words "field is immutable".
@@ -43,8 +47,9 @@ func immutableFields(err error) []string {
 	}
 	var fields []string
 	for _, c := range status.Status().Details.Causes {
-		immutable := strings.Contains(c.Message, "field is immutable") ||
-			c.Type == metav1.CauseTypeForbidden && strings.HasPrefix(c.Message, "Forbidden: updates to")
+		msg := strings.ToLower(c.Message)
+		immutable := strings.Contains(msg, "immutable") || strings.Contains(msg, "may not change once set") ||
+			c.Type == metav1.CauseTypeForbidden && strings.Contains(msg, "updates to")
 		if immutable && c.Field != "" && !slices.Contains(fields, c.Field) {
 			fields = append(fields, c.Field)
 		}
@@ -62,6 +67,11 @@ func (k *planTask) immutable(ctx context.Context, st *taskState, fields []string
 	if !k.t.recreate {
 		return fmt.Errorf("applying %s as %s: the API server refused the change: %s cannot be changed once set (immutableFields: Recreate on task %s deletes the %s and creates it again)",
 			k.t.describe(), k.run.id.describe(), what, k.t.name, k.t.gvk.Kind)
+	}
+	if inv := k.run.inventory(k.t); st.live.GetLabels()[PlanUIDLabel] != string(k.run.plan.UID) || inv == nil ||
+		inv.Adopted && k.t.adoption != execloopv1alpha1.AdoptionDelete {
+		return fmt.Errorf("applying %s as %s: the API server refused the change: %s cannot be changed once set, and the object is not this plan's to delete and create again (it did not create it; adoptionPolicy Delete lets it)",
+			k.t.describe(), k.run.id.describe(), what)
 	}
 	if st.live.GetDeletionTimestamp() == nil {
 		uid := st.live.GetUID()

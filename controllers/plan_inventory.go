@@ -19,7 +19,6 @@ package controllers
 import (
 	"slices"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -44,8 +43,9 @@ func targets(t *taskSpec, obj execloopv1alpha1.AppliedObject) bool {
 }
 
 // record keeps what a task applied in the inventory, an entry per object,
-// in the order the objects were first applied. adopted says, for an object
-// the inventory does not hold yet, that it was there before the apply.
+// in the order the objects were first applied. adopted says that the
+// object was there before the apply and not the plan's; an entry of the
+// same object (same UID) keeps what it says.
 func (p *planRun) record(t *taskSpec, live *unstructured.Unstructured, adopted bool) error {
 	h, err := liveHash(t.manifest, live)
 	if err != nil {
@@ -85,6 +85,7 @@ func (p *planRun) sortInventory(specs []*taskSpec) {
 		seen[key] = true
 		if i := slices.IndexFunc(specs, func(t *taskSpec) bool { return targets(t, obj) }); i >= 0 {
 			obj.Task = specs[i].name
+			obj.Release = obj.Adopted && specs[i].adoption == execloopv1alpha1.AdoptionRelease // the policy as it is now
 		} else {
 			p.stale = append(p.stale, obj)
 		}
@@ -110,15 +111,6 @@ func holds(p *execloopv1alpha1.Plan, obj execloopv1alpha1.AppliedObject) bool {
 func forget(p *execloopv1alpha1.Plan, obj execloopv1alpha1.AppliedObject) {
 	key := entryKey(obj)
 	p.Status.Objects = slices.DeleteFunc(p.Status.Objects, func(o execloopv1alpha1.AppliedObject) bool { return entryKey(o) == key })
-}
-
-// createdByApply reports whether the apply that returned obj created it: no
-// field manager but the plan's has touched it. Anything else (a manager of
-// kubectl, Helm, another controller, "before-first-apply") means it was
-// there before.
-func createdByApply(obj *unstructured.Unstructured) bool {
-	fields := obj.GetManagedFields()
-	return len(fields) > 0 && !slices.ContainsFunc(fields, func(f metav1.ManagedFieldsEntry) bool { return f.Manager != FieldManager })
 }
 
 // sameObject reports whether an inventory entry is the object task t

@@ -71,6 +71,29 @@ func deletionOrder(p *execloopv1alpha1.Plan, objs []execloopv1alpha1.AppliedObje
 	return order
 }
 
+// deletableNow returns, of objs (entries of p's inventory, in the order
+// they were first applied), the ones to delete now: those that no other of
+// objs must go before (see deletedBefore), latest applied first. The others
+// wait until those are gone; an object held by a finalizer or a denial
+// holds back only what must go after it. Should the rules contradict each
+// other, the first in deletionOrder goes, so that deletion goes on.
+func deletableNow(p *execloopv1alpha1.Plan, objs []execloopv1alpha1.AppliedObject) []execloopv1alpha1.AppliedObject {
+	runsAfter := transitiveAfter(p.Spec.Tasks)
+	var now []execloopv1alpha1.AppliedObject
+	for i := len(objs) - 1; i >= 0; i-- {
+		b := objs[i]
+		if !slices.ContainsFunc(objs, func(a execloopv1alpha1.AppliedObject) bool {
+			return entryKey(a) != entryKey(b) && deletedBefore(a, b, runsAfter)
+		}) {
+			now = append(now, b)
+		}
+	}
+	if len(now) == 0 && len(objs) > 0 {
+		now = deletionOrder(p, objs)[:1]
+	}
+	return now
+}
+
 // deletedBefore reports whether a must be gone before b is deleted.
 // Namespaces and CustomResourceDefinitions go after everything else, as
 // they are applied first (which also puts a custom resource before its

@@ -63,10 +63,10 @@ func TestDeletionOrder(t *testing.T) {
 		"a Namespace goes after everything else, cluster-scoped objects and other namespaces' too": {
 			[]execloopv1alpha1.AppliedObject{
 				obj("old-ns", "v1", "Namespace", "", "y"),
-				obj("old-role", "rbac.authorization.k8s.io/v1", "ClusterRole", "", "y"),
+				obj("old-role", "rbac.authorization.k8s.io/v1", "ClusterRole", "", "role-y"),
 				obj("old-cm", "v1", "ConfigMap", "z", "c"),
 			},
-			[]string{"c", "y", "y"},
+			[]string{"c", "role-y", "y"},
 		},
 	}
 	for name, c := range cases {
@@ -74,6 +74,12 @@ func TestDeletionOrder(t *testing.T) {
 		if !slices.Equal(got, c.want) {
 			t.Errorf("%s: deleted in the order %v, want %v", name, got, c.want)
 		}
+	}
+
+	// What may go now: what nothing else must go before.
+	inventory := cases["an after edge added later: a goes before b, which it runs after"].inventory
+	if got := names(deletableNow(plan, inventory)); !slices.Equal(got, []string{"g", "a"}) {
+		t.Errorf("deletable now: %v, want [g a]", got)
 	}
 
 	// A cycle of after (which compile refuses, but a Plan being deleted may

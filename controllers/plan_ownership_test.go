@@ -54,22 +54,30 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 	var ns string
 	BeforeEach(func() { ns = newNamespace() })
 
+	// handmade makes a ConfigMap by hand, with the key the plans apply: a
+	// forced apply takes that field over, so the hand's field manager may
+	// be gone from the object afterwards; only a read before the apply can
+	// tell it was there.
 	handmade := func(name string) {
 		GinkgoHelper()
-		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string]string{"owner": "someone"}})).To(Succeed())
+		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string]string{"a": "someone's"}})).To(Succeed())
 	}
 
 	It("releases, rather than deletes, an object it found there; deletes it under adoptionPolicy Delete; refuses it under Refuse", func() {
 		handmade("found")
 		handmade("found-deleted")
+		handmade("found-changed")
 		handmade("found-refused")
 		createPlan(ns, "adopter", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
 			{Name: "fresh", Apply: configMap("fresh", map[string]any{"a": "b"})},
+			{Name: "remade", Apply: configMap("remade", map[string]any{"a": "b"})},
 			{Name: "found", Apply: configMap("found", map[string]any{"a": "b"})},
 			{Name: "found-deleted", AdoptionPolicy: execloopv1alpha1.AdoptionDelete, Apply: configMap("found-deleted", map[string]any{"a": "b"})},
+			{Name: "found-changed", AdoptionPolicy: execloopv1alpha1.AdoptionDelete, Apply: configMap("found-changed", map[string]any{"a": "b"})},
 		}})
 		createPlan(ns, "refuser", execloopv1alpha1.PlanSpec{AdoptionPolicy: execloopv1alpha1.AdoptionRefuse, Tasks: []execloopv1alpha1.PlanTask{
 			{Name: "found-refused", Apply: configMap("found-refused", map[string]any{"a": "b"})},
+			{Name: "remade-refused", Apply: configMap("remade-refused", map[string]any{"a": "b"})},
 		}})
 
 		Eventually(phaseOf(ns, "adopter")).Should(Equal(execloopv1alpha1.PlanSucceeded))
@@ -79,23 +87,74 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 			g.Expect(entry(g, p, "found")).To(And(HaveField("Adopted", true), HaveField("Release", true)))
 			g.Expect(entry(g, p, "found-deleted")).To(And(HaveField("Adopted", true), HaveField("Release", false)))
 		}).Should(Succeed())
+		for _, c := range []string{"found", "found-deleted"} {
+			Expect(getConfigMap(Default, ns, c).OwnerReferences).To(BeEmpty(), "%s: no owner reference on what the plan did not create", c)
+		}
 		Eventually(func(g Gomega) {
 			t := taskOf(g, getPlan(g, ns, "refuser"), "found-refused")
 			g.Expect(t.State).To(Equal(status.TaskFailed))
 			g.Expect(t.Message).To(And(ContainSubstring("ConfigMap "+ns+"/found-refused is already there, managed by "), ContainSubstring("adoptionPolicy Refuse on task found-refused")))
 		}).Should(Succeed())
 		refused := getConfigMap(Default, ns, "found-refused")
-		Expect(refused.Data).To(Equal(map[string]string{"owner": "someone"}), "Refuse applies nothing")
+		Expect(refused.Data).To(Equal(map[string]string{"a": "someone's"}), "Refuse applies nothing")
 		Expect(refused.Labels).NotTo(HaveKey(PlanUIDLabel))
+
+		// Someone deletes an object the plan made and makes it again by
+		// hand: it is theirs now, adopted (and released) under Release,
+		// refused under Refuse.
+		// The plans are suspended meanwhile, so that neither repairs the
+		// deletion before the hand makes the object again.
+		suspend := func(plan string, on bool) {
+			Eventually(func(g Gomega) {
+				p := getPlan(g, ns, plan)
+				p.Spec.Suspend = on
+				g.Expect(k8sClient.Update(ctx, p)).To(Succeed())
+			}).Should(Succeed())
+			if on {
+				Eventually(phaseOf(ns, plan)).Should(Equal(execloopv1alpha1.PlanSuspended))
+			}
+		}
+		Eventually(func() bool {
+			return gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "remade-refused"}})()
+		}).Should(BeFalse())
+		suspend("adopter", true)
+		suspend("refuser", true)
+		for _, name := range []string{"remade", "remade-refused"} {
+			Expect(k8sClient.Delete(ctx, getConfigMap(Default, ns, name))).To(Succeed())
+			Eventually(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})).Should(BeTrue())
+			handmade(name)
+		}
+		suspend("adopter", false)
+		suspend("refuser", false)
+		Eventually(func(g Gomega) {
+			g.Expect(entry(g, getPlan(g, ns, "adopter"), "remade")).To(And(HaveField("Adopted", true), HaveField("Release", true)))
+			t := taskOf(g, getPlan(g, ns, "refuser"), "remade-refused")
+			g.Expect(t.Message).To(ContainSubstring("ConfigMap " + ns + "/remade-refused is already there"))
+		}).Should(Succeed())
+		Expect(getConfigMap(Default, ns, "remade-refused").Data).To(Equal(map[string]string{"a": "someone's"}))
+
+		// The policy changed to Release after the object was adopted.
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "adopter")
+			p.Spec.Tasks[4].AdoptionPolicy = execloopv1alpha1.AdoptionRelease
+			g.Expect(k8sClient.Update(ctx, p)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "adopter")
+			g.Expect(p.Status.IsReady(p.Generation)).To(BeTrue())
+			g.Expect(entry(g, p, "found-changed")).To(HaveField("Release", true))
+		}).Should(Succeed())
 
 		Expect(k8sClient.Delete(ctx, getPlan(Default, ns, "adopter"))).To(Succeed())
 		Eventually(gone(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "adopter"}})).Should(BeTrue())
 		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "fresh"}})()).To(BeTrue(), "what it created is deleted")
 		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "found-deleted"}})()).To(BeTrue(), "adoptionPolicy Delete")
-		found := getConfigMap(Default, ns, "found")
-		Expect(found.Labels).NotTo(HaveKey(PlanUIDLabel), "released")
-		Expect(found.Annotations).NotTo(HaveKey(PlanAnnotation), "released")
-		Expect(found.OwnerReferences).To(BeEmpty(), "released")
+		for _, name := range []string{"found", "found-changed", "remade"} {
+			c := getConfigMap(Default, ns, name)
+			Expect(c.Labels).NotTo(HaveKey(PlanUIDLabel), "%s released", name)
+			Expect(c.Annotations).NotTo(HaveKey(PlanAnnotation), "%s released", name)
+			Expect(c.OwnerReferences).To(BeEmpty(), "%s released", name)
+		}
 	})
 
 	It("prunes the old object of a task that names another one, however long that takes, and loses neither entry", func() {
@@ -146,7 +205,7 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "new"}})()).To(BeTrue(), "nothing it created is left behind")
 	})
 
-	It("deletes in reverse dependency order, after edges added later included, one object after the other", func() {
+	It("deletes in reverse dependency order, after edges added later included, each object once what must go before it is gone", func() {
 		createPlan(ns, "ordered", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
 			{Name: "a", Apply: configMap("a", nil)},
 			{Name: "b", Apply: configMap("b", nil)},
@@ -190,7 +249,7 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 		Eventually(gone(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ordered"}})).Should(BeTrue())
 	})
 
-	It("deletes, after its Namespace and CRD tasks were renamed, the custom resource, then what is in the namespace, then the CRD and the Namespace", func() {
+	It("deletes, after its Namespace and CRD tasks were renamed, the custom resource and what is in the namespace, then the CRD and the Namespace", func() {
 		target := ns + "-owned"
 		tasks := func(nsTask, crdTask string) []execloopv1alpha1.PlanTask {
 			cr := custom("OrderGadget", "g")
@@ -198,7 +257,10 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 			return []execloopv1alpha1.PlanTask{
 				{Name: nsTask, Apply: raw(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": target}})},
 				{Name: crdTask, Apply: raw(crd("OrderGadget"))},
-				{Name: "config", After: []string{nsTask}, Apply: configMap("config", nil, inNamespace(target))},
+				// No after: only the rule that a Namespace goes last orders
+				// the ConfigMap's deletion before it (applying it fails until
+				// the Namespace is there, and is tried again).
+				{Name: "config", Apply: configMap("config", nil, inNamespace(target))},
 				{Name: "gadget", After: []string{nsTask, crdTask}, Apply: raw(cr)},
 			}
 		}
@@ -257,13 +319,14 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 
 		Expect(k8sClient.Delete(ctx, getPlan(Default, ns, "renamed"))).To(Succeed())
 		Eventually(deleting).WithArguments("gadget").Should(BeTrue(), "the custom resource goes first")
-		for _, name := range []string{"config", "namespace", "crd"} {
-			Expect(deleting(Default, name)).To(BeFalse(), "%s waits for the custom resource", name)
+		Eventually(deleting).WithArguments("config").Should(BeTrue(), "and what is in the namespace with it")
+		for _, name := range []string{"namespace", "crd"} {
+			Expect(deleting(Default, name)).To(BeFalse(), "%s waits for what is in it or made of it", name)
 		}
 		setHold("gadget", false)
-		Eventually(deleting).WithArguments("config").Should(BeTrue(), "then what is in the namespace")
+		Eventually(gone(objects["gadget"])).Should(BeTrue())
 		for _, name := range []string{"namespace", "crd"} {
-			Expect(deleting(Default, name)).To(BeFalse(), "%s waits for what is in it", name)
+			Expect(deleting(Default, name)).To(BeFalse(), "%s goes after everything else: the ConfigMap is still there", name)
 		}
 		setHold("config", false)
 		Eventually(deleting).WithArguments("crd").Should(BeTrue())

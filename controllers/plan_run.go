@@ -105,8 +105,8 @@ func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 		st.returned = true
 		out = append(out, &planTask{run: p, t: t})
 	}
-	// Pruned together, the stale objects go one after the other, in
-	// deletionOrder; the ones to let go are released at once.
+	// Pruned together, the stale objects go in dependency order
+	// (deletableNow); the ones to let go are released at once.
 	var prune []execloopv1alpha1.AppliedObject
 	for _, obj := range p.stale {
 		if obj.Release {
@@ -115,8 +115,8 @@ func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 		}
 		prune = append(prune, obj)
 	}
-	if len(prune) > 0 {
-		out = append(out, removals("prune:", p.plan, p.id, p.mapper, deletionOrder(p.plan, prune)))
+	for _, obj := range deletableNow(p.plan, prune) {
+		out = append(out, removals("prune:", p.plan, p.id, p.mapper, []execloopv1alpha1.AppliedObject{obj}))
 	}
 	return out, nil
 }
@@ -176,12 +176,13 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 		if live, synced := p.watcher.get(ctx, client.ObjectKeyFromObject(p.plan), p.id, t.mapping, t.key); synced {
 			st.live = live
 			p.judge(ctx, t, st)
-			if !st.needsApply || p.inventory(t) == nil && !t.createOnly {
-				// A new task's object needs no read: it is applied anyway.
-				// One created only when missing does: the cache holds the
-				// plan's objects only.
+			if !st.needsApply {
 				return st
 			}
+			// The cache holds the plans' objects only: whether an object
+			// is there that someone else made (to adopt, refuse or leave
+			// alone) is the API server's to say.
+
 			*st = taskState{}
 		}
 	}
@@ -360,12 +361,16 @@ func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, e
 			return nil, err
 		}
 	case k.t.kind == kindApply && st.needsApply:
-		if k.t.adoption == execloopv1alpha1.AdoptionRefuse && k.run.inventory(k.t) == nil {
-			if err := k.refuseAdoption(ctx, st); err != nil {
-				return nil, err
-			}
+		adopted := k.run.adopts(st.live)
+		if adopted && k.t.adoption == execloopv1alpha1.AdoptionRefuse {
+			return nil, refusal(k.t, st.live)
 		}
 		applied := k.t.manifest.DeepCopy()
+		if adopted || k.run.adopted(k.t) {
+			// No owner reference on what the plan did not create: the
+			// garbage collector would delete it with the Plan.
+			dropOwnerReference(applied, k.run.plan.UID)
+		}
 		err := k.run.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
 			client.FieldOwner(FieldManager), client.ForceOwnership)
 		if fields := immutableFields(err); len(fields) > 0 && st.live != nil {
@@ -375,7 +380,7 @@ func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, e
 			return nil, fmt.Errorf("applying %s (%s) as %s: %w", k.t.describe(), st.why, k.run.id.describe(), err)
 		}
 		st.live = applied
-		if err := k.run.record(k.t, applied, !createdByApply(applied)); err != nil {
+		if err := k.run.record(k.t, applied, adopted); err != nil {
 			return nil, err
 		}
 	case k.t.kind == kindDelete && st.live != nil && st.live.GetDeletionTimestamp() == nil:
