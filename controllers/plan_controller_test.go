@@ -145,6 +145,22 @@ func gone(obj client.Object) func() bool {
 	}
 }
 
+// The poll of issue 17, forced to run before the task is in status: a Plan
+// whose status has no tasks yet, as the first poll after createPlan may
+// see it.
+var _ = Describe("A poll of a task's status", func() {
+	It("fails and polls again, instead of panicking, before the task is in status", func() {
+		early := &execloopv1alpha1.Plan{}
+		early.Namespace, early.Name = "ns", "tidy"
+		Expect(func() { _ = early.Status.Task("wait-cert").Message }).To(Panic(), "the poll as it was written")
+		failures := InterceptGomegaFailures(func() {
+			Eventually(func(g Gomega) string { return taskOf(g, early, "wait-cert").Message }).
+				WithTimeout(300 * time.Millisecond).WithPolling(50 * time.Millisecond).Should(ContainSubstring("cert"))
+		})
+		Expect(failures).To(ConsistOf(ContainSubstring(`task "wait-cert" is not in the status of Plan ns/tidy yet`)))
+	})
+})
+
 var _ = Describe("The Plan controller", func() {
 	var ns string
 	BeforeEach(func() { ns = newNamespace() })
