@@ -185,3 +185,59 @@ func FuzzReadyWhen(f *testing.F) {
 		}
 	})
 }
+
+// FuzzManifestExpressions feeds random string values (with ${...} or not)
+// and random objects of another task to the compiler and the resolver of
+// manifest expressions: neither panics; what compiles either resolves, waits
+// for a missing value, or fails with an error naming the field; and a value
+// with no ${ passes through unchanged.
+func FuzzManifestExpressions(f *testing.F) {
+	f.Add(`http://${tasks["db"].object.spec.clusterIP}:${tasks.db.object.spec.ports[0].port}`, []byte(`{"spec":{"clusterIP":"10.0.0.1","ports":[{"port":80}]}}`))
+	f.Add(`${tasks.db.object.status.loadBalancer.ingress[0].ip}`, []byte(`{"status":{}}`))
+	f.Add(`${{"a": [1, 2, {"b": '}'}]}}`, []byte(`{}`))
+	f.Add(`$${not} ${plan.metadata.name} ${'}'}`, []byte(`{}`))
+	f.Add(`${tasks[plan.metadata.name]}`, []byte(`{}`))
+	f.Add(`${tasks.db.object}`, []byte(`{"a":1.5,"b":[true,null]}`))
+	f.Add(`${`, []byte(`{}`))
+	f.Fuzz(func(t *testing.T, value string, obj []byte) {
+		manifest := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "c"}, "data": map[string]any{"k": value}}
+		tmpl, err := compileTemplate("t", manifest)
+		if err != nil {
+			if !errors.Is(err, reconcile.TerminalError(nil)) || !strings.Contains(err.Error(), "task t: apply.data.k") {
+				t.Fatalf("a refusal that is not terminal or names no field: %v", err)
+			}
+			return
+		}
+		if tmpl == nil {
+			if strings.Contains(value, "${") {
+				t.Fatalf("%q holds ${ but compiled to no template", value)
+			}
+			return
+		}
+		live := map[string]any{}
+		if json.Unmarshal(obj, &live) != nil {
+			return
+		}
+		tasks := map[string]any{}
+		for _, r := range tmpl.refs {
+			tasks[r] = map[string]any{"object": live}
+		}
+		vars := map[string]any{"plan": map[string]any{"metadata": map[string]any{"name": "fuzz", "namespace": "ns"}}, "tasks": tasks}
+		out, err := tmpl.resolve(context.Background(), manifest, vars)
+		var missing *missingValue
+		switch {
+		case errors.As(err, &missing):
+		case err != nil:
+			if !strings.Contains(err.Error(), "apply.data.k") {
+				t.Fatalf("an error that names no field: %v", err)
+			}
+		default:
+			if _, err := json.Marshal(out); err != nil {
+				t.Fatalf("a resolved manifest that is not JSON: %v", err)
+			}
+			if manifest["data"].(map[string]any)["k"] != value {
+				t.Fatal("resolving changed the manifest it was given")
+			}
+		}
+	})
+}

@@ -157,21 +157,61 @@ func compileField(task, s string, path []any) (*exprField, error) {
 	}
 	for _, p := range parts {
 		if p.expr != "" {
-			ast, iss := env.Compile(p.expr)
-			if iss.Err() != nil {
-				return nil, invalid("task %s: apply.%s: ${%s} does not compile: %v", task, f.at, p.expr, iss.Err())
+			c, err := expressions.compile(env, p.expr)
+			if err != nil {
+				return nil, invalid("task %s: apply.%s: ${%s} %v", task, f.at, p.expr, err)
 			}
-			if p.refs, err = taskRefs(ast); err != nil {
-				return nil, invalid("task %s: apply.%s: ${%s}: %v", task, f.at, p.expr, err)
-			}
-			if p.prog, err = env.Program(ast, cel.CostLimit(exprCostLimit), cel.InterruptCheckFrequency(100)); err != nil {
-				return nil, invalid("task %s: apply.%s: ${%s}: %v", task, f.at, p.expr, err)
-			}
+			p.prog, p.refs = c.prog, c.refs
 		}
 		f.parts = append(f.parts, p)
 	}
 	f.whole = len(f.parts) == 1 && f.parts[0].expr != ""
 	return f, nil
+}
+
+// expressions keeps the compiled expressions of manifests: a plan is
+// compiled every pass, its expressions once.
+var expressions = &exprCache{compiled: map[string]compiledExpr{}}
+
+type exprCache struct {
+	mu       sync.Mutex
+	compiled map[string]compiledExpr
+}
+
+type compiledExpr struct {
+	prog cel.Program
+	refs []string
+}
+
+// compile returns the program of an expression and the tasks it reads, or
+// an error that says why it cannot be used ("does not compile: ...").
+func (c *exprCache) compile(env *cel.Env, expr string) (compiledExpr, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ce, ok := c.compiled[expr]; ok {
+		return ce, nil
+	}
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return compiledExpr{}, fmt.Errorf("does not compile: %w", iss.Err())
+	}
+	refs, err := taskRefs(ast)
+	if err != nil {
+		return compiledExpr{}, fmt.Errorf("does not compile: %w", err)
+	}
+	prog, err := env.Program(ast, cel.CostLimit(exprCostLimit), cel.InterruptCheckFrequency(100))
+	if err != nil {
+		return compiledExpr{}, fmt.Errorf("does not compile: %w", err)
+	}
+	if len(c.compiled) >= readyWhenCacheSize {
+		for k := range c.compiled { // drop one at random
+			delete(c.compiled, k)
+			break
+		}
+	}
+	ce := compiledExpr{prog: prog, refs: refs}
+	c.compiled[expr] = ce
+	return ce, nil
 }
 
 // splitExpressions cuts s into text and ${...} expressions. The closing }
