@@ -115,10 +115,10 @@ func compile(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) (*p
 			return nil, invalid("spec.tasks: two tasks are named %s", t.name)
 		}
 		target := t.gvk.GroupKind().String() + " " + t.key.String()
-		if other, dup := targets[target]; dup && (t.kind == kindApply || t.kind == kindDelete) {
+		if other, dup := targets[target]; dup && (t.kind == kindApply || t.kind == kindDelete) && t.raw == nil {
 			return nil, invalid("task %s: %s is also the object of task %s; one object, one task", t.name, t.describe(), other)
 		}
-		if t.kind == kindApply || t.kind == kindDelete {
+		if (t.kind == kindApply || t.kind == kindDelete) && (t.kind == kindApply || t.raw == nil) {
 			targets[target] = t.name
 		}
 		byName[t.name] = t
@@ -204,11 +204,18 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper met
 	t.key = types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
 	t.manifest = manifest
 	if t.kind == kindApply {
-		if t.tmpl, err = compileTemplate(t.name, manifest.Object); err != nil {
+		if t.tmpl, err = compileTemplate(t.name, "apply", manifest.Object); err != nil {
 			return nil, err
 		}
 		if t.tmpl != nil {
 			t.raw = manifest.DeepCopy()
+		}
+	} else if strings.Contains(ref.Name, "${") {
+		// The name of a delete or wait target may come from other tasks'
+		// objects: a template of one field, the name.
+		t.raw = &unstructured.Unstructured{Object: map[string]any{"name": ref.Name}}
+		if t.tmpl, err = compileTemplate(t.name, string(t.kind), t.raw.Object); err != nil {
+			return nil, err
 		}
 	}
 	if pt.ReadyWhen != "" {

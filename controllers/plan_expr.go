@@ -67,7 +67,7 @@ type template struct {
 // only $${ escapes).
 type exprField struct {
 	path  []any  // map keys (string) and list indices (int) from the root
-	at    string // the path as in messages: spec.ports[0].port
+	at    string // the task's field, as in messages: apply.spec.ports[0].port, wait.name
 	parts []exprPart
 	whole bool // one expression and nothing else: it keeps its type
 }
@@ -92,7 +92,7 @@ var manifestEnv = sync.OnceValues(func() (*cel.Env, error) {
 // manifest; nil when it has none. An expression that does not compile, or
 // that names a task other than by a constant name, is a
 // reconcile.TerminalError naming the task, the field and the expression.
-func compileTemplate(task string, manifest map[string]any) (*template, error) {
+func compileTemplate(task, field string, manifest map[string]any) (*template, error) {
 	tmpl := &template{}
 	var walk func(v any, path []any) error
 	walk = func(v any, path []any) error {
@@ -113,7 +113,7 @@ func compileTemplate(task string, manifest map[string]any) (*template, error) {
 			if !strings.Contains(x, "${") {
 				return nil
 			}
-			f, err := compileField(task, x, path)
+			f, err := compileField(task, field, x, path)
 			if err != nil {
 				return err
 			}
@@ -130,8 +130,8 @@ func compileTemplate(task string, manifest map[string]any) (*template, error) {
 	slices.SortFunc(tmpl.fields, func(a, b *exprField) int { return strings.Compare(a.at, b.at) })
 	for _, f := range tmpl.fields {
 		switch f.at {
-		case "apiVersion", "kind", "metadata.name", "metadata.namespace":
-			return nil, invalid("task %s: apply.%s holds an expression: the object's apiVersion, kind, name and namespace must be known before anything is read", task, f.at)
+		case "apply.apiVersion", "apply.kind", "apply.metadata.name", "apply.metadata.namespace":
+			return nil, invalid("task %s: %s holds an expression: the object's apiVersion, kind, name and namespace must be known before anything is read", task, f.at)
 		}
 		for _, p := range f.parts {
 			for _, r := range p.refs {
@@ -144,12 +144,16 @@ func compileTemplate(task string, manifest map[string]any) (*template, error) {
 	return tmpl, nil
 }
 
-// compileField compiles the parts of one string value.
-func compileField(task, s string, path []any) (*exprField, error) {
-	f := &exprField{path: slices.Clone(path), at: pathString(path)}
+// compileField compiles the parts of one string value of the task's field
+// (apply, or the name of a delete or wait target).
+func compileField(task, field, s string, path []any) (*exprField, error) {
+	f := &exprField{path: slices.Clone(path), at: field}
+	if p := pathString(path); p != "" {
+		f.at += "." + p
+	}
 	parts, err := splitExpressions(s)
 	if err != nil {
-		return nil, invalid("task %s: apply.%s: %v", task, f.at, err)
+		return nil, invalid("task %s: %s: %v", task, f.at, err)
 	}
 	env, err := manifestEnv()
 	if err != nil {
@@ -159,7 +163,7 @@ func compileField(task, s string, path []any) (*exprField, error) {
 		if p.expr != "" {
 			c, err := expressions.compile(env, p.expr)
 			if err != nil {
-				return nil, invalid("task %s: apply.%s: ${%s} %v", task, f.at, p.expr, err)
+				return nil, invalid("task %s: %s: ${%s} %v", task, f.at, p.expr, err)
 			}
 			p.prog, p.refs = c.prog, c.refs
 		}
@@ -321,7 +325,7 @@ func (tmpl *template) where(name string) string {
 	for _, f := range tmpl.fields {
 		for _, p := range f.parts {
 			if slices.Contains(p.refs, name) {
-				return fmt.Sprintf("apply.%s: ${%s}", f.at, p.expr)
+				return fmt.Sprintf("%s: ${%s}", f.at, p.expr)
 			}
 		}
 	}
@@ -336,7 +340,7 @@ type missingValue struct {
 }
 
 func (m *missingValue) Error() string {
-	return fmt.Sprintf("${%s} at apply.%s, not there yet (%v)", m.expr, m.at, m.cause)
+	return fmt.Sprintf("${%s} at %s, not there yet (%v)", m.expr, m.at, m.cause)
 }
 
 // fill makes, for this pass, the manifest of a task with expressions from
@@ -359,6 +363,14 @@ func (p *planRun) fill(ctx context.Context, t *taskSpec) error {
 		return p.waiting(t, missing.Error())
 	case err != nil:
 		return fmt.Errorf("task %s: %w", t.name, err)
+	}
+	if t.kind != kindApply { // the name of a delete or wait target
+		name, ok := m["name"].(string)
+		if !ok || name == "" {
+			return fmt.Errorf("task %s: %s gives no name", t.name, t.tmpl.fields[0].at)
+		}
+		t.key.Name = name
+		return nil
 	}
 	u := &unstructured.Unstructured{Object: m}
 	prepareManifest(p.plan, u, t.key.Namespace)
@@ -412,18 +424,18 @@ func (f *exprField) value(ctx context.Context, vars map[string]any) (any, error)
 			if notThereYet(err) {
 				return nil, &missingValue{at: f.at, expr: p.expr, cause: err}
 			}
-			return nil, fmt.Errorf("apply.%s: ${%s}: %w", f.at, p.expr, err)
+			return nil, fmt.Errorf("%s: ${%s}: %w", f.at, p.expr, err)
 		}
 		if f.whole {
 			v, err := jsonOf(out)
 			if err != nil {
-				return nil, fmt.Errorf("apply.%s: ${%s} gives a %s, which a manifest cannot hold", f.at, p.expr, out.Type().TypeName())
+				return nil, fmt.Errorf("%s: ${%s} gives a %s, which a manifest cannot hold", f.at, p.expr, out.Type().TypeName())
 			}
 			return v, nil
 		}
 		s, ok := textOf(out)
 		if !ok {
-			return nil, fmt.Errorf("apply.%s: ${%s} gives a %s, which cannot be part of a string", f.at, p.expr, out.Type().TypeName())
+			return nil, fmt.Errorf("%s: ${%s} gives a %s, which cannot be part of a string", f.at, p.expr, out.Type().TypeName())
 		}
 		text.WriteString(s)
 	}

@@ -17,12 +17,15 @@ limitations under the License.
 package controllers
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -102,5 +105,26 @@ var _ = Describe("The Plan controller, passing values between tasks", func() {
 		Eventually(func(g Gomega) map[string]string { return getConfigMap(g, ns, "address").Data }).
 			Should(Equal(map[string]string{"ip": "203.0.113.7"}))
 		Eventually(phaseOf(ns, "waiting")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+	})
+
+	It("waits for an object named by another task's, reads a Secret's key through it, and keeps the value out of status", func() {
+		const value = "s3cr3t-user-7"
+		createPlan(ns, "reader", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "pointer", Apply: configMap("pointer", map[string]any{"secret": "creds-v2"})},
+			{Name: "creds", Wait: &execloopv1alpha1.ObjectReference{APIVersion: "v1", Kind: "Secret", Name: "${tasks.pointer.object.data.secret}"}},
+			{Name: "app", Apply: configMap("app", map[string]any{"user": "${string(base64.decode(tasks.creds.object.data.user))}"})},
+		}})
+		Eventually(func(g Gomega) {
+			t := taskOf(g, getPlan(g, ns, "reader"), "creds")
+			g.Expect(t.State).To(Equal(status.TaskInProgress))
+			g.Expect(t.Message).To(ContainSubstring("Secret " + ns + "/creds-v2"))
+		}).Should(Succeed())
+
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds-v2"}, Data: map[string][]byte{"user": []byte(value)}})).To(Succeed())
+		Eventually(phaseOf(ns, "reader")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		Expect(getConfigMap(Default, ns, "app").Data).To(Equal(map[string]string{"user": value}))
+		st, err := json.Marshal(getPlan(Default, ns, "reader").Status)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(st)).NotTo(Or(ContainSubstring(value), ContainSubstring(base64.StdEncoding.EncodeToString([]byte(value)))))
 	})
 })

@@ -308,7 +308,10 @@ type ObjectReference struct {
 	// +kubebuilder:validation:MaxLength=63
 	Kind string `json:"kind"`
 
-	// name of the object.
+	// name of the object. It may be one CEL expression between ${ and },
+	// over the same variables as an apply manifest's (plan, tasks): the
+	// task then runs after the tasks it reads, and waits until the name
+	// can be known.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
