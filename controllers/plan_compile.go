@@ -61,6 +61,7 @@ type taskSpec struct {
 	tmpl       *template                  // the manifest's expressions; nil when it has none
 	raw        *unstructured.Unstructured // the manifest as written, when tmpl is not nil
 	refs       []*taskSpec                // the tasks its expressions read
+	include    *exprPart                  // includeWhen; nil when it has none
 	readyWhen  cel.Program
 	failedWhen cel.Program
 	failedExpr string // failedWhen's text, for messages
@@ -70,6 +71,37 @@ type taskSpec struct {
 	adoption   execloopv1alpha1.AdoptionPolicy // of the task, or else of the plan; Release when neither says
 	after      []*taskSpec
 	dependents []*taskSpec
+}
+
+// exprRefs are the names of the tasks t's expressions read: its
+// manifest's (or target name's) and its includeWhen's.
+func (t *taskSpec) exprRefs() []string {
+	var refs []string
+	if t.tmpl != nil {
+		refs = append(refs, t.tmpl.refs...)
+	}
+	if t.include != nil {
+		for _, r := range t.include.refs {
+			if !slices.Contains(refs, r) {
+				refs = append(refs, r)
+			}
+		}
+	}
+	return refs
+}
+
+// where names the first expression of t that reads task name, for
+// messages.
+func (t *taskSpec) where(name string) string {
+	if t.tmpl != nil {
+		if w := t.tmpl.where(name); w != "" {
+			return w
+		}
+	}
+	if t.include != nil {
+		return "includeWhen: " + t.include.expr
+	}
+	return "an expression"
 }
 
 // deps are the tasks t runs after: those after names, and those its
@@ -161,16 +193,13 @@ func compile(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) (*p
 // plan invalid.
 func linkReferences(specs []*taskSpec, byName map[string]*taskSpec) error {
 	for _, t := range specs {
-		if t.tmpl == nil {
-			continue
-		}
-		for _, name := range t.tmpl.refs {
+		for _, name := range t.exprRefs() {
 			dep, ok := byName[name]
 			switch {
 			case !ok:
-				return invalid("task %s: %s names task %s, which is not a task of this plan", t.name, t.tmpl.where(name), name)
+				return invalid("task %s: %s names task %s, which is not a task of this plan", t.name, t.where(name), name)
 			case dep == t:
-				return invalid("task %s: %s reads the task's own object", t.name, t.tmpl.where(name))
+				return invalid("task %s: %s reads the task's own object", t.name, t.where(name))
 			}
 			t.refs = append(t.refs, dep)
 			if !slices.Contains(dep.dependents, t) {
@@ -217,6 +246,17 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper met
 		if t.tmpl, err = compileTemplate(t.name, string(t.kind), t.raw.Object); err != nil {
 			return nil, err
 		}
+	}
+	if pt.IncludeWhen != "" {
+		env, err := manifestEnv()
+		if err != nil {
+			return nil, err
+		}
+		c, err := expressions.compile(env, pt.IncludeWhen)
+		if err != nil {
+			return nil, invalid("task %s: includeWhen %v", t.name, err)
+		}
+		t.include = &exprPart{expr: pt.IncludeWhen, prog: c.prog, refs: c.refs}
 	}
 	if pt.ReadyWhen != "" {
 		if t.readyWhen, err = readyWhenPrograms.compile(pt.ReadyWhen); err != nil {

@@ -329,7 +329,7 @@ func (tmpl *template) where(name string) string {
 			}
 		}
 	}
-	return "an expression"
+	return ""
 }
 
 // missingValue is the error of an expression whose value is not there yet:
@@ -347,15 +347,10 @@ func (m *missingValue) Error() string {
 // the live objects of the tasks they read. Until such an object, or a value
 // an expression reads of it, is there, the task waits.
 func (p *planRun) fill(ctx context.Context, t *taskSpec) error {
-	tasks := make(map[string]any, len(t.refs))
-	for _, r := range t.refs {
-		st := p.state[r.name]
-		if st == nil || st.live == nil {
-			return p.waiting(t, fmt.Sprintf("the object of task %s, which %s reads", r.name, t.tmpl.where(r.name)))
-		}
-		tasks[r.name] = map[string]any{"object": st.live.Object}
+	vars, err := p.variables(t, t.tmpl.refs)
+	if err != nil {
+		return err
 	}
-	vars := map[string]any{"plan": planVariable(p.plan), "tasks": tasks}
 	m, err := t.tmpl.resolve(ctx, t.raw.Object, vars)
 	var missing *missingValue
 	switch {
@@ -381,6 +376,53 @@ func (p *planRun) fill(ctx context.Context, t *taskSpec) error {
 	t.manifest, t.hash = u, h
 	return nil
 }
+
+// variables are the variables of t's expressions that read the tasks
+// named refs; until the object of one of them is there, t waits.
+func (p *planRun) variables(t *taskSpec, refs []string) (map[string]any, error) {
+	tasks := make(map[string]any, len(refs))
+	for _, r := range refs {
+		st := p.state[r]
+		if st == nil || st.live == nil {
+			return nil, p.waiting(t, fmt.Sprintf("the object of task %s, which %s reads", r, t.where(r)))
+		}
+		tasks[r] = map[string]any{"object": st.live.Object}
+	}
+	return map[string]any{"plan": planVariable(p.plan), "tasks": tasks}, nil
+}
+
+// included evaluates t's includeWhen: false leaves the task out. A value
+// it reads that is not there yet makes the task wait.
+func (p *planRun) included(ctx context.Context, t *taskSpec) (bool, error) {
+	vars, err := p.variables(t, t.include.refs)
+	if err != nil {
+		return false, err
+	}
+	out, _, err := t.include.prog.ContextEval(ctx, vars)
+	switch {
+	case err != nil && notThereYet(err):
+		return false, p.waiting(t, fmt.Sprintf("includeWhen %q to be known (%v)", t.include.expr, err))
+	case err != nil:
+		return false, fmt.Errorf("task %s: includeWhen %q: %w", t.name, t.include.expr, err)
+	}
+	b, ok := out.(types.Bool)
+	if !ok {
+		return false, fmt.Errorf("task %s: includeWhen %q gives a %s, not a bool", t.name, t.include.expr, out.Type().TypeName())
+	}
+	return bool(b), nil
+}
+
+// skip leaves t out of the plan for this pass, and prunes what it applied.
+func (p *planRun) skip(t *taskSpec) {
+	p.skipped[t.name] = fmt.Sprintf("includeWhen %q is false", t.include.expr)
+	if inv := p.inventory(t); inv != nil && !slices.ContainsFunc(p.stale, func(o execloopv1alpha1.AppliedObject) bool { return entryKey(o) == entryKey(*inv) }) {
+		p.stale = append(p.stale, *inv)
+	}
+}
+
+// SkippedTasks lists the tasks the pass left out, with why (it implements
+// execloop/reconciler.TaskSkipper).
+func (p *planRun) SkippedTasks() map[string]string { return p.skipped }
 
 // planVariable is the plan variable of expressions: the Plan's metadata.
 func planVariable(p *execloopv1alpha1.Plan) map[string]any {

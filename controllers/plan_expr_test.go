@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -126,5 +127,46 @@ var _ = Describe("The Plan controller, passing values between tasks", func() {
 		st, err := json.Marshal(getPlan(Default, ns, "reader").Status)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(st)).NotTo(Or(ContainSubstring(value), ContainSubstring(base64.StdEncoding.EncodeToString([]byte(value)))))
+	})
+
+	It("skips a task whose includeWhen is false, runs its dependents, and prunes what it applied once it is false again", func() {
+		const cond = `tasks.flag.object.data.enabled == "true"`
+		tasks := func(enabled string) []execloopv1alpha1.PlanTask {
+			return []execloopv1alpha1.PlanTask{
+				{Name: "flag", Apply: configMap("flag", map[string]any{"enabled": enabled})},
+				{Name: "extra", IncludeWhen: cond, Apply: configMap("extra", map[string]any{"a": "b"})},
+				{Name: "after-extra", After: []string{"extra"}, Apply: configMap("after-extra", map[string]any{"a": "b"})},
+			}
+		}
+		setFlag := func(enabled string) {
+			Eventually(func(g Gomega) {
+				p := getPlan(g, ns, "optional")
+				p.Spec.Tasks = tasks(enabled)
+				g.Expect(k8sClient.Update(ctx, p)).To(Succeed())
+			}).Should(Succeed())
+		}
+		readyWith := func(state status.TaskState) {
+			Eventually(func(g Gomega) {
+				p := getPlan(g, ns, "optional")
+				g.Expect(p.Status.IsReady(p.Generation)).To(BeTrue())
+				g.Expect(taskOf(g, p, "extra").State).To(Equal(state))
+				g.Expect(p.Status.Progress).To(Equal("3/3"))
+			}).Should(Succeed())
+		}
+		extra := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "extra"}}
+
+		createPlan(ns, "optional", execloopv1alpha1.PlanSpec{Tasks: tasks("false")})
+		readyWith(status.TaskSkipped)
+		Expect(taskOf(Default, getPlan(Default, ns, "optional"), "extra").Message).To(Equal("includeWhen " + strconv.Quote(cond) + " is false"))
+		Expect(gone(extra)()).To(BeTrue(), "a skipped task applies nothing")
+		Expect(getConfigMap(Default, ns, "after-extra").Data).To(HaveKey("a"), "what runs after it runs")
+
+		setFlag("true")
+		readyWith(status.TaskSucceeded)
+		Expect(gone(extra)()).To(BeFalse())
+
+		setFlag("false")
+		readyWith(status.TaskSkipped)
+		Expect(gone(extra)()).To(BeTrue(), "pruned once skipped")
 	})
 })

@@ -46,6 +46,7 @@ type planRun struct {
 	tasks    []*taskSpec          // in dependency order
 	stale    []execloopv1alpha1.AppliedObject
 	state    map[string]*taskState // this pass's, by task name
+	skipped  map[string]string     // this pass's tasks left out, by name: why
 	now      func() time.Time
 }
 
@@ -60,6 +61,7 @@ type taskState struct {
 	returned   bool // already handed to the executor in this pass
 	assumed    bool // its PerformAction succeeded; done if its Post does
 	done       bool // converged, or succeeded in this pass
+	skipped    bool // left out: its includeWhen is false
 }
 
 var (
@@ -92,13 +94,14 @@ func (p *planRun) Create() ([]executor.Task, error) { return p.CreateContext(con
 // recorded yet), then the pruning of what removed tasks left behind.
 func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 	p.state = make(map[string]*taskState, len(p.tasks))
+	p.skipped = map[string]string{}
 	var out []executor.Task
 	for _, t := range p.tasks {
 		if !p.depsDone(t) {
 			continue
 		}
 		st := p.evaluate(ctx, t)
-		if st.converged && p.settled(t) {
+		if st.skipped || st.converged && p.settled(t) {
 			st.done = true
 			continue
 		}
@@ -158,6 +161,18 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 	}
 	st := &taskState{}
 	p.state[t.name] = st
+	if t.include != nil {
+		included, err := p.included(ctx, t)
+		if err != nil {
+			st.err = err
+			return st
+		}
+		if !included {
+			st.skipped = true
+			p.skip(t)
+			return st
+		}
+	}
 	if t.mapping == nil {
 		if t.kind == kindDelete && t.noKind {
 			st.converged = true // no object of a kind that is not served
@@ -284,7 +299,7 @@ func (p *planRun) unblocked(ctx context.Context, parent *taskSpec) []executor.Ta
 			continue
 		}
 		st := p.evaluate(ctx, d)
-		if st.converged && p.settled(d) {
+		if st.skipped || st.converged && p.settled(d) {
 			st.done = true
 			out = append(out, p.unblocked(ctx, d)...)
 			continue

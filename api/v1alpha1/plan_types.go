@@ -274,6 +274,16 @@ type PlanTask struct {
 	// +optional
 	ImmutableFields ImmutableFieldsPolicy `json:"immutableFields,omitempty"`
 
+	// includeWhen is a CEL condition over the same variables as the
+	// expressions of a manifest (plan, tasks): false leaves the task out.
+	// It is then Skipped, counts as done for the tasks after it, and what
+	// it applied earlier is pruned. The task runs after the tasks the
+	// condition reads, and waits until the values it reads are there.
+	// Empty means always.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	IncludeWhen string `json:"includeWhen,omitempty"`
+
 	// failedWhen is a CEL expression over the live object (variable object)
 	// that is true once the object has failed for good, such as
 	// "has(object.status.failed) && object.status.failed > 0" for a Job:
@@ -438,8 +448,8 @@ func (p *Plan) Summarize() {
 		if ts == nil {
 			continue
 		}
-		if ts.State == status.TaskSucceeded {
-			succeeded++
+		if ts.State == status.TaskSucceeded || ts.State == status.TaskSkipped {
+			succeeded++ // done
 		}
 		if ts.State != status.TaskPending {
 			started = true

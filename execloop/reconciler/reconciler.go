@@ -78,6 +78,13 @@ type TaskLister interface {
 	TaskNames() []string
 }
 
+// TaskSkipper is an optional interface of plans: after a pass, the tasks
+// it names (with why) are recorded as Skipped, with no attempt counted. A
+// plan that leaves a task out by a condition says so this way.
+type TaskSkipper interface {
+	SkippedTasks() map[string]string
+}
+
 // Reconciler reconciles objects of type T, a pointer to a custom resource
 // struct, by running one pass of an execloop plan per reconcile. Set its
 // fields, then call SetupWithManager.

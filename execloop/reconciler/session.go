@@ -126,6 +126,9 @@ func (s *session[T]) reconcile(ctx context.Context, factory func(context.Context
 		names = l.TaskNames()
 	}
 	failed := recordTasks(st, names, res.Tasks, metav1.Time{Time: s.now}, s.backoff)
+	if sk, ok := plan.(TaskSkipper); ok {
+		recordSkipped(st, sk.SkippedTasks(), metav1.Time{Time: s.now})
+	}
 	st.Errors = int32(res.Errors)
 	s.observe(res, err)
 	if err == nil || errors.As(err, new(*executor.FatalError)) {
@@ -669,14 +672,33 @@ func recordTasks(st *status.Status, names []string, results []executor.TaskResul
 	return failed
 }
 
+// recordSkipped records the tasks a plan left out, with why.
+func recordSkipped(st *status.Status, skipped map[string]string, now metav1.Time) {
+	for name, why := range skipped {
+		t := st.Task(name)
+		if t == nil {
+			st.Tasks = append(st.Tasks, status.TaskStatus{Name: name})
+			t = &st.Tasks[len(st.Tasks)-1]
+		}
+		if t.State != status.TaskSkipped {
+			t.State = status.TaskSkipped
+			t.LastTransitionTime = &now
+		}
+		t.Message = truncate(why)
+		t.Failures, t.NextAttemptTime = 0, nil
+	}
+}
+
 // summary says where the plan stands, for the conditions' messages.
 func summary(st *status.Status) string {
-	succeeded := 0
+	succeeded, skipped := 0, 0
 	var waiting []string
 	for _, t := range st.Tasks {
 		switch t.State {
 		case status.TaskSucceeded:
 			succeeded++
+		case status.TaskSkipped:
+			skipped++
 		case status.TaskInProgress:
 			waiting = append(waiting, fmt.Sprintf("%s is %s (%s)", t.Name, t.State, t.Message))
 		case status.TaskFailed:
@@ -688,6 +710,9 @@ func summary(st *status.Status) string {
 		}
 	}
 	msg := fmt.Sprintf("%d of %d tasks succeeded", succeeded, len(st.Tasks))
+	if skipped > 0 {
+		msg += fmt.Sprintf(", %d skipped", skipped)
+	}
 	if len(waiting) > 0 {
 		msg += "; " + strings.Join(waiting, "; ")
 	}

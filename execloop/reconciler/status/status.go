@@ -65,7 +65,7 @@ const (
 )
 
 // TaskState is where a task stands.
-// +kubebuilder:validation:Enum=Pending;InProgress;Succeeded;Failed
+// +kubebuilder:validation:Enum=Pending;InProgress;Succeeded;Failed;Skipped
 type TaskState string
 
 // Task states.
@@ -79,6 +79,9 @@ const (
 	TaskSucceeded TaskState = "Succeeded"
 	// TaskFailed: the task's last execution failed.
 	TaskFailed TaskState = "Failed"
+	// TaskSkipped: the plan left the task out, by a condition of its own
+	// (see reconciler.TaskSkipper); it counts as done.
+	TaskSkipped TaskState = "Skipped"
 )
 
 // Status is what the Reconciler records about an object's plan. Embed it
