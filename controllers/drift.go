@@ -195,7 +195,7 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(oldObj, newObj any) {
 			o, n := asMeta(oldObj), asMeta(newObj)
-			if o == nil || n == nil || !changedBySomeone(o, n) {
+			if o == nil || n == nil || !changedBySomeone(o, n) && !valuesChanged(o, n) {
 				return
 			}
 			w.wake(n)
@@ -320,6 +320,12 @@ func changedBySomeone(o, n metav1.Object) bool {
 		return n.GetGeneration() != o.GetGeneration()
 	}
 	return n.GetResourceVersion() != o.GetResourceVersion()
+}
+
+// valuesChanged reports any change of an object whose values other tasks
+// read (ValuesReadAnnotation): a status change is one too.
+func valuesChanged(o, n metav1.Object) bool {
+	return n.GetAnnotations()[ValuesReadAnnotation] != "" && n.GetResourceVersion() != o.GetResourceVersion()
 }
 
 // wake enqueues the Plan named by the object's PlanAnnotation.

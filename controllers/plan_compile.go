@@ -62,6 +62,7 @@ type taskSpec struct {
 	raw        *unstructured.Unstructured // the manifest as written, when tmpl is not nil
 	refs       []*taskSpec                // the tasks its expressions read
 	include    *exprPart                  // includeWhen; nil when it has none
+	read       bool                       // other tasks' expressions read its object
 	readyWhen  cel.Program
 	failedWhen cel.Program
 	failedExpr string // failedWhen's text, for messages
@@ -202,6 +203,7 @@ func linkReferences(specs []*taskSpec, byName map[string]*taskSpec) error {
 				return invalid("task %s: %s reads the task's own object", t.name, t.where(name))
 			}
 			t.refs = append(t.refs, dep)
+			dep.read = true
 			if !slices.Contains(dep.dependents, t) {
 				dep.dependents = append(dep.dependents, t)
 			}

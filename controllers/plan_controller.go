@@ -50,6 +50,10 @@ const (
 	// PlanAnnotation holds the <namespace>/<name> of the Plan that applied
 	// the object.
 	PlanAnnotation = "execloop.dev/plan"
+	// ValuesReadAnnotation marks an object whose values other tasks of its
+	// Plan read with expressions: any change of it, its status's too,
+	// wakes the Plan, so that what reads it is applied again promptly.
+	ValuesReadAnnotation = "execloop.dev/values-read"
 	// FieldManager is the server-side apply field manager of the objects a
 	// Plan applies.
 	FieldManager = "execloop"

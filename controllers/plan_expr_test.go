@@ -25,6 +25,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -106,6 +107,7 @@ var _ = Describe("The Plan controller, passing values between tasks", func() {
 		Eventually(func(g Gomega) map[string]string { return getConfigMap(g, ns, "address").Data }).
 			Should(Equal(map[string]string{"ip": "203.0.113.7"}))
 		Eventually(phaseOf(ns, "waiting")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+
 	})
 
 	It("waits for an object named by another task's, reads a Secret's key through it, and keeps the value out of status", func() {
@@ -168,5 +170,34 @@ var _ = Describe("The Plan controller, passing values between tasks", func() {
 		setFlag("false")
 		readyWith(status.TaskSkipped)
 		Expect(gone(extra)()).To(BeTrue(), "pruned once skipped")
+	})
+
+	It("applies again, promptly, what reads a value that changed in a status, once converged", func() {
+		// A Job's status changes keep its generation: they are no drift, and
+		// only the mark of an object whose values are read wakes the plan.
+		createPlan(ns, "follows", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			job("worker", "worker:v1", ""),
+			{Name: "count", Apply: configMap("count", map[string]any{"active": "${string(tasks.worker.object.status.active)}"})},
+		}})
+		setActive := func(n int32) {
+			Eventually(func(g Gomega) {
+				var j batchv1.Job
+				g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "worker"}, &j)).To(Succeed())
+				if j.Status.StartTime == nil { // set once: it may not change afterwards
+					now := metav1.Now()
+					j.Status.StartTime = &now
+				}
+				j.Status.Active = n
+				g.Expect(k8sClient.Status().Update(ctx, &j)).To(Succeed())
+			}).Should(Succeed())
+		}
+		Eventually(func(g Gomega) { taskOf(g, getPlan(g, ns, "follows"), "count") }).Should(Succeed())
+		setActive(1)
+		Eventually(phaseOf(ns, "follows")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		Expect(getConfigMap(Default, ns, "count").Data).To(Equal(map[string]string{"active": "1"}))
+
+		setActive(2)
+		Eventually(func(g Gomega) map[string]string { return getConfigMap(g, ns, "count").Data }).
+			Should(Equal(map[string]string{"active": "2"}))
 	})
 })

@@ -231,6 +231,8 @@ func (p *planRun) judge(ctx context.Context, t *taskSpec, st *taskState) {
 			st.needsApply, st.why = true, "not applied by this plan yet"
 		case inv.ManifestHash != t.hash:
 			st.needsApply, st.why = true, "the task changed"
+		case t.read && st.live.GetAnnotations()[ValuesReadAnnotation] == "":
+			st.needsApply, st.why = true, "other tasks read it now"
 		default:
 			if h, err := liveHash(t.manifest, st.live); err != nil || h != inv.LiveHash {
 				st.needsApply, st.why = true, "changed by someone else"
@@ -376,26 +378,7 @@ func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, e
 			return nil, err
 		}
 	case k.t.kind == kindApply && st.needsApply:
-		adopted := k.run.adopts(st.live)
-		if adopted && k.t.adoption == execloopv1alpha1.AdoptionRefuse {
-			return nil, refusal(k.t, st.live)
-		}
-		applied := k.t.manifest.DeepCopy()
-		if adopted || k.run.adopted(k.t) {
-			// No owner reference on what the plan did not create: the
-			// garbage collector would delete it with the Plan.
-			dropOwnerReference(applied, k.run.plan.UID)
-		}
-		err := k.run.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
-			client.FieldOwner(FieldManager), client.ForceOwnership)
-		if fields := immutableFields(err); len(fields) > 0 && st.live != nil {
-			return nil, k.immutable(ctx, st, fields)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("applying %s (%s) as %s: %w", k.t.describe(), st.why, k.run.id.describe(), err)
-		}
-		st.live = applied
-		if err := k.run.record(k.t, applied, adopted); err != nil {
+		if err := k.apply(ctx, st); err != nil {
 			return nil, err
 		}
 	case k.t.kind == kindDelete && st.live != nil && st.live.GetDeletionTimestamp() == nil:
@@ -422,6 +405,37 @@ func (k *planTask) create(ctx context.Context, st *taskState) error {
 	}
 	st.live = created
 	return k.run.record(k.t, created, false)
+}
+
+// apply applies the task's object: adopting one that is there and not the
+// plan's (or refusing it, under adoptionPolicy Refuse), marking one whose
+// values other tasks read, and recording it in the inventory.
+func (k *planTask) apply(ctx context.Context, st *taskState) error {
+	adopted := k.run.adopts(st.live)
+	if adopted && k.t.adoption == execloopv1alpha1.AdoptionRefuse {
+		return refusal(k.t, st.live)
+	}
+	applied := k.t.manifest.DeepCopy()
+	if adopted || k.run.adopted(k.t) {
+		// No owner reference on what the plan did not create: the
+		// garbage collector would delete it with the Plan.
+		dropOwnerReference(applied, k.run.plan.UID)
+	}
+	if k.t.read {
+		annotations := applied.GetAnnotations()
+		annotations[ValuesReadAnnotation] = "true"
+		applied.SetAnnotations(annotations)
+	}
+	err := k.run.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
+		client.FieldOwner(FieldManager), client.ForceOwnership)
+	if fields := immutableFields(err); len(fields) > 0 && st.live != nil {
+		return k.immutable(ctx, st, fields)
+	}
+	if err != nil {
+		return fmt.Errorf("applying %s (%s) as %s: %w", k.t.describe(), st.why, k.run.id.describe(), err)
+	}
+	st.live = applied
+	return k.run.record(k.t, applied, adopted)
 }
 
 // PostContext checks that the object is ready (apply, wait) or gone
