@@ -185,7 +185,9 @@ var _ = Describe("A Reconciler recovering by itself", func() {
 		}
 
 		Eventually(s.count).WithArguments("flaky").Should(BeNumerically(">=", 4), "a retry with a fresh budget of one error ran twice")
-		Expect(duringRetry.Load()).To(Equal("True/BudgetExhausted"), "Stalled while the retry's tasks fail, not only once it stalls again")
+		// The count goes up as the fourth run starts, before its read is
+		// stored: wait for the read.
+		Eventually(duringRetry.Load).Should(Equal("True/BudgetExhausted"), "Stalled while the retry's tasks fail, not only once it stalls again")
 		Expect(condition(widget(Default, ns, "retried"), status.ConditionStalled)).To(Equal("True/BudgetExhausted"), "a retry that fails stays Stalled")
 
 		failing.Store(false)
