@@ -171,10 +171,11 @@ func FuzzReadyWhen(f *testing.F) {
 	f.Add("[1,2,3].map(x, [x, x]).size() > 0", []byte(`{}`))
 	f.Add("object.a.b.c", []byte(`{"a":null}`))
 	f.Fuzz(func(t *testing.T, expr string, obj []byte) {
-		prog, err := readyWhenPrograms.compile(expr)
+		c, err := readyWhenPrograms.compile(expr)
 		if err != nil {
 			return
 		}
+		prog := c.prog
 		u := &unstructured.Unstructured{Object: map[string]any{}}
 		if json.Unmarshal(obj, &u.Object) != nil {
 			return

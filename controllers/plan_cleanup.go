@@ -98,7 +98,7 @@ func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 		return false
 	})
 	for _, obj := range deletableNow(c.plan, objs) {
-		k := removals("delete:", c.plan, c.id, c.mapper, []execloopv1alpha1.AppliedObject{obj})
+		k := &removal{prefix: "delete:", plan: c.plan, id: c.id, mapper: c.mapper, obj: obj}
 		if c.namespaceGoing {
 			k.giveUp = c.leftBehind
 		}
@@ -112,16 +112,13 @@ func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 func (c *cleanup) Finished() bool { return len(c.plan.Status.Objects) == 0 }
 
 // removal deletes an object of a Plan's inventory (when it is still the
-// Plan's) and waits until it is gone, then drops it from the inventory. Its
-// child, if any, is the removal that comes next: it runs once this one's
-// object is gone.
+// Plan's) and waits until it is gone, then drops it from the inventory.
 type removal struct {
 	prefix  string // "delete:" in the cleanup plan, "prune:" in a pass
 	plan    *execloopv1alpha1.Plan
 	id      *identity
 	mapper  meta.RESTMapper
 	obj     execloopv1alpha1.AppliedObject
-	next    []execloopv1alpha1.AppliedObject // removed after this one, in order
 	deleted bool
 	// giveUp, when set, is called instead of failing when the Plan's
 	// identity may not delete the object (403, 401): the object is let go.
@@ -129,12 +126,6 @@ type removal struct {
 }
 
 var _ executor.ContextTask = (*removal)(nil)
-
-// removals chains the removal of objs, in order: the first removes the next
-// once its object is gone.
-func removals(prefix string, p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper, objs []execloopv1alpha1.AppliedObject) *removal {
-	return &removal{prefix: prefix, plan: p, id: id, mapper: mapper, obj: objs[0], next: objs[1:]}
-}
 
 func (k *removal) Name() string { return k.prefix + k.obj.Task }
 func (k *removal) Pre() error   { return nil }
@@ -153,12 +144,7 @@ func (k *removal) PerformActionContext(ctx context.Context) ([]executor.Task, er
 		return nil, err
 	}
 	k.deleted = deleted
-	if len(k.next) == 0 {
-		return nil, nil
-	}
-	next := removals(k.prefix, k.plan, k.id, k.mapper, k.next)
-	next.giveUp = k.giveUp
-	return []executor.Task{next}, nil
+	return nil, nil
 }
 
 func (k *removal) PostContext(ctx context.Context) error {

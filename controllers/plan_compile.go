@@ -250,26 +250,25 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper met
 		}
 	}
 	if pt.IncludeWhen != "" {
-		env, err := manifestEnv()
+		c, err := conditionPrograms.compile(pt.IncludeWhen)
 		if err != nil {
-			return nil, err
-		}
-		c, err := expressions.compile(env, pt.IncludeWhen)
-		if err != nil {
-			return nil, invalid("task %s: includeWhen %v", t.name, err)
+			return nil, invalid("task %s: includeWhen does not compile: %v", t.name, err)
 		}
 		t.include = &exprPart{expr: pt.IncludeWhen, prog: c.prog, refs: c.refs}
 	}
 	if pt.ReadyWhen != "" {
-		if t.readyWhen, err = readyWhenPrograms.compile(pt.ReadyWhen); err != nil {
+		c, err := readyWhenPrograms.compile(pt.ReadyWhen)
+		if err != nil {
 			return nil, invalid("task %s: readyWhen does not compile: %v", t.name, err)
 		}
+		t.readyWhen = c.prog
 	}
 	if pt.FailedWhen != "" {
-		if t.failedWhen, err = readyWhenPrograms.compile(pt.FailedWhen); err != nil {
+		c, err := readyWhenPrograms.compile(pt.FailedWhen)
+		if err != nil {
 			return nil, invalid("task %s: failedWhen does not compile: %v", t.name, err)
 		}
-		t.failedExpr = pt.FailedWhen
+		t.failedWhen, t.failedExpr = c.prog, pt.FailedWhen
 	}
 	if pt.Timeout != nil {
 		t.timeout = pt.Timeout.Duration

@@ -25,16 +25,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/google/cel-go/cel"
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/operators"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
-	"github.com/google/cel-go/ext"
 	"google.golang.org/protobuf/types/known/structpb"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 )
@@ -53,9 +52,6 @@ import (
 // A value that is not there yet makes the task wait. $${ writes a literal
 // ${. The object's apiVersion, kind, name and namespace hold no
 // expressions: what a task applies is known before anything is read.
-
-// exprCostLimit bounds one evaluation of an expression of a manifest.
-const exprCostLimit = 1_000_000
 
 // template is the string values of a manifest that hold expressions.
 type template struct {
@@ -79,14 +75,6 @@ type exprPart struct {
 	prog cel.Program
 	refs []string
 }
-
-var manifestEnv = sync.OnceValues(func() (*cel.Env, error) {
-	return cel.NewEnv(
-		cel.Variable("plan", cel.MapType(cel.StringType, cel.DynType)),
-		cel.Variable("tasks", cel.MapType(cel.StringType, cel.DynType)),
-		ext.Strings(), ext.Lists(), ext.Sets(), ext.Encoders(),
-	)
-})
 
 // compileTemplate finds and compiles the expressions of a task's apply
 // manifest; nil when it has none. An expression that does not compile, or
@@ -155,15 +143,11 @@ func compileField(task, field, s string, path []any) (*exprField, error) {
 	if err != nil {
 		return nil, invalid("task %s: %s: %v", task, f.at, err)
 	}
-	env, err := manifestEnv()
-	if err != nil {
-		return nil, err
-	}
 	for _, p := range parts {
 		if p.expr != "" {
-			c, err := expressions.compile(env, p.expr)
+			c, err := manifestPrograms.compile(p.expr)
 			if err != nil {
-				return nil, invalid("task %s: %s: ${%s} %v", task, f.at, p.expr, err)
+				return nil, invalid("task %s: %s: ${%s} does not compile: %v", task, f.at, p.expr, err)
 			}
 			p.prog, p.refs = c.prog, c.refs
 		}
@@ -171,51 +155,6 @@ func compileField(task, field, s string, path []any) (*exprField, error) {
 	}
 	f.whole = len(f.parts) == 1 && f.parts[0].expr != ""
 	return f, nil
-}
-
-// expressions keeps the compiled expressions of manifests: a plan is
-// compiled every pass, its expressions once.
-var expressions = &exprCache{compiled: map[string]compiledExpr{}}
-
-type exprCache struct {
-	mu       sync.Mutex
-	compiled map[string]compiledExpr
-}
-
-type compiledExpr struct {
-	prog cel.Program
-	refs []string
-}
-
-// compile returns the program of an expression and the tasks it reads, or
-// an error that says why it cannot be used ("does not compile: ...").
-func (c *exprCache) compile(env *cel.Env, expr string) (compiledExpr, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if ce, ok := c.compiled[expr]; ok {
-		return ce, nil
-	}
-	ast, iss := env.Compile(expr)
-	if iss.Err() != nil {
-		return compiledExpr{}, fmt.Errorf("does not compile: %w", iss.Err())
-	}
-	refs, err := taskRefs(ast)
-	if err != nil {
-		return compiledExpr{}, fmt.Errorf("does not compile: %w", err)
-	}
-	prog, err := env.Program(ast, cel.CostLimit(exprCostLimit), cel.InterruptCheckFrequency(100))
-	if err != nil {
-		return compiledExpr{}, fmt.Errorf("does not compile: %w", err)
-	}
-	if len(c.compiled) >= readyWhenCacheSize {
-		for k := range c.compiled { // drop one at random
-			delete(c.compiled, k)
-			break
-		}
-	}
-	ce := compiledExpr{prog: prog, refs: refs}
-	c.compiled[expr] = ce
-	return ce, nil
 }
 
 // splitExpressions cuts s into text and ${...} expressions. The closing }
@@ -443,7 +382,7 @@ func planVariable(p *execloopv1alpha1.Plan) map[string]any {
 // value of a type its place cannot take is an error naming the field and
 // the expression.
 func (tmpl *template) resolve(ctx context.Context, manifest map[string]any, vars map[string]any) (map[string]any, error) {
-	out := deepCopyJSON(manifest).(map[string]any)
+	out := runtime.DeepCopyJSON(manifest)
 	for _, f := range tmpl.fields {
 		v, err := f.value(ctx, vars)
 		if err != nil {
@@ -536,25 +475,6 @@ func wholeNumbers(v any) any {
 		for i, e := range x {
 			x[i] = wholeNumbers(e)
 		}
-	}
-	return v
-}
-
-// deepCopyJSON copies a JSON value of a manifest.
-func deepCopyJSON(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = deepCopyJSON(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = deepCopyJSON(e)
-		}
-		return out
 	}
 	return v
 }

@@ -24,59 +24,13 @@ import (
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 )
 
-// deletionOrder returns objs, entries of p's inventory, in the order they
-// may be deleted one after the other: Namespaces and CRDs after every other
-// object (so custom resources before their CRD, namespaced objects before
-// their Namespace), and an object before every object its task runs after
-// (directly or not, in p's spec). Otherwise, and for objects whose tasks
-// left the spec, the reverse of the order they were first applied in
-// (objs' order). Should the rules contradict each other, the earliest left
-// is taken, so that every object is deleted all the same.
-func deletionOrder(p *execloopv1alpha1.Plan, objs []execloopv1alpha1.AppliedObject) []execloopv1alpha1.AppliedObject {
-	base := slices.Clone(objs)
-	slices.Reverse(base)
-	runsAfter := transitiveAfter(p.Spec.Tasks)
-
-	// before[i] counts the objects still to delete that must go before
-	// base[i]; firsts[j] lists the objects that base[j] must go before.
-	before := make([]int, len(base))
-	firsts := make([][]int, len(base))
-	for i, a := range base {
-		for j, b := range base {
-			if i != j && deletedBefore(a, b, runsAfter) {
-				before[j]++
-				firsts[i] = append(firsts[i], j)
-			}
-		}
-	}
-	order := make([]execloopv1alpha1.AppliedObject, 0, len(base))
-	placed := make([]bool, len(base))
-	for len(order) < len(base) {
-		next := -1
-		for i := range base {
-			if !placed[i] && before[i] == 0 {
-				next = i
-				break
-			}
-		}
-		if next < 0 { // contradictory rules: the earliest left
-			next = slices.Index(placed, false)
-		}
-		placed[next] = true
-		order = append(order, base[next])
-		for _, j := range firsts[next] {
-			before[j]--
-		}
-	}
-	return order
-}
-
 // deletableNow returns, of objs (entries of p's inventory, in the order
 // they were first applied), the ones to delete now: those that no other of
 // objs must go before (see deletedBefore), latest applied first. The others
 // wait until those are gone; an object held by a finalizer or a denial
 // holds back only what must go after it. Should the rules contradict each
-// other, the first in deletionOrder goes, so that deletion goes on.
+// other (a cycle of after, which compile refuses but a Plan being deleted
+// may hold), the latest applied goes, so that deletion goes on.
 func deletableNow(p *execloopv1alpha1.Plan, objs []execloopv1alpha1.AppliedObject) []execloopv1alpha1.AppliedObject {
 	runsAfter := transitiveAfter(p.Spec.Tasks)
 	var now []execloopv1alpha1.AppliedObject
@@ -89,7 +43,7 @@ func deletableNow(p *execloopv1alpha1.Plan, objs []execloopv1alpha1.AppliedObjec
 		}
 	}
 	if len(now) == 0 && len(objs) > 0 {
-		now = deletionOrder(p, objs)[:1]
+		now = objs[len(objs)-1:]
 	}
 	return now
 }

@@ -23,6 +23,21 @@ import (
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 )
 
+// passes deletes objs as the passes of a cleanup do: each pass what
+// deletableNow gives, until none is left; it returns the order.
+func passes(p *execloopv1alpha1.Plan, objs []execloopv1alpha1.AppliedObject) []execloopv1alpha1.AppliedObject {
+	var order []execloopv1alpha1.AppliedObject
+	left := slices.Clone(objs)
+	for len(left) > 0 {
+		now := deletableNow(p, left)
+		order = append(order, now...)
+		left = slices.DeleteFunc(left, func(o execloopv1alpha1.AppliedObject) bool {
+			return slices.ContainsFunc(now, func(n execloopv1alpha1.AppliedObject) bool { return entryKey(n) == entryKey(o) })
+		})
+	}
+	return order
+}
+
 func TestDeletionOrder(t *testing.T) {
 	obj := func(task, apiVersion, kind, ns, name string) execloopv1alpha1.AppliedObject {
 		return execloopv1alpha1.AppliedObject{Task: task, APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name}
@@ -70,7 +85,7 @@ func TestDeletionOrder(t *testing.T) {
 		},
 	}
 	for name, c := range cases {
-		got := names(deletionOrder(plan, c.inventory))
+		got := names(passes(plan, c.inventory))
 		if !slices.Equal(got, c.want) {
 			t.Errorf("%s: deleted in the order %v, want %v", name, got, c.want)
 		}
@@ -87,7 +102,7 @@ func TestDeletionOrder(t *testing.T) {
 	cyclic := &execloopv1alpha1.Plan{Spec: execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
 		{Name: "p", After: []string{"q"}}, {Name: "q", After: []string{"p"}},
 	}}}
-	got := deletionOrder(cyclic, []execloopv1alpha1.AppliedObject{obj("p", "v1", "ConfigMap", "n", "p"), obj("q", "v1", "ConfigMap", "n", "q")})
+	got := passes(cyclic, []execloopv1alpha1.AppliedObject{obj("p", "v1", "ConfigMap", "n", "p"), obj("q", "v1", "ConfigMap", "n", "q")})
 	if len(got) != 2 {
 		t.Errorf("a cycle: %v, want both objects", names(got))
 	}

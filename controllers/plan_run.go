@@ -119,7 +119,7 @@ func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 		prune = append(prune, obj)
 	}
 	for _, obj := range deletableNow(p.plan, prune) {
-		out = append(out, removals("prune:", p.plan, p.id, p.mapper, []execloopv1alpha1.AppliedObject{obj}))
+		out = append(out, &removal{prefix: "prune:", plan: p.plan, id: p.id, mapper: p.mapper, obj: obj})
 	}
 	return out, nil
 }

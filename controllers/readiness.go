@@ -19,68 +19,12 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
-	"github.com/google/cel-go/ext"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
-
-// readyWhenCostLimit bounds the work one evaluation of a readyWhen
-// expression may do, so that a costly expression cannot stall the operator.
-const readyWhenCostLimit = 1_000_000
-
-// readyWhenCacheSize bounds the compiled readyWhen expressions kept.
-const readyWhenCacheSize = 1024
-
-// readyWhenPrograms compiles readyWhen expressions once and keeps them,
-// keyed by their text, so that every generation of every Plan with the same
-// expression shares one program.
-var readyWhenPrograms = &programCache{programs: map[string]cel.Program{}}
-
-type programCache struct {
-	mu       sync.Mutex
-	env      *cel.Env
-	programs map[string]cel.Program
-}
-
-// compile returns the program of a readyWhen expression, or an error that
-// says why it does not compile.
-func (c *programCache) compile(expr string) (cel.Program, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if p, ok := c.programs[expr]; ok {
-		return p, nil
-	}
-	if c.env == nil {
-		env, err := cel.NewEnv(cel.Variable("object", cel.DynType), ext.Strings(), ext.Lists(), ext.Sets())
-		if err != nil {
-			return nil, err
-		}
-		c.env = env
-	}
-	ast, iss := c.env.Compile(expr)
-	if iss.Err() != nil {
-		return nil, iss.Err()
-	}
-	if t := ast.OutputType(); t != cel.BoolType && t != cel.DynType {
-		return nil, fmt.Errorf("the expression is of type %s, not bool", t)
-	}
-	prog, err := c.env.Program(ast, cel.CostLimit(readyWhenCostLimit), cel.InterruptCheckFrequency(100))
-	if err != nil {
-		return nil, err
-	}
-	if len(c.programs) >= readyWhenCacheSize {
-		for k := range c.programs { // drop one at random
-			delete(c.programs, k)
-			break
-		}
-	}
-	c.programs[expr] = prog
-	return prog, nil
-}
 
 // failure is the error of a task whose live object failed by its
 // failedWhen, or nil. An evaluation error (a field the object does not have
