@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic/dynamicinformer"
@@ -46,6 +47,7 @@ import (
 // and watch the resource gets none, and its Plans read from the API server
 // and see drift at their next pass. The watcher asks again, at most every
 // deniedRetry, so that RBAC granted later takes effect without a restart.
+// It also watches single objects that wait tasks read (drift_targets.go).
 //
 // An informer lives as long as a Plan uses it: when the last Plan that
 // reads through it is gone, or no longer applies objects of that resource
@@ -78,6 +80,7 @@ type watchKey struct {
 	identity  string
 	resource  schema.GroupVersionResource
 	namespace string
+	name      string // set for a watch of one object a wait task reads (watchTarget)
 }
 
 var (
@@ -109,7 +112,7 @@ func (w *watcher) NeedLeaderElection() bool { return true }
 // Plan's object is there. synced is false when there is no synced informer
 // (yet); the caller reads from the API server instead.
 func (w *watcher) get(ctx context.Context, plan types.NamespacedName, id *identity, mapping *meta.RESTMapping, key types.NamespacedName) (obj *unstructured.Unstructured, synced bool) {
-	informer := w.ensure(ctx, plan, id, mapping, key.Namespace)
+	informer := w.ensure(ctx, plan, id, mapping, watchKeyOf(id, mapping, key.Namespace))
 	if informer == nil || !informer.HasSynced() {
 		return nil, false
 	}
@@ -128,13 +131,13 @@ func (w *watcher) get(ctx context.Context, plan types.NamespacedName, id *identi
 	return u.DeepCopy(), true
 }
 
-// ensure returns the informer of mapping's resource in namespace (all
-// namespaces for a cluster-scoped resource) as id, starting it once, and
-// records that plan uses it; nil when id may not list and watch the
-// resource (asked again after w.retryDenied), or the watcher is not running.
-func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *identity, mapping *meta.RESTMapping, namespace string) cache.SharedIndexInformer {
-	key := watchKeyOf(id, mapping, namespace)
-	namespace = key.namespace
+// ensure returns the informer of key (mapping's resource in a namespace, or
+// all namespaces for a cluster-scoped resource; one object of it when
+// key.name is set) as id, starting it once, and records that plan uses it;
+// nil when id may not list and watch the resource (asked again after
+// w.retryDenied), or the watcher is not running.
+func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *identity, mapping *meta.RESTMapping, key watchKey) cache.SharedIndexInformer {
+	namespace := key.namespace
 	w.mu.Lock()
 	runCtx := w.ctx
 	wt, known := w.watches[key]
@@ -160,7 +163,10 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 
 	// One list first: an identity that may not list and watch gets no
 	// informer (which would retry and log for ever).
-	_, err := id.dynamic.Resource(mapping.Resource).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: PlanUIDLabel, Limit: 1})
+	selection := key.selection()
+	probe := selection
+	probe.Limit = 1
+	_, err := id.dynamic.Resource(mapping.Resource).Namespace(namespace).List(ctx, probe)
 	if err != nil {
 		w.mu.Lock()
 		if apierrors.IsForbidden(err) && len(wt.plans) > 0 {
@@ -182,7 +188,9 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 			"identity", id.describe(), "resource", mapping.Resource.String(), "namespace", namespace)
 	}
 	informer := dynamicinformer.NewFilteredDynamicInformer(id.dynamic, mapping.Resource, namespace, 0, cache.Indexers{},
-		func(o *metav1.ListOptions) { o.LabelSelector = PlanUIDLabel }).Informer()
+		func(o *metav1.ListOptions) {
+			o.LabelSelector, o.FieldSelector = selection.LabelSelector, selection.FieldSelector
+		}).Informer()
 	// managedFields are most of an object's size and no concern of ours.
 	if err := informer.SetTransform(func(obj any) (any, error) {
 		if u, ok := obj.(*unstructured.Unstructured); ok {
@@ -192,7 +200,35 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 	}); err != nil {
 		w.log.Error(err, "setting the informer's transform", "resource", mapping.Resource.String())
 	}
-	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	handler := w.driftHandler()
+	if key.name != "" {
+		handler = w.targetHandler(key)
+	}
+	if _, err := informer.AddEventHandler(handler); err != nil {
+		w.log.Error(err, "adding the drift handler", "resource", mapping.Resource.String())
+		return nil
+	}
+	informerCtx, stop := context.WithCancel(runCtx)
+	go informer.RunWithContext(informerCtx)
+	w.mu.Lock()
+	wt.informer, wt.stop = informer, stop
+	w.mu.Unlock()
+	return informer
+}
+
+// selection selects what the watch of key sees: the objects Plans applied,
+// or the one object named.
+func (key watchKey) selection() metav1.ListOptions {
+	if key.name != "" {
+		return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", key.name).String()}
+	}
+	return metav1.ListOptions{LabelSelector: PlanUIDLabel}
+}
+
+// driftHandler wakes the Plan that applied an object someone else changed
+// or deleted, or whose values others read and that changed.
+func (w *watcher) driftHandler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(oldObj, newObj any) {
 			o, n := asMeta(oldObj), asMeta(newObj)
 			if o == nil || n == nil || !changedBySomeone(o, n) && !valuesChanged(o, n) {
@@ -205,16 +241,7 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 				w.wake(m)
 			}
 		},
-	}); err != nil {
-		w.log.Error(err, "adding the drift handler", "resource", mapping.Resource.String())
-		return nil
 	}
-	informerCtx, stop := context.WithCancel(runCtx)
-	go informer.RunWithContext(informerCtx)
-	w.mu.Lock()
-	wt.informer, wt.stop = informer, stop
-	w.mu.Unlock()
-	return informer
 }
 
 // watchKeyOf is the key of the watch that serves id's reads of mapping's
@@ -337,9 +364,16 @@ func (w *watcher) wake(obj metav1.Object) {
 	w.mu.Lock()
 	ctx := w.ctx
 	w.mu.Unlock()
+	w.enqueue(ctx, types.NamespacedName{Namespace: ns, Name: name})
+}
+
+// enqueue asks for a reconcile of plan; false when ctx is done first.
+func (w *watcher) enqueue(ctx context.Context, plan types.NamespacedName) bool {
 	select {
-	case w.events <- event.GenericEvent{Object: &execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}}:
+	case w.events <- event.GenericEvent{Object: &execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: plan.Namespace, Name: plan.Name}}}:
+		return true
 	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -54,7 +54,7 @@ var _ = Describe("The watcher of what Plans applied", func() {
 				defer GinkgoRecover()
 				plan := types.NamespacedName{Namespace: ns, Name: fmt.Sprintf("p-%d", i)}
 				Eventually(func() cache.SharedIndexInformer {
-					got[i] = w.ensure(ctx, plan, id, configMaps, ns)
+					got[i] = w.ensure(ctx, plan, id, configMaps, watchKeyOf(id, configMaps, ns))
 					return got[i]
 				}).ShouldNot(BeNil())
 			})
@@ -84,15 +84,19 @@ var _ = Describe("The watcher of what Plans applied", func() {
 		id := serviceAccount(ns, "watcher")
 		plan := types.NamespacedName{Namespace: ns, Name: "p"}
 
-		Expect(w.ensure(ctx, plan, id, configMaps, ns)).To(BeNil(), "the ServiceAccount may not list ConfigMaps yet")
+		Expect(w.ensure(ctx, plan, id, configMaps, watchKeyOf(id, configMaps, ns))).To(BeNil(), "the ServiceAccount may not list ConfigMaps yet")
 		grantConfigMaps(ns, "watcher", "list", "watch")
-		Consistently(func() cache.SharedIndexInformer { return w.ensure(ctx, plan, id, configMaps, ns) }, "1s").
+		Consistently(func() cache.SharedIndexInformer {
+			return w.ensure(ctx, plan, id, configMaps, watchKeyOf(id, configMaps, ns))
+		}, "1s").
 			Should(BeNil(), "asked again before the interval was up")
 
 		w.mu.Lock()
 		w.retryDenied = 0
 		w.mu.Unlock()
-		Eventually(func() cache.SharedIndexInformer { return w.ensure(ctx, plan, id, configMaps, ns) }).ShouldNot(BeNil(), "the granted watch did not start")
+		Eventually(func() cache.SharedIndexInformer {
+			return w.ensure(ctx, plan, id, configMaps, watchKeyOf(id, configMaps, ns))
+		}).ShouldNot(BeNil(), "the granted watch did not start")
 		Expect(w.running(ns)).To(Equal(1))
 		w.release(plan)
 		Expect(w.running(ns)).To(Equal(0))
@@ -105,7 +109,7 @@ var _ = Describe("The watcher of what Plans applied", func() {
 		id := serviceAccount(ns, "nobody")
 		plan := types.NamespacedName{Namespace: ns, Name: "p"}
 
-		Expect(w.ensure(ctx, plan, id, configMaps, ns)).To(BeNil())
+		Expect(w.ensure(ctx, plan, id, configMaps, watchKeyOf(id, configMaps, ns))).To(BeNil())
 		w.mu.Lock()
 		Expect(w.watches).To(HaveLen(1), "the refusal is remembered while the Plan needs the watch")
 		w.mu.Unlock()

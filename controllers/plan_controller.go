@@ -213,9 +213,6 @@ func (r *PlanReconciler) planFor(_ context.Context, p *execloopv1alpha1.Plan) (e
 	}
 	run.watcher = r.watcher
 	run.recorder = r.Recorder
-	if r.watcher != nil {
-		r.watcher.retain(client.ObjectKeyFromObject(p), run.watchKeys())
-	}
 	return run, nil
 }
 

@@ -25,6 +25,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,6 +34,7 @@ import (
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop/reconciler/status"
+	"github.com/execloop/execloop/test/support"
 )
 
 // service is the apply manifest of a Service of the given type with one
@@ -129,6 +131,42 @@ var _ = Describe("The Plan controller, passing values between tasks", func() {
 		st, err := json.Marshal(getPlan(Default, ns, "reader").Status)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(st)).NotTo(Or(ContainSubstring(value), ContainSubstring(base64.StdEncoding.EncodeToString([]byte(value)))))
+	})
+
+	It("applies again, promptly, a Deployment whose env comes from a Secret a wait task reads, when the Secret changes", func() {
+		// No resync runs in this suite: only the watch of the Secret, which
+		// is not the plan's, can wake the converged plan.
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db-password"}, Data: map[string][]byte{"password": []byte("first-9f2")}}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		app := deployment("app")
+		var manifest map[string]any
+		Expect(json.Unmarshal(app.Raw, &manifest)).To(Succeed())
+		container := manifest["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)
+		container["env"] = []any{map[string]any{"name": "DB_PASSWORD", "value": "${string(base64.decode(tasks.password.object.data.password))}"}}
+		createPlan(ns, "rotates", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "password", Wait: &execloopv1alpha1.ObjectReference{APIVersion: "v1", Kind: "Secret", Name: "db-password"}},
+			{Name: "app", Apply: raw(manifest)},
+		}})
+		envOf := func(g Gomega) []corev1.EnvVar {
+			var d appsv1.Deployment
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app"}, &d)).To(Succeed())
+			g.Expect(d.Spec.Template.Spec.Containers).NotTo(BeEmpty())
+			return d.Spec.Template.Spec.Containers[0].Env
+		}
+		Eventually(envOf).Should(Equal([]corev1.EnvVar{{Name: "DB_PASSWORD", Value: "first-9f2"}}))
+		Eventually(support.MakeDeploymentAvailable).WithArguments(ctx, k8sClient, ns, "app").Should(Succeed())
+		Eventually(phaseOf(ns, "rotates")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+
+		Eventually(func(g Gomega) {
+			var s corev1.Secret
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(secret), &s)).To(Succeed())
+			s.Data["password"] = []byte("second-4c1")
+			g.Expect(k8sClient.Update(ctx, &s)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(envOf).Should(Equal([]corev1.EnvVar{{Name: "DB_PASSWORD", Value: "second-4c1"}}))
+		st, err := json.Marshal(getPlan(Default, ns, "rotates").Status)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(st)).NotTo(Or(ContainSubstring("first-9f2"), ContainSubstring("second-4c1")))
 	})
 
 	It("skips a task whose includeWhen is false, runs its dependents, and prunes what it applied once it is false again", func() {

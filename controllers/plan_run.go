@@ -121,16 +121,25 @@ func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 	for _, obj := range deletableNow(p.plan, prune) {
 		out = append(out, &removal{prefix: "prune:", plan: p.plan, id: p.id, mapper: p.mapper, obj: obj})
 	}
+	if p.watcher != nil {
+		// Here, once the names of the objects read are resolved.
+		p.watcher.retain(client.ObjectKeyFromObject(p.plan), p.watchKeys())
+	}
 	return out, nil
 }
 
 // watchKeys are the watches the plan's passes read through: one per
-// resource and namespace of its apply tasks, as its identity.
+// resource and namespace of its apply tasks, and one per object of a wait
+// task that other tasks read, as its identity.
 func (p *planRun) watchKeys() map[watchKey]struct{} {
 	keys := make(map[watchKey]struct{}, len(p.tasks))
 	for _, t := range p.tasks {
-		if t.kind == kindApply && t.mapping != nil {
+		switch {
+		case t.mapping == nil:
+		case t.kind == kindApply:
 			keys[watchKeyOf(p.id, t.mapping, t.key.Namespace)] = struct{}{}
+		case t.kind == kindWait && t.read && t.key.Name != "":
+			keys[targetKeyOf(p.id, t.mapping, t.key)] = struct{}{}
 		}
 	}
 	return keys
@@ -186,6 +195,9 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 			st.err = err
 			return st
 		}
+	}
+	if t.kind == kindWait && t.read && p.watcher != nil {
+		p.watcher.watchTarget(ctx, client.ObjectKeyFromObject(p.plan), p.id, t.mapping, t.key)
 	}
 	if t.kind == kindApply && p.watcher != nil {
 		if live, synced := p.watcher.get(ctx, client.ObjectKeyFromObject(p.plan), p.id, t.mapping, t.key); synced {
