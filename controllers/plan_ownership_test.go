@@ -157,6 +157,43 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 		}
 	})
 
+	It("adopts or refuses an object made by hand where the watch of the plans' objects runs already, which applies new objects unread", func() {
+		// The first plan starts the watch of ConfigMaps in ns; the next
+		// plans find their objects absent from its cache, and apply the
+		// ones they never applied without reading them first.
+		createPlan(ns, "first", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "one", Apply: configMap("one", map[string]any{"a": "b"})},
+		}})
+		Eventually(phaseOf(ns, "first")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		Eventually(func() []string { return planReconciler.watcher.resources(ns) }).Should(ContainElement("configmaps"))
+		handmade("late")
+		handmade("late-refused")
+		// Made with the very value the plan applies: no field conflicts.
+		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "late-same"}, Data: map[string]string{"a": "b"}})).To(Succeed())
+		createPlan(ns, "second", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "late", Apply: configMap("late", map[string]any{"a": "b"})},
+			{Name: "late-same", Apply: configMap("late-same", map[string]any{"a": "b"})},
+			{Name: "new", Apply: configMap("new", map[string]any{"a": "b"})},
+			{Name: "late-refused", AdoptionPolicy: execloopv1alpha1.AdoptionRefuse, Apply: configMap("late-refused", map[string]any{"a": "b"})},
+		}})
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "second")
+			g.Expect(entry(g, p, "late")).To(And(HaveField("Adopted", true), HaveField("Release", true)))
+			g.Expect(entry(g, p, "late-same")).To(And(HaveField("Adopted", true), HaveField("Release", true)))
+			g.Expect(entry(g, p, "new")).To(HaveField("Adopted", false))
+			t := taskOf(g, p, "late-refused")
+			g.Expect(t.State).To(Equal(status.TaskFailed))
+			g.Expect(t.Message).To(ContainSubstring("ConfigMap " + ns + "/late-refused is already there"))
+		}).Should(Succeed())
+		for _, c := range []string{"late", "late-same"} {
+			Expect(getConfigMap(Default, ns, c).OwnerReferences).To(BeEmpty(), "%s: no owner reference on what the plan did not create", c)
+		}
+		Expect(getConfigMap(Default, ns, "new").OwnerReferences).To(HaveLen(1), "what it created is the Plan's")
+		refused := getConfigMap(Default, ns, "late-refused")
+		Expect(refused.Data).To(Equal(map[string]string{"a": "someone's"}), "Refuse applies nothing")
+		Expect(refused.Labels).NotTo(HaveKey(PlanUIDLabel))
+	})
+
 	It("prunes the old object of a task that names another one, however long that takes, and loses neither entry", func() {
 		createPlan(ns, "repoint", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
 			{Name: "config", Apply: configMap("old", map[string]any{"a": "b"})},

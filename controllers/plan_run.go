@@ -62,6 +62,7 @@ type taskState struct {
 	assumed    bool // its PerformAction succeeded; done if its Post does
 	done       bool // converged, or succeeded in this pass
 	skipped    bool // left out: its includeWhen is false
+	unread     bool // needsApply, and not read from the API server: most likely absent
 }
 
 var (
@@ -204,6 +205,10 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 			st.live = live
 			p.judge(ctx, t, st)
 			if !st.needsApply {
+				return st
+			}
+			if p.blindApply(t, live) {
+				st.unread = true // see plan_apply_new.go
 				return st
 			}
 			// The cache holds the plans' objects only: whether an object
@@ -423,22 +428,27 @@ func (k *planTask) create(ctx context.Context, st *taskState) error {
 // plan's (or refusing it, under adoptionPolicy Refuse), marking one whose
 // values other tasks read, and recording it in the inventory.
 func (k *planTask) apply(ctx context.Context, st *taskState) error {
-	adopted := k.run.adopts(st.live)
-	if adopted && k.t.adoption == execloopv1alpha1.AdoptionRefuse {
-		return refusal(k.t, st.live)
+	if st.unread {
+		if done, err := k.applyUnread(ctx, st); done || err != nil {
+			return err
+		}
+		// Refused: read the object, and apply as for one that is there.
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(k.t.gvk)
+		switch err := k.run.id.client.Get(ctx, k.t.key, live); {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return fmt.Errorf("reading %s as %s: %w", k.t.describe(), k.run.id.describe(), err)
+		default:
+			st.live = live
+		}
+		st.unread = false
 	}
-	applied := k.t.manifest.DeepCopy()
-	if adopted || k.run.adopted(k.t) {
-		// No owner reference on what the plan did not create: the
-		// garbage collector would delete it with the Plan.
-		dropOwnerReference(applied, k.run.plan.UID)
+	applied, adopted, err := k.run.toApply(k.t, st)
+	if err != nil {
+		return err
 	}
-	if k.t.read {
-		annotations := applied.GetAnnotations()
-		annotations[ValuesReadAnnotation] = "true"
-		applied.SetAnnotations(annotations)
-	}
-	err := k.run.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
+	err = k.run.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
 		client.FieldOwner(FieldManager), client.ForceOwnership)
 	if fields := immutableFields(err); len(fields) > 0 && st.live != nil {
 		return k.immutable(ctx, st, fields)
@@ -448,6 +458,30 @@ func (k *planTask) apply(ctx context.Context, st *taskState) error {
 	}
 	st.live = applied
 	return k.run.record(k.t, applied, adopted)
+}
+
+// toApply is the object to apply for t, given its live object: t's
+// manifest, with no owner reference when the plan adopts (or adopted) the
+// object, marked when other tasks read its values. adopted reports that
+// the plan takes over an object someone else made; one it may not take
+// over (adoptionPolicy Refuse) is an error.
+func (p *planRun) toApply(t *taskSpec, st *taskState) (applied *unstructured.Unstructured, adopted bool, err error) {
+	adopted = p.adopts(st.live)
+	if adopted && t.adoption == execloopv1alpha1.AdoptionRefuse {
+		return nil, false, refusal(t, st.live)
+	}
+	applied = t.manifest.DeepCopy()
+	if adopted || p.adopted(t) {
+		// No owner reference on what the plan did not create: the
+		// garbage collector would delete it with the Plan.
+		dropOwnerReference(applied, p.plan.UID)
+	}
+	if t.read {
+		annotations := applied.GetAnnotations()
+		annotations[ValuesReadAnnotation] = "true"
+		applied.SetAnnotations(annotations)
+	}
+	return applied, adopted, nil
 }
 
 // PostContext checks that the object is ready (apply, wait) or gone
