@@ -30,7 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
-	"github.com/execloop/execloop/execloop/reconciler/status"
+	"github.com/execloop/execloop/internal/planview"
 )
 
 // progressView shows every Plan and its tasks in the terminal, updated in
@@ -123,23 +123,12 @@ func (m progressModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 var (
-	titleStyle  = lipgloss.NewStyle().Bold(true)
-	dimStyle    = lipgloss.NewStyle().Faint(true)
-	phaseStyles = map[execloopv1alpha1.PlanPhase]lipgloss.Style{
-		execloopv1alpha1.PlanSucceeded: lipgloss.NewStyle().Foreground(lipgloss.Color("2")),
-		execloopv1alpha1.PlanFailed:    lipgloss.NewStyle().Foreground(lipgloss.Color("1")),
-		execloopv1alpha1.PlanRunning:   lipgloss.NewStyle().Foreground(lipgloss.Color("3")),
-		execloopv1alpha1.PlanSuspended: lipgloss.NewStyle().Foreground(lipgloss.Color("4")),
-	}
-	stateMarks = map[status.TaskState]string{
-		status.TaskPending:    "·",
-		status.TaskInProgress: "…",
-		status.TaskSucceeded:  "✓",
-		status.TaskFailed:     "✗",
-	}
+	titleStyle = lipgloss.NewStyle().Bold(true)
+	dimStyle   = lipgloss.NewStyle().Faint(true)
 )
 
-// View implements tea.Model: a block per Plan, a line per task.
+// View implements tea.Model: a block per Plan, a line per task, drawn by
+// planview as kubectl execloop get draws them.
 func (m progressModel) View() string {
 	var b strings.Builder
 	b.WriteString(titleStyle.Render(fmt.Sprintf("execloop: %d plans", len(m.plans))))
@@ -149,27 +138,12 @@ func (m progressModel) View() string {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	o := planview.Options{Color: true, Width: m.width, Indent: "    "}
 	for _, k := range keys {
 		p := m.plans[k]
-		phase := p.Status.Phase
-		if phase == "" {
-			phase = execloopv1alpha1.PlanPending
-		}
-		style, ok := phaseStyles[phase]
-		if !ok {
-			style = lipgloss.NewStyle()
-		}
-		line := fmt.Sprintf("%s  %s  %s", titleStyle.Render(k), style.Render(string(phase)), p.Status.Progress)
-		if c := p.Status.Condition(status.ConditionReady); c != nil && c.Status != "True" {
-			line += "  " + dimStyle.Render(c.Message)
-		}
-		b.WriteString(m.fit(line) + "\n")
-		for _, t := range p.Status.Tasks {
-			row := fmt.Sprintf("    %s %-20s %-10s attempts %d", stateMarks[t.State], t.Name, t.State, t.Attempts)
-			if t.Message != "" {
-				row += "  " + t.Message
-			}
-			b.WriteString(m.fit(row) + "\n")
+		b.WriteString(planview.Heading(p, o) + "\n")
+		for _, line := range planview.Tasks(p, o) {
+			b.WriteString(line + "\n")
 		}
 		b.WriteString("\n")
 	}
@@ -177,13 +151,4 @@ func (m progressModel) View() string {
 		b.WriteString(dimStyle.Render(m.footer) + "\n")
 	}
 	return b.String()
-}
-
-// fit cuts a line to the terminal's width, so that long messages do not
-// wrap and push the view around.
-func (m progressModel) fit(line string) string {
-	if m.width <= 0 || lipgloss.Width(line) <= m.width {
-		return line
-	}
-	return lipgloss.NewStyle().MaxWidth(m.width-1).Render(line) + "…"
 }
