@@ -107,8 +107,9 @@ verify: manifests generate ## Fail when generated code or manifests differ from 
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the manager binary into bin/manager.
+build: manifests generate fmt vet ## Build the manager binary into bin/manager, and the kubectl plugin into bin/kubectl-execloop.
 	go build -o $(LOCALBIN)/manager .
+	go build -o $(LOCALBIN)/kubectl-execloop ./cmd/kubectl-execloop
 
 # `make run` uses the cluster of your kubeconfig when there is one, and an
 # embedded local control plane (--local) when there is none.

@@ -58,6 +58,7 @@ var (
 	root       = filepath.Join("..", "..")
 	managerBin string
 	kubeconfig string // the control plane's admin
+	pluginBin  string // kubectl-execloop, built
 	workDir    string
 )
 
@@ -79,6 +80,12 @@ var _ = BeforeSuite(func() {
 	build := exec.Command("go", "build", "-o", managerBin, ".")
 	build.Dir = root
 	out, err := build.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
+	By("building the kubectl plugin")
+	pluginBin = filepath.Join(workDir, "kubectl-execloop")
+	build = exec.Command("go", "build", "-o", pluginBin, "./cmd/kubectl-execloop")
+	build.Dir = root
+	out, err = build.CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), string(out))
 
 	By("starting the control plane")

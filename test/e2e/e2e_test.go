@@ -19,6 +19,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -170,6 +171,24 @@ var _ = Describe("The manager binary", Ordered, func() {
 			Expect(t.State).To(Equal(status.TaskSucceeded))
 			Expect(t.Attempts).To(Equal(int32(1)))
 		}
+
+		By("looking at it with the kubectl plugin, as a user would")
+		plugin := func(args ...string) (string, int) {
+			cmd := exec.Command(pluginBin, append([]string{"--kubeconfig", kubeconfig, "-n", ns}, args...)...)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				return string(out), exit.ExitCode()
+			}
+			Expect(err).NotTo(HaveOccurred())
+			return string(out), 0
+		}
+		out, code := plugin("get", "plan/chain")
+		Expect(code).To(Equal(0), out)
+		Expect(out).To(And(HavePrefix(ns+"/chain  Succeeded  3/3\n"), MatchRegexp(`(?m)^✓ a +Succeeded +attempts 1 `), MatchRegexp(`(?m)^└─ ✓ b `)))
+		out, code = plugin("diff", "plan/chain")
+		Expect(code).To(Equal(0), "a converged plan changes nothing:\n%s", out)
+		Expect(out).To(MatchRegexp(`(?m)^  unchanged +c +ConfigMap ` + ns + `/c$`))
 
 		Eventually(taskStateOf(ns, "web", "app")).Should(Equal(status.TaskInProgress))
 		Eventually(support.MakeDeploymentAvailable).WithArguments(ctx, k8sClient, ns, "web").Should(Succeed())
