@@ -67,7 +67,7 @@ spec:
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &p)).NotTo(Succeed(), "a preview creates nothing")
 	})
 
-	It("previews a converged Plan as unchanged, and a change of it as one update and one prune", func() {
+	It("previews a converged Plan as unchanged, and a change of it as one update, one prune and a create whose values it resolves", func() {
 		ns := namespace("diff-changed", "configmaps")
 		applyFile(writePlan(ns, `
 apiVersion: execloop.dev/v1alpha1
@@ -96,6 +96,8 @@ spec:
   tasks:
   - name: keep
     apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: keep}, data: {replicas: "3", color: blue}}
+  - name: copy
+    apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: copy}, data: {color: '${tasks.keep.object.data.color}', plan: '${plan.metadata.name}'}}
 `)
 		out, stderr, code = kubectlExecloop(ctx, "diff", "-f", changed)
 		Expect(stderr).To(BeEmpty())
