@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -184,6 +185,11 @@ type Reconciler[T Object] struct {
 	// DefaultFinalizer.
 	Finalizer string
 
+	// Clock tells the time of passes, backoff and stall retries. Defaults
+	// to the real clock; a test sets a fake one (reconcilertest.Driver
+	// does) to step through SleepBetweenRuns and backoff without waiting.
+	Clock clock.PassiveClock
+
 	once      sync.Once
 	setupErr  error
 	newObject func() T
@@ -292,7 +298,10 @@ func (r *Reconciler[T]) complete() error {
 	if r.TracerProvider != nil {
 		r.tracer = r.TracerProvider.Tracer("github.com/execloop/execloop/execloop/reconciler")
 	}
-	if r.now == nil {
+	switch {
+	case r.Clock != nil:
+		r.now = r.Clock.Now
+	case r.now == nil:
 		r.now = time.Now
 	}
 	r.objects = map[types.NamespacedName]*memo{}

@@ -266,8 +266,9 @@ func (s *session[T]) pass(ctx context.Context, plan executor.Plan, deadline time
 	opts := s.opts
 	opts.Logger = execloop.NewLogrLogger(logf.FromContext(ctx))
 	if !deadline.IsZero() {
+		// What is left by the Reconciler's clock, which may be a test's.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline)
+		ctx, cancel = context.WithTimeout(ctx, deadline.Sub(s.now))
 		defer cancel()
 	}
 	st := s.obj.ExecloopStatus()

@@ -1,0 +1,141 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command envtest builds kube-apiserver, etcd and kubectl from source, for
+// envtest, where no prebuilt binaries can be downloaded (setup-envtest
+// needs a download site; the Go module proxy is enough here):
+//
+//	go run github.com/execloop/execloop/hack/envtest@latest -dir bin/k8s
+//
+// writes them to bin/k8s/<version>-<os>-<arch>, where
+// reconcilertest.Assets (and this project's make envtest) look for them.
+// A binary already there is kept; each is written under a temporary name
+// first, so an interrupted build leaves no broken binary behind. The first
+// build takes five to ten minutes on two cores; later ones reuse Go's
+// build cache.
+//
+// The binaries come from the Go module in module/ (its go.mod is
+// go.mod.in, so that it stays out of this module): Kubernetes' own
+// packages need replace directives, which a module run with go run
+// pkg@version may not have. It is written to a temporary folder and built
+// there.
+package main
+
+import (
+	"embed"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Version is the Kubernetes version of the binaries.
+const Version = "1.37.2"
+
+//go:embed module/go.mod.in module/go.sum module/etcd/main.go.in
+var module embed.FS
+
+// binaries are what envtest runs, and the package each is built from in
+// the build module.
+var binaries = []struct{ name, pkg string }{
+	{"etcd", "./etcd"},
+	{"kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"},
+	{"kubectl", "k8s.io/kubernetes/cmd/kubectl"},
+}
+
+func main() {
+	dir := flag.String("dir", filepath.Join("bin", "k8s"), "where to put the binaries: they go to DIR/"+Version+"-GOOS-GOARCH")
+	force := flag.Bool("force", false, "build again the binaries that are there")
+	flag.Parse()
+	out, err := build(*dir, *force)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "envtest:", err)
+		os.Exit(1)
+	}
+	fmt.Println(out) // the folder, for KUBEBUILDER_ASSETS=$(go run ...)
+}
+
+// build builds the missing binaries into dir's folder of this version and
+// platform, and returns that folder.
+func build(dir string, force bool) (string, error) {
+	out, err := filepath.Abs(filepath.Join(dir, fmt.Sprintf("%s-%s-%s", Version, runtime.GOOS, runtime.GOARCH)))
+	if err != nil {
+		return "", err
+	}
+	var missing []int
+	for i, b := range binaries {
+		if _, err := os.Stat(filepath.Join(out, b.name)); force || err != nil {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", err
+	}
+	src, err := os.MkdirTemp("", "execloop-envtest-")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = os.RemoveAll(src) }()
+	if err := writeModule(src); err != nil {
+		return "", err
+	}
+	for _, i := range missing {
+		b := binaries[i]
+		target := filepath.Join(out, b.name)
+		fmt.Fprintf(os.Stderr, "building %s %s from source into %s (the first build takes minutes)\n", b.name, Version, out)
+		start := time.Now()
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s", "-o", target+".tmp", b.pkg)
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=mod")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			_ = os.Remove(target + ".tmp")
+			return "", fmt.Errorf("building %s: %w", b.name, err)
+		}
+		if err := os.Rename(target+".tmp", target); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(os.Stderr, "built %s in %s\n", b.name, time.Since(start).Round(time.Second))
+	}
+	return out, nil
+}
+
+// writeModule writes the build module into dir, its files under their
+// real names.
+func writeModule(dir string) error {
+	return fs.WalkDir(module, "module", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := module.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, strings.TrimSuffix(strings.TrimPrefix(path, "module/"), ".in"))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+}
