@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -34,14 +35,16 @@ import (
 // When the run's context can never be done, everything runs on the caller's
 // goroutine. Otherwise the passes run on one helper goroutine, phases
 // inline, while the caller waits for the helper or for the context (wait).
-// When the context is done first, the caller returns at once if the helper
-// is inside something that may not return (a phase, Create, a task on its
-// own runner), and otherwise waits for the executor's own work in between,
-// which stops before the next phase. When the caller reads the pass after
-// leaving it (to return a Result, or to tell the observer and the logger),
-// the two hand the pass over through state, one compare-and-swap per step
-// (shared); otherwise the caller reads nothing of it and the helper, left
-// alone, ends once its phase returns.
+// When the context is done first, the caller returns at once, and the
+// helper, left alone, ends once its phase returns, starting no other. With
+// an observer or a logger, which the caller tells of the task it
+// interrupted, the caller returns at once only if the helper is inside
+// something that may not return (a phase, Create, a task on its own
+// runner), and otherwise waits for the executor's own work in between,
+// which stops before the next phase: the two hand the pass over through
+// state, one compare-and-swap per step (shared). Without them, RunOnce's
+// caller returns the Result that the helper published after each task
+// (pub), and Run's caller reads nothing of the pass.
 type pass struct {
 	// The run's settings.
 	plan     Plan
@@ -57,16 +60,18 @@ type pass struct {
 	exact    bool // read the clock at the start of each task too
 
 	// The helper goroutine and the hand-over, when stop is not nil.
-	shared   bool          // the caller reads the pass after leaving it
-	tracked  bool          // and tells the observer or the logger which phase it interrupted
-	state    atomic.Uint32 // where the helper is: busy, inCreate, inPre…, onRunner, or left
-	at       uint32        // the helper's own view of state
-	ended    chan struct{} // closed when the helper has set res and err, or fault
-	res      Result
-	err      error
-	fault    any  // a panic outside the phases, for the caller to repeat
-	exited   bool // runtime.Goexit outside the phases, for the caller to repeat
-	creating bool // the helper is in Create, for a runtime.Goexit there
+	shared    bool          // the caller tells the observer or the logger which phase it interrupted
+	pub       *publication  // RunOnce without shared: the Result for a caller that leaves; else nil
+	state     atomic.Uint32 // where the helper is: busy, inCreate, inPre…, onRunner, or left
+	at        uint32        // the helper's own view of state
+	ended     chan struct{} // closed when the helper has set res and err, or fault
+	res       Result
+	err       error
+	fault     any         // a panic outside the phases, for the caller to repeat
+	exited    bool        // runtime.Goexit outside the phases, for the caller to repeat
+	creating  bool        // the helper is in Create, for a runtime.Goexit there
+	spent     int         // errors carried in
+	published publication // what pub points to, in a pass on the heap
 
 	// The pass under way.
 	ctx    context.Context // the pass's: runCtx, or what the observer made of it
@@ -97,7 +102,7 @@ const (
 	// inCreate: the plan's Create.
 	inCreate
 	// inPre, inPerformAction, inPost: a task's phases, in the order of
-	// execloop.Phase. Without tracked, inPre stands for all three.
+	// execloop.Phase.
 	inPre
 	inPerformAction
 	inPost
@@ -136,15 +141,17 @@ func (e *Executor) start(ctx context.Context, plan Plan, once bool, errorsSpent 
 	p := new(pass)
 	p.init(ctx, e, plan, once, errorsSpent)
 	p.stop = ctx.Done()
-	p.tracked = p.log != nil || p.obs != nil
-	p.shared = once || p.tracked
+	p.shared = p.log != nil || p.obs != nil
+	if once && !p.shared {
+		p.pub = &p.published
+	}
 	p.ended = make(chan struct{})
 	go p.help(false, nil)
 	return p.wait()
 }
 
 func (p *pass) init(ctx context.Context, e *Executor, plan Plan, once bool, errorsSpent int) {
-	p.plan, p.runCtx, p.once, p.errors = plan, ctx, once, errorsSpent
+	p.plan, p.runCtx, p.once, p.errors, p.spent = plan, ctx, once, errorsSpent, errorsSpent
 	p.sleep = e.opts.SleepBetweenRuns
 	p.log, p.obs, p.tolerate = e.opts.Logger, e.obs, e.opts.ErrorsToTolerate
 	if p.log != nil {
@@ -169,7 +176,7 @@ func (p *pass) wait() (Result, error) {
 	default:
 	}
 	if !p.shared {
-		return Result{}, p.runCtx.Err() // nothing of the pass is read: no hand-over
+		return p.pub.result(p.spent), p.runCtx.Err() // no hand-over
 	}
 	for {
 		s := p.state.Load()
@@ -404,6 +411,7 @@ func (p *pass) run() error {
 	}
 	if p.once {
 		p.tasks = make([]TaskResult, 0, len(tasks))
+		p.pub.moved(p.tasks)
 	}
 	if p.timed {
 		p.clock = time.Since(p.start) // Create is no task's time
@@ -636,11 +644,70 @@ func (p *pass) taskContext(t Task, name string) (ctx context.Context, timeout ti
 	return ctx, timeout, cancel
 }
 
+// record adds r to the pass's Result and publishes it, with the errors
+// spent, when the caller may leave the pass: one atomic store per task.
+func (p *pass) record(r TaskResult) {
+	moves := len(p.tasks) == cap(p.tasks)
+	p.tasks = append(p.tasks, r)
+	if p.pub != nil {
+		if moves {
+			p.pub.moved(p.tasks)
+		}
+		p.pub.publish(len(p.tasks), p.errors-p.spent)
+	}
+}
+
+// publication is what the helper publishes of RunOnce's Result, for a
+// caller that leaves the pass without a hand-over. The helper only appends
+// to the executions it published, and publishes the array they are in each
+// time it moves, so the caller can copy them while the helper goes on.
+type publication struct {
+	// counts is the number of executions recorded << 32 | the errors spent
+	// in the pass. A pass with 2³² executions would hold hundreds of
+	// gigabytes of Result.
+	counts atomic.Uint64
+	array  atomic.Pointer[[]TaskResult] // what the executions are in
+}
+
+// moved publishes the array that tasks, the recorded executions, is in.
+// It does nothing on a nil publication.
+func (pub *publication) moved(tasks []TaskResult) {
+	if pub == nil {
+		return
+	}
+	a := tasks[:cap(tasks)]
+	pub.array.Store(&a)
+}
+
+// publish publishes that n executions are recorded, and errors spent in
+// the pass. It does nothing on a nil publication.
+func (pub *publication) publish(n, errors int) {
+	if pub == nil {
+		return
+	}
+	pub.counts.Store(uint64(n)<<32 | uint64(uint32(errors)))
+}
+
+// result returns the Result of the pass as last published, spent being the
+// errors carried in: a copy of the executions, which the helper may go on
+// appending to. A nil publication returns the zero Result.
+func (pub *publication) result(spent int) Result {
+	if pub == nil {
+		return Result{}
+	}
+	c := pub.counts.Load()
+	res := Result{Errors: spent + int(uint32(c))}
+	if n := int(c >> 32); n > 0 {
+		res.Tasks = slices.Clone((*pub.array.Load())[:n])
+	}
+	return res
+}
+
 // succeeded accounts for a task execution that succeeded in d.
 func (p *pass) succeeded(ctx context.Context, name string, d time.Duration) {
 	p.counts[execloop.Succeeded]++
 	if p.once {
-		p.tasks = append(p.tasks, TaskResult{Name: name, Outcome: execloop.Succeeded, Phase: p.cur.phase, Duration: d})
+		p.record(TaskResult{Name: name, Outcome: execloop.Succeeded, Phase: p.cur.phase, Duration: d})
 	}
 	if p.obs != nil {
 		p.obs.TaskFinished(ctx, execloop.TaskEvent{Task: name, Phase: p.cur.phase, Outcome: execloop.Succeeded, Duration: d})
@@ -690,9 +757,9 @@ func (p *pass) runHere(ctx context.Context, t Task) ([]Task, error) {
 // stopping at the first error, and sets p.cur.phase to each phase as it
 // starts. No phase starts once the pass's context is done: runTask checked
 // before Pre, except with a hand-over, where the state must say Pre first.
-// With a hand-over, the state says that a phase runs, and with tracked
-// which one: a compare-and-swap per phase costs a fifth of a no-op task, so
-// it is made only when the caller would tell someone. It returns errLeft
+// With a hand-over, the state says which phase runs: a compare-and-swap per
+// phase costs a fifth of a no-op task, so it is made only when the caller
+// would tell someone. It returns errLeft
 // when the caller left the pass. A panic is left to runSeries.
 func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err error) {
 	ct, _ := t.(ContextTask)
@@ -715,7 +782,7 @@ func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err err
 	}
 
 	p.cur.phase = execloop.PhasePerformAction
-	if p.tracked && !p.moveTo(inPerformAction) {
+	if p.shared && !p.moveTo(inPerformAction) {
 		return nil, errLeft
 	}
 	if err = p.ctx.Err(); err != nil {
@@ -731,7 +798,7 @@ func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err err
 	}
 
 	p.cur.phase = execloop.PhasePost
-	if p.tracked && !p.moveTo(inPost) {
+	if p.shared && !p.moveTo(inPost) {
 		return nil, errLeft
 	}
 	if err = p.ctx.Err(); err != nil {
@@ -849,7 +916,7 @@ func (p *pass) finish(ctx context.Context, name string, phase execloop.Phase, d 
 	}
 	p.counts[outcome]++
 	if p.once && p.ctx.Err() == nil {
-		p.tasks = append(p.tasks, TaskResult{Name: name, Outcome: outcome, Phase: phase, Err: err, Duration: d})
+		p.record(TaskResult{Name: name, Outcome: outcome, Phase: phase, Err: err, Duration: d})
 	}
 	if p.obs != nil {
 		p.obs.TaskFinished(ctx, execloop.TaskEvent{Task: name, Phase: phase, Outcome: outcome, Duration: d, Err: err})
