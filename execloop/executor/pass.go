@@ -134,9 +134,9 @@ func (e *Executor) start(ctx context.Context, plan Plan, once bool, errorsSpent 
 	if ctx.Done() == nil {
 		var p pass
 		p.init(ctx, e, plan, once, errorsSpent)
-		res, err := p.passes(false, nil)
+		err := p.passes(false, nil)
 		p.quit()
-		return res, err
+		return p.res, err
 	}
 	p := new(pass)
 	p.init(ctx, e, plan, once, errorsSpent)
@@ -215,7 +215,8 @@ func (p *pass) leave(at uint32) (Result, error) {
 	case at == onRunner:
 		_ = p.finish(p.cur.ctx, p.cur.name, execloop.Phase(p.cur.runner.phase.Load()), p.tick(), err)
 	}
-	return p.end(err)
+	err = p.end(err)
+	return p.res, err
 }
 
 // moveTo moves the hand-over state to s, on the helper. It returns false
@@ -235,6 +236,12 @@ func (p *pass) moveTo(s uint32) bool {
 // outcome. With resume it goes on with the pass under way, whose task
 // ended the previous helper with runtime.Goexit; pending is the error that
 // ended the pass then, if it did.
+//
+// A goroutine starts on a small stack, and growing it copies every frame
+// on it: so the frames from here down to a task's phases, the executor's
+// hot path, are kept small enough for the passes of no-op tasks to run in
+// the first stack. Cold paths (the observer, the logger, errors) are
+// functions of their own.
 func (p *pass) help(resume bool, pending error) {
 	returned := false
 	defer func() {
@@ -242,13 +249,13 @@ func (p *pass) help(resume bool, pending error) {
 			p.fell(recover())
 		}
 	}()
-	res, err := p.passes(resume, pending)
+	err := p.passes(resume, pending)
 	returned = true
 	p.quit()
-	if errors.Is(err, errLeft) {
+	if err == errLeft { //nolint:errorlint // never wrapped
 		return
 	}
-	p.res, p.err = res, err
+	p.err = err
 	close(p.ended)
 }
 
@@ -274,7 +281,7 @@ func (p *pass) fell(v any) {
 			p.quit()
 			return
 		}
-		p.res, p.err = p.end(p.createFailed(errors.New("Create called runtime.Goexit")))
+		p.err = p.end(p.createFailed(errors.New("Create called runtime.Goexit")))
 		p.quit()
 		close(p.ended)
 	default:
@@ -298,28 +305,31 @@ func (p *pass) quit() {
 
 // passes runs passes until the run ends: after one pass with once,
 // otherwise when a pass is done or fails, or the context is done while
-// sleeping between passes. With resume it first goes on with the pass
-// under way (see help).
-func (p *pass) passes(resume bool, pending error) (Result, error) {
+// sleeping between passes. It returns the run's error and leaves its
+// Result in p.res. With resume it first goes on with the pass under way
+// (see help).
+func (p *pass) passes(resume bool, pending error) error {
 	for {
-		var res Result
 		var err error
 		if resume {
 			resume = false
-			if pending == nil {
-				pending = p.rest()
+			err = pending
+			if err == nil {
+				err = p.rest()
 			}
-			res, err = p.end(pending)
 		} else {
 			p.begin()
-			res, err = p.end(p.run())
+			if err = p.run(); err == nil && len(p.roots) > 0 {
+				err = p.rest()
+			}
 		}
-		if p.once || err != nil || res.Done {
-			return res, err
+		if err = p.end(err); p.once || err != nil || p.done {
+			return err
 		}
 		if p.sleep > 0 {
 			if err := p.pause(); err != nil {
-				return Result{}, err
+				p.res = Result{}
+				return err
 			}
 		}
 	}
@@ -358,11 +368,12 @@ func (p *pass) begin() {
 	p.first = p.stops && (p.obs != nil || !p.shared)
 }
 
-// end ends a pass that ended with err: it tells the observer, and returns
-// the pass's Result and err. A pass the caller left is not ended twice.
-func (p *pass) end(err error) (Result, error) {
+// end ends a pass that ended with err: it tells the observer, sets the
+// pass's Result, and returns err. A pass the caller left is not ended
+// twice.
+func (p *pass) end(err error) error {
 	if errors.Is(err, errLeft) {
-		return Result{}, err
+		return err
 	}
 	if p.obs != nil {
 		p.obs.PassFinished(p.ctx, execloop.PassEvent{
@@ -375,10 +386,13 @@ func (p *pass) end(err error) (Result, error) {
 			Err:        err,
 		})
 	}
-	return Result{Done: p.done, Tasks: p.tasks, Errors: p.errors}, err
+	p.res = Result{Done: p.done, Tasks: p.tasks, Errors: p.errors}
+	return err
 }
 
-// run runs the pass: Create, then the tasks it returned.
+// run starts the pass: it calls Create and leaves the tasks it returned in
+// p.roots, for rest. (Returning keeps its frame off the stack while they
+// run.)
 func (p *pass) run() error {
 	if p.plan == nil {
 		return errors.New("execloop: the plan is nil")
@@ -417,7 +431,7 @@ func (p *pass) run() error {
 		p.clock = time.Since(p.start) // Create is no task's time
 	}
 	p.roots = tasks
-	return p.rest()
+	return nil
 }
 
 // createFailed logs a Create error and returns the pass's error.
@@ -598,33 +612,49 @@ func (p *pass) runTask(t Task) ([]Task, error) {
 		p.stale = false
 	}
 	p.cur.name, p.cur.ctx, p.cur.phase = name, ctx, execloop.PhasePre
-	children, err := p.runPhasesOf(ctx, t, cancel != nil)
+	var children []Task
+	var err error
+	if cancel != nil || (p.obs != nil && ctx.Done() != p.stop) {
+		children, err = p.runOnRunner(ctx, t)
+	} else {
+		p.cur.in = true
+		children, err = p.phases(ctx, t)
+		p.cur.in = false
+		if p.shared && (err == errLeft || !p.moveTo(busy)) { //nolint:errorlint // never wrapped
+			return nil, errLeft
+		}
+	}
 	if cancel != nil {
 		cancel()
 	}
 	if err != nil {
-		switch {
-		case errors.Is(err, errLeft):
-			return nil, err
-		case !errors.Is(err, errNotStarted):
-		case p.obs == nil:
-			return nil, p.ctx.Err()
-		default:
-			err = p.ctx.Err() // the observer heard of it: it was interrupted before Pre
-		}
+		return nil, p.failed(ctx, name, timeout, err)
+	}
+	p.succeeded(ctx, name, p.tick())
+	return children, nil
+}
+
+// failed accounts for a task execution that ended with err, under ctx, the
+// task's, bounded by its own timeout, if any. It returns an error when the
+// pass must end.
+func (p *pass) failed(ctx context.Context, name string, timeout time.Duration, err error) error {
+	switch {
+	case errors.Is(err, errLeft):
+		return err
+	case !errors.Is(err, errNotStarted):
+	case p.obs == nil:
+		return p.ctx.Err()
+	default:
+		err = p.ctx.Err() // the observer heard of it: it was interrupted before Pre
 	}
 	d := p.tick()
-	if err != nil {
-		if timeout > 0 && p.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
-			}
-			err = fmt.Errorf("exceeded the task's timeout of %s in %s: %w", timeout, p.cur.phase, err)
+	if timeout > 0 && p.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 		}
-		return nil, p.finish(ctx, name, p.cur.phase, d, err)
+		err = fmt.Errorf("exceeded the task's timeout of %s in %s: %w", timeout, p.cur.phase, err)
 	}
-	p.succeeded(ctx, name, d)
-	return children, nil
+	return p.finish(ctx, name, p.cur.phase, d, err)
 }
 
 // taskContext returns the context of the task t, named name: the pass's,
@@ -709,6 +739,13 @@ func (p *pass) succeeded(ctx context.Context, name string, d time.Duration) {
 	if p.once {
 		p.record(TaskResult{Name: name, Outcome: execloop.Succeeded, Phase: p.cur.phase, Duration: d})
 	}
+	if p.obs != nil || p.debug {
+		p.tellSucceeded(ctx, name, d)
+	}
+}
+
+// tellSucceeded tells the observer and the debug log that a task succeeded.
+func (p *pass) tellSucceeded(ctx context.Context, name string, d time.Duration) {
 	if p.obs != nil {
 		p.obs.TaskFinished(ctx, execloop.TaskEvent{Task: name, Phase: p.cur.phase, Outcome: execloop.Succeeded, Duration: d})
 	}
@@ -718,52 +755,21 @@ func (p *pass) succeeded(ctx context.Context, name string, d time.Duration) {
 	}
 }
 
-// runPhasesOf runs t's phases where they belong: on a runner when ctx,
-// the task's, has a Done channel of its own (own is true when the task has
-// a timeout of its own), so that the pass can go on without the task; on
-// the caller's goroutine when the run's context can never be done; on the
-// helper otherwise.
-func (p *pass) runPhasesOf(ctx context.Context, t Task, own bool) ([]Task, error) {
-	switch {
-	case own || (p.obs != nil && ctx.Done() != p.stop):
-		return p.runOnRunner(ctx, t)
-	case p.stop == nil:
-		p.cur.in = true
-		children, err := runPhases(ctx, t, &p.cur.phase, nil)
-		p.cur.in = false
-		return children, err
-	default:
-		return p.runHere(ctx, t)
-	}
-}
-
 // errNotStarted is what a task that did not start, because the pass's
 // context was done, ends with before runTask sees it.
 var errNotStarted = errors.New("execloop: the task did not start")
 
-// runHere runs t's phases on the helper goroutine (see phasesHere) and
-// moves the hand-over state back to busy. It returns errLeft when the
-// caller left the pass meanwhile.
-func (p *pass) runHere(ctx context.Context, t Task) ([]Task, error) {
-	children, err := p.phasesHere(ctx, t)
-	p.cur.in = false
-	if errors.Is(err, errLeft) || !p.moveTo(busy) {
-		return nil, errLeft
-	}
-	return children, err
-}
-
-// phasesHere runs Pre, PerformAction and Post on the helper goroutine,
-// stopping at the first error, and sets p.cur.phase to each phase as it
-// starts. No phase starts once the pass's context is done: runTask checked
-// before Pre, except with a hand-over, where the state must say Pre first.
-// With a hand-over, the state says which phase runs: a compare-and-swap per
-// phase costs a fifth of a no-op task, so it is made only when the caller
-// would tell someone. It returns errLeft
-// when the caller left the pass. A panic is left to runSeries.
-func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err error) {
+// phases runs Pre, PerformAction and Post on the pass's goroutine (the
+// caller's or the helper), stopping at the first error, and sets
+// p.cur.phase to each phase as it starts. No phase starts once the pass's
+// context is done: runTask checked before Pre, except with a hand-over,
+// where the state must say Pre first; phases checks before the others.
+// With a hand-over, the state says which phase runs: a compare-and-swap
+// per phase costs a fifth of a no-op task, so it is made only when the
+// caller would tell someone. It returns errLeft when the caller left the
+// pass. A panic is left to runSeries.
+func (p *pass) phases(ctx context.Context, t Task) (children []Task, err error) {
 	ct, _ := t.(ContextTask)
-	p.cur.in = true
 	if p.shared {
 		if !p.moveTo(inPre) {
 			return nil, errLeft
@@ -785,8 +791,10 @@ func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err err
 	if p.shared && !p.moveTo(inPerformAction) {
 		return nil, errLeft
 	}
-	if err = p.ctx.Err(); err != nil {
-		return nil, err
+	if p.stops {
+		if err = p.ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
 	if ct != nil {
 		children, err = ct.PerformActionContext(ctx)
@@ -801,8 +809,10 @@ func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err err
 	if p.shared && !p.moveTo(inPost) {
 		return nil, errLeft
 	}
-	if err = p.ctx.Err(); err != nil {
-		return nil, err
+	if p.stops {
+		if err = p.ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
 	if ct != nil {
 		err = ct.PostContext(ctx)
@@ -815,11 +825,10 @@ func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err err
 	return children, nil
 }
 
-// runPhases runs Pre, PerformAction and Post, stopping at the first error,
-// and sets *phase to each phase as it starts. A panic is left to the
-// caller, which learns from *phase where it happened. On the caller's
-// goroutine, where the context can never be done, g is nil; on a runner, g
-// says before each phase whether it may start.
+// runPhases runs Pre, PerformAction and Post on a runner, stopping at the
+// first error, and sets *phase to each phase as it starts. g says before
+// each phase whether it may start. A panic is left to the caller, which
+// learns from *phase where it happened.
 func runPhases(ctx context.Context, t Task, phase *execloop.Phase, g *gate) (children []Task, err error) {
 	ct, _ := t.(ContextTask)
 
@@ -868,20 +877,9 @@ type gate struct {
 	current *atomic.Uint32
 }
 
-// enter sets *phase to next and, when g is not nil, returns ctx's error
-// when it is done. It is small enough to inline.
+// enter sets *phase to next and returns ctx's error when it is done.
 func (g *gate) enter(phase *execloop.Phase, next execloop.Phase) error {
 	*phase = next
-	if g == nil {
-		return nil
-	}
-	return g.check(next)
-}
-
-// check is kept out of line so that enter inlines.
-//
-//go:noinline
-func (g *gate) check(next execloop.Phase) error {
 	if err := g.ctx.Err(); err != nil {
 		return err
 	}
