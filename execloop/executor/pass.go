@@ -560,6 +560,7 @@ func (p *pass) runSeries() (more bool, err error) {
 			}
 		default:
 			p.todo = append(p.todo, children)
+			p.reserve(len(children))
 		}
 	}
 }
@@ -685,6 +686,17 @@ func (p *pass) record(r TaskResult) {
 		}
 		p.pub.publish(len(p.tasks), p.errors-p.spent)
 	}
+}
+
+// reserve makes room in the Result for n more executions, a task's
+// children, so that its array grows once per list of children rather than
+// as they are recorded, deeper in the stack.
+func (p *pass) reserve(n int) {
+	if !p.once || cap(p.tasks)-len(p.tasks) >= n {
+		return
+	}
+	p.tasks = slices.Grow(p.tasks, n)
+	p.pub.moved(p.tasks)
 }
 
 // publication is what the helper publishes of RunOnce's Result, for a
