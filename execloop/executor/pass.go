@@ -709,16 +709,25 @@ type publication struct {
 	// gigabytes of Result.
 	counts atomic.Uint64
 	array  atomic.Pointer[[]TaskResult] // what the executions are in
+	first  []TaskResult                 // the first array, which array points to until it moves
 }
 
 // moved publishes the array that tasks, the recorded executions, is in.
-// It does nothing on a nil publication.
+// The first is published through pub.first, which is never written again,
+// so that a pass whose array does not move allocates nothing for it. It
+// does nothing on a nil publication.
 func (pub *publication) moved(tasks []TaskResult) {
 	if pub == nil {
 		return
 	}
-	a := tasks[:cap(tasks)]
-	pub.array.Store(&a)
+	if pub.first == nil {
+		pub.first = tasks[:cap(tasks)]
+		pub.array.Store(&pub.first)
+		return
+	}
+	a := new([]TaskResult)
+	*a = tasks[:cap(tasks)]
+	pub.array.Store(a)
 }
 
 // publish publishes that n executions are recorded, and errors spent in
