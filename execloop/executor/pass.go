@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,7 +65,8 @@ type pass struct {
 	pub       *publication  // RunOnce without shared: the Result for a caller that leaves; else nil
 	state     atomic.Uint32 // where the helper is: busy, inCreate, inPre…, onRunner, or left
 	at        uint32        // the helper's own view of state
-	ended     chan struct{} // closed when the helper has set res and err, or fault
+	ended     chan struct{} // buffered: the helper sends once it has set err (and res), or fault
+	holds     atomic.Int32  // how many of the caller and the helper still use the pass (see release)
 	res       Result
 	err       error
 	fault     any         // a panic outside the phases, for the caller to repeat
@@ -138,14 +140,14 @@ func (e *Executor) start(ctx context.Context, plan Plan, once bool, errorsSpent 
 		p.quit()
 		return p.res, err
 	}
-	p := new(pass)
+	p := helperPasses.Get().(*pass)
 	p.init(ctx, e, plan, once, errorsSpent)
+	p.holds.Store(2)
 	p.stop = ctx.Done()
 	p.shared = p.log != nil || p.obs != nil
 	if once && !p.shared {
 		p.pub = &p.published
 	}
-	p.ended = make(chan struct{})
 	go p.help(false, nil)
 	return p.wait()
 }
@@ -176,7 +178,9 @@ func (p *pass) wait() (Result, error) {
 	default:
 	}
 	if !p.shared {
-		return p.pub.result(p.spent), p.runCtx.Err() // no hand-over
+		res, err := p.pub.result(p.spent), p.runCtx.Err() // no hand-over
+		p.release()
+		return res, err
 	}
 	for {
 		s := p.state.Load()
@@ -185,22 +189,47 @@ func (p *pass) wait() (Result, error) {
 			return p.outcome()
 		}
 		if p.state.CompareAndSwap(s, left) {
-			return p.leave(s)
+			res, err := p.leave(s)
+			p.release()
+			return res, err
 		}
 	}
+}
+
+// helperPasses are passes for the helper, which the caller and the helper
+// share: a pass and its channel cost more to allocate and to collect than
+// the executor's own work in a pass of ten no-op tasks.
+var helperPasses = sync.Pool{New: func() any { return &pass{ended: make(chan struct{}, 1)} }}
+
+// release ends the caller's or the helper's use of a pass on the helper:
+// the last of them to be done with it clears it and puts it back in
+// helperPasses. Neither touches the pass after its release.
+func (p *pass) release() {
+	if p.holds.Add(-1) > 0 {
+		return
+	}
+	ended := p.ended
+	select {
+	case <-ended: // sent for a caller that had left
+	default:
+	}
+	*p = pass{ended: ended}
+	helperPasses.Put(p)
 }
 
 // outcome returns what the helper handed in, repeating on the caller's
 // goroutine a panic or runtime.Goexit that ended the helper outside the
 // phases, as if they had happened there.
 func (p *pass) outcome() (Result, error) {
-	if p.exited {
+	res, err, fault, exited := p.res, p.err, p.fault, p.exited
+	p.release()
+	if exited {
 		runtime.Goexit()
 	}
-	if p.fault != nil {
-		panic(p.fault)
+	if fault != nil {
+		panic(fault)
 	}
-	return p.res, p.err
+	return res, err
 }
 
 // leave ends the pass on the caller's goroutine, which took it over from
@@ -252,11 +281,11 @@ func (p *pass) help(resume bool, pending error) {
 	err := p.passes(resume, pending)
 	returned = true
 	p.quit()
-	if err == errLeft { //nolint:errorlint // never wrapped
-		return
+	if err != errLeft { //nolint:errorlint // never wrapped
+		p.err = err
+		p.ended <- struct{}{}
 	}
-	p.err = err
-	close(p.ended)
+	p.release()
 }
 
 // fell handles what ended the helper goroutine other than a return.
@@ -271,6 +300,7 @@ func (p *pass) fell(v any) {
 		p.cur.in = false
 		if !p.moveTo(busy) {
 			p.quit()
+			p.release()
 			return
 		}
 		err := p.finish(p.cur.ctx, p.cur.name, p.cur.phase, p.tick(), fmt.Errorf("%s called runtime.Goexit", p.cur.phase))
@@ -279,15 +309,18 @@ func (p *pass) fell(v any) {
 		p.creating = false
 		if !p.moveTo(busy) {
 			p.quit()
+			p.release()
 			return
 		}
 		p.err = p.end(p.createFailed(errors.New("Create called runtime.Goexit")))
 		p.quit()
-		close(p.ended)
+		p.ended <- struct{}{}
+		p.release()
 	default:
 		p.fault, p.exited = v, v == nil
 		p.quit()
-		close(p.ended)
+		p.ended <- struct{}{}
+		p.release()
 	}
 }
 
