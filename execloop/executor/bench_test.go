@@ -19,6 +19,7 @@ package executor_test
 import (
 	"context"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -180,4 +181,69 @@ func BenchmarkRunTenPasses(b *testing.B) {
 // limit.
 func BenchmarkRunTenPassesNoLimit(b *testing.B) {
 	benchTenPasses(b, noLimit())
+}
+
+// BenchmarkDefaultToNoLimit runs each pair above in turn, one call of the
+// main case, then one of its NoLimit twin, b.N times, so that both see the
+// same load on a shared machine, and reports the median ns/task of each and
+// the ratio of the medians, the figure each pair is for. A call is one
+// RunOnce for the single-pass pairs and one Run for the ten passes.
+func BenchmarkDefaultToNoLimit(b *testing.B) {
+	pass := func(opts execloop.Options, plan executor.Plan) func(b *testing.B) {
+		exec := executor.New(&opts)
+		return func(b *testing.B) {
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			if d := opts.ExecutionTimeout; d > 0 {
+				ctx, cancel = context.WithTimeout(ctx, d)
+			}
+			_, err := exec.RunOnce(ctx, plan)
+			cancel()
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	run := func(opts execloop.Options) func(b *testing.B) {
+		opts = opts.WithSleepBetweenRuns(0)
+		exec := executor.New(&opts)
+		plan := &tenPasses{tasks: noops(10)}
+		return func(b *testing.B) {
+			plan.left = 10
+			if err := exec.Run(plan); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("noop", func(b *testing.B) {
+		inTurn(b, 100, pass(defaults(), repeat(noops(100))), pass(noLimit(), repeat(noops(100))))
+	})
+	b.Run("fan-out", func(b *testing.B) {
+		inTurn(b, 101, pass(defaults(), fanOut()), pass(noLimit(), fanOut()))
+	})
+	b.Run("ten-passes", func(b *testing.B) {
+		inTurn(b, 100, run(defaults()), run(noLimit()))
+	})
+}
+
+// inTurn calls main, then twin, b.N times, timing each call of tasks tasks,
+// and reports the median ns/task of each and their ratio.
+func inTurn(b *testing.B, tasks int, main, twin func(b *testing.B)) {
+	b.Helper()
+	mains, twins := make([]time.Duration, b.N), make([]time.Duration, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		main(b)
+		t1 := time.Now()
+		twin(b)
+		t2 := time.Now()
+		mains[i], twins[i] = t1.Sub(t0), t2.Sub(t1)
+	}
+	b.StopTimer()
+	slices.Sort(mains)
+	slices.Sort(twins)
+	m, t := mains[b.N/2], twins[b.N/2]
+	b.ReportMetric(float64(m.Nanoseconds())/float64(tasks), "default-ns/task")
+	b.ReportMetric(float64(t.Nanoseconds())/float64(tasks), "no-limit-ns/task")
+	b.ReportMetric(float64(m)/float64(t), "ratio")
 }

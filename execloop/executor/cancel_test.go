@@ -18,6 +18,7 @@ package executor_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -227,6 +228,47 @@ func TestACancelledPassOnTheHelperGoroutine(t *testing.T) {
 			t.Error("RunOnce returned after the observer called runtime.Goexit")
 		}
 	})
+}
+
+func TestRunOnceLeftByItsCallerReturnsWhatEndedBefore(t *testing.T) {
+	// Without an observer or a logger, the caller of a RunOnce that gives
+	// up returns the executions the helper recorded before, and the errors
+	// spent, carried-in ones included, while the helper may still append:
+	// here a failure, then a parent whose children outgrow the Result's
+	// first array, the last of which blocks.
+	tr := &trace{}
+	b := &blockingTask{started: make(chan struct{}), release: make(chan struct{}), tr: tr}
+	children := append(noops(5), b)
+	parent := &fake{name: "parent", tr: tr, children: children}
+	plan := &passes{lists: [][]executor.Task{{&fake{name: "fails", tr: tr, pre: errors.New("no")}, parent}}}
+	ctx, cancel := context.WithCancel(background)
+	type outcome struct {
+		res executor.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := tolerant(5).RunOnce(ctx, plan, executor.ErrorsSpent(2))
+		done <- outcome{res, err}
+	}()
+	<-b.started
+	cancel()
+	got := <-done
+	close(b.release)
+	goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	if got.err != context.Canceled { //nolint:errorlint // the context's error itself
+		t.Fatalf("error = %#v, want context.Canceled", got.err)
+	}
+	var names []string
+	for _, r := range got.res.Tasks {
+		names = append(names, r.Name)
+	}
+	if want := "fails parent noop-0 noop-1 noop-2 noop-3 noop-4"; strings.Join(names, " ") != want {
+		t.Errorf("Result.Tasks = %v, want %s", names, want)
+	}
+	if got.res.Errors != 3 || got.res.Done {
+		t.Errorf("Result = {Errors: %d, Done: %v}, want 3 errors (2 carried in) and not done", got.res.Errors, got.res.Done)
+	}
 }
 
 // exitingObserver calls runtime.Goexit when told a task started.

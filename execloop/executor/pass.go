@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,14 +36,16 @@ import (
 // When the run's context can never be done, everything runs on the caller's
 // goroutine. Otherwise the passes run on one helper goroutine, phases
 // inline, while the caller waits for the helper or for the context (wait).
-// When the context is done first, the caller returns at once if the helper
-// is inside something that may not return (a phase, Create, a task on its
-// own runner), and otherwise waits for the executor's own work in between,
-// which stops before the next phase. When the caller reads the pass after
-// leaving it (to return a Result, or to tell the observer and the logger),
-// the two hand the pass over through state, one compare-and-swap per step
-// (shared); otherwise the caller reads nothing of it and the helper, left
-// alone, ends once its phase returns.
+// When the context is done first, the caller returns at once, and the
+// helper, left alone, ends once its phase returns, starting no other. With
+// an observer or a logger, which the caller tells of the task it
+// interrupted, the caller returns at once only if the helper is inside
+// something that may not return (a phase, Create, a task on its own
+// runner), and otherwise waits for the executor's own work in between,
+// which stops before the next phase: the two hand the pass over through
+// state, one compare-and-swap per step (shared). Without them, RunOnce's
+// caller returns the Result that the helper published after each task
+// (pub), and Run's caller reads nothing of the pass.
 type pass struct {
 	// The run's settings.
 	plan     Plan
@@ -57,16 +61,19 @@ type pass struct {
 	exact    bool // read the clock at the start of each task too
 
 	// The helper goroutine and the hand-over, when stop is not nil.
-	shared   bool          // the caller reads the pass after leaving it
-	tracked  bool          // and tells the observer or the logger which phase it interrupted
-	state    atomic.Uint32 // where the helper is: busy, inCreate, inPre…, onRunner, or left
-	at       uint32        // the helper's own view of state
-	ended    chan struct{} // closed when the helper has set res and err, or fault
-	res      Result
-	err      error
-	fault    any  // a panic outside the phases, for the caller to repeat
-	exited   bool // runtime.Goexit outside the phases, for the caller to repeat
-	creating bool // the helper is in Create, for a runtime.Goexit there
+	shared    bool          // the caller tells the observer or the logger which phase it interrupted
+	pub       *publication  // RunOnce without shared: the Result for a caller that leaves; else nil
+	state     atomic.Uint32 // where the helper is: busy, inCreate, inPre…, onRunner, or left
+	at        uint32        // the helper's own view of state
+	ended     chan struct{} // buffered: the helper sends once it has set err (and res), or fault
+	holds     atomic.Int32  // how many of the caller and the helper still use the pass (see release)
+	res       Result
+	err       error
+	fault     any         // a panic outside the phases, for the caller to repeat
+	exited    bool        // runtime.Goexit outside the phases, for the caller to repeat
+	creating  bool        // the helper is in Create, for a runtime.Goexit there
+	spent     int         // errors carried in
+	published publication // what pub points to, in a pass on the heap
 
 	// The pass under way.
 	ctx    context.Context // the pass's: runCtx, or what the observer made of it
@@ -97,7 +104,7 @@ const (
 	// inCreate: the plan's Create.
 	inCreate
 	// inPre, inPerformAction, inPost: a task's phases, in the order of
-	// execloop.Phase. Without tracked, inPre stands for all three.
+	// execloop.Phase.
 	inPre
 	inPerformAction
 	inPost
@@ -129,22 +136,24 @@ func (e *Executor) start(ctx context.Context, plan Plan, once bool, errorsSpent 
 	if ctx.Done() == nil {
 		var p pass
 		p.init(ctx, e, plan, once, errorsSpent)
-		res, err := p.passes(false, nil)
+		err := p.passes(false, nil)
 		p.quit()
-		return res, err
+		return p.res, err
 	}
-	p := new(pass)
+	p := helperPasses.Get().(*pass)
 	p.init(ctx, e, plan, once, errorsSpent)
+	p.holds.Store(2)
 	p.stop = ctx.Done()
-	p.tracked = p.log != nil || p.obs != nil
-	p.shared = once || p.tracked
-	p.ended = make(chan struct{})
+	p.shared = p.log != nil || p.obs != nil
+	if once && !p.shared {
+		p.pub = &p.published
+	}
 	go p.help(false, nil)
 	return p.wait()
 }
 
 func (p *pass) init(ctx context.Context, e *Executor, plan Plan, once bool, errorsSpent int) {
-	p.plan, p.runCtx, p.once, p.errors = plan, ctx, once, errorsSpent
+	p.plan, p.runCtx, p.once, p.errors, p.spent = plan, ctx, once, errorsSpent, errorsSpent
 	p.sleep = e.opts.SleepBetweenRuns
 	p.log, p.obs, p.tolerate = e.opts.Logger, e.obs, e.opts.ErrorsToTolerate
 	if p.log != nil {
@@ -169,7 +178,9 @@ func (p *pass) wait() (Result, error) {
 	default:
 	}
 	if !p.shared {
-		return Result{}, p.runCtx.Err() // nothing of the pass is read: no hand-over
+		res, err := p.pub.result(p.spent), p.runCtx.Err() // no hand-over
+		p.release()
+		return res, err
 	}
 	for {
 		s := p.state.Load()
@@ -178,22 +189,47 @@ func (p *pass) wait() (Result, error) {
 			return p.outcome()
 		}
 		if p.state.CompareAndSwap(s, left) {
-			return p.leave(s)
+			res, err := p.leave(s)
+			p.release()
+			return res, err
 		}
 	}
+}
+
+// helperPasses are passes for the helper, which the caller and the helper
+// share: a pass and its channel cost more to allocate and to collect than
+// the executor's own work in a pass of ten no-op tasks.
+var helperPasses = sync.Pool{New: func() any { return &pass{ended: make(chan struct{}, 1)} }}
+
+// release ends the caller's or the helper's use of a pass on the helper:
+// the last of them to be done with it clears it and puts it back in
+// helperPasses. Neither touches the pass after its release.
+func (p *pass) release() {
+	if p.holds.Add(-1) > 0 {
+		return
+	}
+	ended := p.ended
+	select {
+	case <-ended: // sent for a caller that had left
+	default:
+	}
+	*p = pass{ended: ended}
+	helperPasses.Put(p)
 }
 
 // outcome returns what the helper handed in, repeating on the caller's
 // goroutine a panic or runtime.Goexit that ended the helper outside the
 // phases, as if they had happened there.
 func (p *pass) outcome() (Result, error) {
-	if p.exited {
+	res, err, fault, exited := p.res, p.err, p.fault, p.exited
+	p.release()
+	if exited {
 		runtime.Goexit()
 	}
-	if p.fault != nil {
-		panic(p.fault)
+	if fault != nil {
+		panic(fault)
 	}
-	return p.res, p.err
+	return res, err
 }
 
 // leave ends the pass on the caller's goroutine, which took it over from
@@ -208,7 +244,8 @@ func (p *pass) leave(at uint32) (Result, error) {
 	case at == onRunner:
 		_ = p.finish(p.cur.ctx, p.cur.name, execloop.Phase(p.cur.runner.phase.Load()), p.tick(), err)
 	}
-	return p.end(err)
+	err = p.end(err)
+	return p.res, err
 }
 
 // moveTo moves the hand-over state to s, on the helper. It returns false
@@ -228,6 +265,12 @@ func (p *pass) moveTo(s uint32) bool {
 // outcome. With resume it goes on with the pass under way, whose task
 // ended the previous helper with runtime.Goexit; pending is the error that
 // ended the pass then, if it did.
+//
+// A goroutine starts on a small stack, and growing it copies every frame
+// on it: so the frames from here down to a task's phases, the executor's
+// hot path, are kept small enough for the passes of no-op tasks to run in
+// the first stack. Cold paths (the observer, the logger, errors) are
+// functions of their own.
 func (p *pass) help(resume bool, pending error) {
 	returned := false
 	defer func() {
@@ -235,14 +278,14 @@ func (p *pass) help(resume bool, pending error) {
 			p.fell(recover())
 		}
 	}()
-	res, err := p.passes(resume, pending)
+	err := p.passes(resume, pending)
 	returned = true
 	p.quit()
-	if errors.Is(err, errLeft) {
-		return
+	if err != errLeft { //nolint:errorlint // never wrapped
+		p.err = err
+		p.ended <- struct{}{}
 	}
-	p.res, p.err = res, err
-	close(p.ended)
+	p.release()
 }
 
 // fell handles what ended the helper goroutine other than a return.
@@ -257,6 +300,7 @@ func (p *pass) fell(v any) {
 		p.cur.in = false
 		if !p.moveTo(busy) {
 			p.quit()
+			p.release()
 			return
 		}
 		err := p.finish(p.cur.ctx, p.cur.name, p.cur.phase, p.tick(), fmt.Errorf("%s called runtime.Goexit", p.cur.phase))
@@ -265,15 +309,18 @@ func (p *pass) fell(v any) {
 		p.creating = false
 		if !p.moveTo(busy) {
 			p.quit()
+			p.release()
 			return
 		}
-		p.res, p.err = p.end(p.createFailed(errors.New("Create called runtime.Goexit")))
+		p.err = p.end(p.createFailed(errors.New("Create called runtime.Goexit")))
 		p.quit()
-		close(p.ended)
+		p.ended <- struct{}{}
+		p.release()
 	default:
 		p.fault, p.exited = v, v == nil
 		p.quit()
-		close(p.ended)
+		p.ended <- struct{}{}
+		p.release()
 	}
 }
 
@@ -291,28 +338,31 @@ func (p *pass) quit() {
 
 // passes runs passes until the run ends: after one pass with once,
 // otherwise when a pass is done or fails, or the context is done while
-// sleeping between passes. With resume it first goes on with the pass
-// under way (see help).
-func (p *pass) passes(resume bool, pending error) (Result, error) {
+// sleeping between passes. It returns the run's error and leaves its
+// Result in p.res. With resume it first goes on with the pass under way
+// (see help).
+func (p *pass) passes(resume bool, pending error) error {
 	for {
-		var res Result
 		var err error
 		if resume {
 			resume = false
-			if pending == nil {
-				pending = p.rest()
+			err = pending
+			if err == nil {
+				err = p.rest()
 			}
-			res, err = p.end(pending)
 		} else {
 			p.begin()
-			res, err = p.end(p.run())
+			if err = p.run(); err == nil && len(p.roots) > 0 {
+				err = p.rest()
+			}
 		}
-		if p.once || err != nil || res.Done {
-			return res, err
+		if err = p.end(err); p.once || err != nil || p.done {
+			return err
 		}
 		if p.sleep > 0 {
 			if err := p.pause(); err != nil {
-				return Result{}, err
+				p.res = Result{}
+				return err
 			}
 		}
 	}
@@ -351,11 +401,12 @@ func (p *pass) begin() {
 	p.first = p.stops && (p.obs != nil || !p.shared)
 }
 
-// end ends a pass that ended with err: it tells the observer, and returns
-// the pass's Result and err. A pass the caller left is not ended twice.
-func (p *pass) end(err error) (Result, error) {
+// end ends a pass that ended with err: it tells the observer, sets the
+// pass's Result, and returns err. A pass the caller left is not ended
+// twice.
+func (p *pass) end(err error) error {
 	if errors.Is(err, errLeft) {
-		return Result{}, err
+		return err
 	}
 	if p.obs != nil {
 		p.obs.PassFinished(p.ctx, execloop.PassEvent{
@@ -368,10 +419,13 @@ func (p *pass) end(err error) (Result, error) {
 			Err:        err,
 		})
 	}
-	return Result{Done: p.done, Tasks: p.tasks, Errors: p.errors}, err
+	p.res = Result{Done: p.done, Tasks: p.tasks, Errors: p.errors}
+	return err
 }
 
-// run runs the pass: Create, then the tasks it returned.
+// run starts the pass: it calls Create and leaves the tasks it returned in
+// p.roots, for rest. (Returning keeps its frame off the stack while they
+// run.)
 func (p *pass) run() error {
 	if p.plan == nil {
 		return errors.New("execloop: the plan is nil")
@@ -404,12 +458,13 @@ func (p *pass) run() error {
 	}
 	if p.once {
 		p.tasks = make([]TaskResult, 0, len(tasks))
+		p.pub.moved(p.tasks)
 	}
 	if p.timed {
 		p.clock = time.Since(p.start) // Create is no task's time
 	}
 	p.roots = tasks
-	return p.rest()
+	return nil
 }
 
 // createFailed logs a Create error and returns the pass's error.
@@ -538,6 +593,7 @@ func (p *pass) runSeries() (more bool, err error) {
 			}
 		default:
 			p.todo = append(p.todo, children)
+			p.reserve(len(children))
 		}
 	}
 }
@@ -590,33 +646,49 @@ func (p *pass) runTask(t Task) ([]Task, error) {
 		p.stale = false
 	}
 	p.cur.name, p.cur.ctx, p.cur.phase = name, ctx, execloop.PhasePre
-	children, err := p.runPhasesOf(ctx, t, cancel != nil)
+	var children []Task
+	var err error
+	if cancel != nil || (p.obs != nil && ctx.Done() != p.stop) {
+		children, err = p.runOnRunner(ctx, t)
+	} else {
+		p.cur.in = true
+		children, err = p.phases(ctx, t)
+		p.cur.in = false
+		if p.shared && (err == errLeft || !p.moveTo(busy)) { //nolint:errorlint // never wrapped
+			return nil, errLeft
+		}
+	}
 	if cancel != nil {
 		cancel()
 	}
 	if err != nil {
-		switch {
-		case errors.Is(err, errLeft):
-			return nil, err
-		case !errors.Is(err, errNotStarted):
-		case p.obs == nil:
-			return nil, p.ctx.Err()
-		default:
-			err = p.ctx.Err() // the observer heard of it: it was interrupted before Pre
-		}
+		return nil, p.failed(ctx, name, timeout, err)
+	}
+	p.succeeded(ctx, name, p.tick())
+	return children, nil
+}
+
+// failed accounts for a task execution that ended with err, under ctx, the
+// task's, bounded by its own timeout, if any. It returns an error when the
+// pass must end.
+func (p *pass) failed(ctx context.Context, name string, timeout time.Duration, err error) error {
+	switch {
+	case errors.Is(err, errLeft):
+		return err
+	case !errors.Is(err, errNotStarted):
+	case p.obs == nil:
+		return p.ctx.Err()
+	default:
+		err = p.ctx.Err() // the observer heard of it: it was interrupted before Pre
 	}
 	d := p.tick()
-	if err != nil {
-		if timeout > 0 && p.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
-			}
-			err = fmt.Errorf("exceeded the task's timeout of %s in %s: %w", timeout, p.cur.phase, err)
+	if timeout > 0 && p.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 		}
-		return nil, p.finish(ctx, name, p.cur.phase, d, err)
+		err = fmt.Errorf("exceeded the task's timeout of %s in %s: %w", timeout, p.cur.phase, err)
 	}
-	p.succeeded(ctx, name, d)
-	return children, nil
+	return p.finish(ctx, name, p.cur.phase, d, err)
 }
 
 // taskContext returns the context of the task t, named name: the pass's,
@@ -636,12 +708,98 @@ func (p *pass) taskContext(t Task, name string) (ctx context.Context, timeout ti
 	return ctx, timeout, cancel
 }
 
+// record adds r to the pass's Result and publishes it, with the errors
+// spent, when the caller may leave the pass: one atomic store per task.
+func (p *pass) record(r TaskResult) {
+	moves := len(p.tasks) == cap(p.tasks)
+	p.tasks = append(p.tasks, r)
+	if p.pub != nil {
+		if moves {
+			p.pub.moved(p.tasks)
+		}
+		p.pub.publish(len(p.tasks), p.errors-p.spent)
+	}
+}
+
+// reserve makes room in the Result for n more executions, a task's
+// children, so that its array grows once per list of children rather than
+// as they are recorded, deeper in the stack.
+func (p *pass) reserve(n int) {
+	if !p.once || cap(p.tasks)-len(p.tasks) >= n {
+		return
+	}
+	p.tasks = slices.Grow(p.tasks, n)
+	p.pub.moved(p.tasks)
+}
+
+// publication is what the helper publishes of RunOnce's Result, for a
+// caller that leaves the pass without a hand-over. The helper only appends
+// to the executions it published, and publishes the array they are in each
+// time it moves, so the caller can copy them while the helper goes on.
+type publication struct {
+	// counts is the number of executions recorded << 32 | the errors spent
+	// in the pass. A pass with 2³² executions would hold hundreds of
+	// gigabytes of Result.
+	counts atomic.Uint64
+	array  atomic.Pointer[[]TaskResult] // what the executions are in
+	first  []TaskResult                 // the first array, which array points to until it moves
+}
+
+// moved publishes the array that tasks, the recorded executions, is in.
+// The first is published through pub.first, which is never written again,
+// so that a pass whose array does not move allocates nothing for it. It
+// does nothing on a nil publication.
+func (pub *publication) moved(tasks []TaskResult) {
+	if pub == nil {
+		return
+	}
+	if pub.first == nil {
+		pub.first = tasks[:cap(tasks)]
+		pub.array.Store(&pub.first)
+		return
+	}
+	a := new([]TaskResult)
+	*a = tasks[:cap(tasks)]
+	pub.array.Store(a)
+}
+
+// publish publishes that n executions are recorded, and errors spent in
+// the pass. It does nothing on a nil publication.
+func (pub *publication) publish(n, errors int) {
+	if pub == nil {
+		return
+	}
+	pub.counts.Store(uint64(n)<<32 | uint64(uint32(errors)))
+}
+
+// result returns the Result of the pass as last published, spent being the
+// errors carried in: a copy of the executions, which the helper may go on
+// appending to. A nil publication returns the zero Result.
+func (pub *publication) result(spent int) Result {
+	if pub == nil {
+		return Result{}
+	}
+	c := pub.counts.Load()
+	res := Result{Errors: spent + int(uint32(c))}
+	if n := int(c >> 32); n > 0 {
+		res.Tasks = slices.Clone((*pub.array.Load())[:n])
+	}
+	return res
+}
+
 // succeeded accounts for a task execution that succeeded in d.
 func (p *pass) succeeded(ctx context.Context, name string, d time.Duration) {
 	p.counts[execloop.Succeeded]++
 	if p.once {
-		p.tasks = append(p.tasks, TaskResult{Name: name, Outcome: execloop.Succeeded, Phase: p.cur.phase, Duration: d})
+		p.record(TaskResult{Name: name, Outcome: execloop.Succeeded, Phase: p.cur.phase, Duration: d})
 	}
+	if p.obs != nil || p.debug {
+		p.tellSucceeded(ctx, name, d)
+	}
+}
+
+// tellSucceeded tells the observer and the debug log that a task succeeded.
+func (p *pass) tellSucceeded(ctx context.Context, name string, d time.Duration) {
 	if p.obs != nil {
 		p.obs.TaskFinished(ctx, execloop.TaskEvent{Task: name, Phase: p.cur.phase, Outcome: execloop.Succeeded, Duration: d})
 	}
@@ -651,52 +809,21 @@ func (p *pass) succeeded(ctx context.Context, name string, d time.Duration) {
 	}
 }
 
-// runPhasesOf runs t's phases where they belong: on a runner when ctx,
-// the task's, has a Done channel of its own (own is true when the task has
-// a timeout of its own), so that the pass can go on without the task; on
-// the caller's goroutine when the run's context can never be done; on the
-// helper otherwise.
-func (p *pass) runPhasesOf(ctx context.Context, t Task, own bool) ([]Task, error) {
-	switch {
-	case own || (p.obs != nil && ctx.Done() != p.stop):
-		return p.runOnRunner(ctx, t)
-	case p.stop == nil:
-		p.cur.in = true
-		children, err := runPhases(ctx, t, &p.cur.phase, nil)
-		p.cur.in = false
-		return children, err
-	default:
-		return p.runHere(ctx, t)
-	}
-}
-
 // errNotStarted is what a task that did not start, because the pass's
 // context was done, ends with before runTask sees it.
 var errNotStarted = errors.New("execloop: the task did not start")
 
-// runHere runs t's phases on the helper goroutine (see phasesHere) and
-// moves the hand-over state back to busy. It returns errLeft when the
-// caller left the pass meanwhile.
-func (p *pass) runHere(ctx context.Context, t Task) ([]Task, error) {
-	children, err := p.phasesHere(ctx, t)
-	p.cur.in = false
-	if errors.Is(err, errLeft) || !p.moveTo(busy) {
-		return nil, errLeft
-	}
-	return children, err
-}
-
-// phasesHere runs Pre, PerformAction and Post on the helper goroutine,
-// stopping at the first error, and sets p.cur.phase to each phase as it
-// starts. No phase starts once the pass's context is done: runTask checked
-// before Pre, except with a hand-over, where the state must say Pre first.
-// With a hand-over, the state says that a phase runs, and with tracked
-// which one: a compare-and-swap per phase costs a fifth of a no-op task, so
-// it is made only when the caller would tell someone. It returns errLeft
-// when the caller left the pass. A panic is left to runSeries.
-func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err error) {
+// phases runs Pre, PerformAction and Post on the pass's goroutine (the
+// caller's or the helper), stopping at the first error, and sets
+// p.cur.phase to each phase as it starts. No phase starts once the pass's
+// context is done: runTask checked before Pre, except with a hand-over,
+// where the state must say Pre first; phases checks before the others.
+// With a hand-over, the state says which phase runs: a compare-and-swap
+// per phase costs a fifth of a no-op task, so it is made only when the
+// caller would tell someone. It returns errLeft when the caller left the
+// pass. A panic is left to runSeries.
+func (p *pass) phases(ctx context.Context, t Task) (children []Task, err error) {
 	ct, _ := t.(ContextTask)
-	p.cur.in = true
 	if p.shared {
 		if !p.moveTo(inPre) {
 			return nil, errLeft
@@ -715,11 +842,13 @@ func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err err
 	}
 
 	p.cur.phase = execloop.PhasePerformAction
-	if p.tracked && !p.moveTo(inPerformAction) {
+	if p.shared && !p.moveTo(inPerformAction) {
 		return nil, errLeft
 	}
-	if err = p.ctx.Err(); err != nil {
-		return nil, err
+	if p.stops {
+		if err = p.ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
 	if ct != nil {
 		children, err = ct.PerformActionContext(ctx)
@@ -731,11 +860,13 @@ func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err err
 	}
 
 	p.cur.phase = execloop.PhasePost
-	if p.tracked && !p.moveTo(inPost) {
+	if p.shared && !p.moveTo(inPost) {
 		return nil, errLeft
 	}
-	if err = p.ctx.Err(); err != nil {
-		return nil, err
+	if p.stops {
+		if err = p.ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
 	if ct != nil {
 		err = ct.PostContext(ctx)
@@ -748,11 +879,10 @@ func (p *pass) phasesHere(ctx context.Context, t Task) (children []Task, err err
 	return children, nil
 }
 
-// runPhases runs Pre, PerformAction and Post, stopping at the first error,
-// and sets *phase to each phase as it starts. A panic is left to the
-// caller, which learns from *phase where it happened. On the caller's
-// goroutine, where the context can never be done, g is nil; on a runner, g
-// says before each phase whether it may start.
+// runPhases runs Pre, PerformAction and Post on a runner, stopping at the
+// first error, and sets *phase to each phase as it starts. g says before
+// each phase whether it may start. A panic is left to the caller, which
+// learns from *phase where it happened.
 func runPhases(ctx context.Context, t Task, phase *execloop.Phase, g *gate) (children []Task, err error) {
 	ct, _ := t.(ContextTask)
 
@@ -801,20 +931,9 @@ type gate struct {
 	current *atomic.Uint32
 }
 
-// enter sets *phase to next and, when g is not nil, returns ctx's error
-// when it is done. It is small enough to inline.
+// enter sets *phase to next and returns ctx's error when it is done.
 func (g *gate) enter(phase *execloop.Phase, next execloop.Phase) error {
 	*phase = next
-	if g == nil {
-		return nil
-	}
-	return g.check(next)
-}
-
-// check is kept out of line so that enter inlines.
-//
-//go:noinline
-func (g *gate) check(next execloop.Phase) error {
 	if err := g.ctx.Err(); err != nil {
 		return err
 	}
@@ -849,7 +968,7 @@ func (p *pass) finish(ctx context.Context, name string, phase execloop.Phase, d 
 	}
 	p.counts[outcome]++
 	if p.once && p.ctx.Err() == nil {
-		p.tasks = append(p.tasks, TaskResult{Name: name, Outcome: outcome, Phase: phase, Err: err, Duration: d})
+		p.record(TaskResult{Name: name, Outcome: outcome, Phase: phase, Err: err, Duration: d})
 	}
 	if p.obs != nil {
 		p.obs.TaskFinished(ctx, execloop.TaskEvent{Task: name, Phase: phase, Outcome: outcome, Duration: d, Err: err})
