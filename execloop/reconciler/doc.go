@@ -29,6 +29,7 @@ restart in the object's status, a requeue until the plan needs no more tasks.
 	too early? (less than SleepBetweenRuns since the last pass) requeue for the rest
 	build the plan, restore the error count from status, run one pass (RunOnce),
 	           leaving out the failed tasks whose backoff is not over
+	record each task's state, with the generation it ran for
 	write the status if it changed; requeue for the earliest time something is due
 
 A new metadata.generation (a spec change) starts a pass at once and resets
@@ -86,16 +87,21 @@ implement Object, and give a Reconciler a plan factory:
 	err := r.SetupWithManager(mgr)
 
 The plan's Create is asked, every pass, which tasks are still needed; it can
-read status.Status.Succeeded to leave out what is done. Tasks must be idempotent: a
-task whose side effect happened just before the operator died runs again.
+read status.Status.SucceededFor(name, obj.GetGeneration()) to leave out what
+is done for the current spec, so that a spec change runs every task once
+more. A task that must not run again when the spec changes (a one-time
+bootstrap, say) is left out with status.Status.Succeeded instead, which holds
+for any generation. Tasks must be idempotent: a task whose side effect
+happened just before the operator died runs again.
 
 # What it records
 
 status.Status holds observedGeneration, the Ready/Reconciling/Stalled conditions,
-the error count, one status.TaskStatus per task, and the start, last and next pass
-times. It is written through the status subresource with a merge patch that
-carries the resourceVersion, retried on conflict, and only when something
-changed: a converged object costs no writes.
+the error count, one status.TaskStatus per task (with the generation its
+state was recorded for), and the start, last and next pass times. It is
+written through the status subresource with a merge patch that carries the
+resourceVersion, retried on conflict, and only when something changed: a
+converged object costs no writes.
 
 Events (events.k8s.io): status.TaskFailed (Warning, once per distinct error),
 PlanCompleted (Normal), PlanStalled (Warning). Metrics, in controller-runtime's

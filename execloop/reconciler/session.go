@@ -125,9 +125,10 @@ func (s *session[T]) reconcile(ctx context.Context, factory func(context.Context
 	if l, ok := plan.(TaskLister); ok {
 		names = l.TaskNames()
 	}
-	failed := recordTasks(st, names, res.Tasks, metav1.Time{Time: s.now}, s.backoff)
+	now := metav1.Time{Time: s.now}
+	failed := recordTasks(st, names, res.Tasks, gen, now, s.backoff)
 	if sk, ok := plan.(TaskSkipper); ok {
-		recordSkipped(st, sk.SkippedTasks(), metav1.Time{Time: s.now})
+		recordSkipped(st, sk.SkippedTasks(), gen, now)
 	}
 	st.Errors = int32(res.Errors)
 	s.observe(res, err)
@@ -605,20 +606,21 @@ func (s *session[T]) observe(res executor.Result, err error) {
 	passes.WithLabelValues(s.r.Name, result).Inc()
 }
 
-// recordTasks records the task executions of a pass in st. With names (the
-// plan's TaskLister), st.Tasks is kept to exactly those tasks, in order. It
-// returns the statuses of the tasks that failed in the pass.
+// recordTasks records the task executions of a pass in st, for the
+// object's generation gen. With names (the plan's TaskLister), st.Tasks is
+// kept to exactly those tasks, in order. It returns the statuses of the
+// tasks that failed in the pass.
 //
 // A failed task's next attempt is due after backoff(failures in a row); a
 // task held back by its backoff keeps its status.
-func recordTasks(st *status.Status, names []string, results []executor.TaskResult, now metav1.Time, backoff func(failures int32) time.Duration) []status.TaskStatus {
+func recordTasks(st *status.Status, names []string, results []executor.TaskResult, gen int64, now metav1.Time, backoff func(failures int32) time.Duration) []status.TaskStatus {
 	if names != nil {
 		tasks := make([]status.TaskStatus, 0, len(names))
 		for _, n := range names {
 			if t := st.Task(n); t != nil {
 				tasks = append(tasks, *t)
 			} else {
-				tasks = append(tasks, status.TaskStatus{Name: n, State: status.TaskPending, LastTransitionTime: &now})
+				tasks = append(tasks, status.TaskStatus{Name: n, State: status.TaskPending, LastTransitionTime: &now, ObservedGeneration: gen})
 			}
 		}
 		st.Tasks = tasks
@@ -659,6 +661,7 @@ func recordTasks(st *status.Status, names []string, results []executor.TaskResul
 			t.Message = truncate(res.Phase.String() + ": " + msg)
 		}
 		t.NextAttemptTime = nil
+		t.ObservedGeneration = gen
 		switch state {
 		case status.TaskSucceeded:
 			t.FinishedTime = &now
@@ -672,8 +675,9 @@ func recordTasks(st *status.Status, names []string, results []executor.TaskResul
 	return failed
 }
 
-// recordSkipped records the tasks a plan left out, with why.
-func recordSkipped(st *status.Status, skipped map[string]string, now metav1.Time) {
+// recordSkipped records the tasks a plan left out, with why, for the
+// object's generation gen.
+func recordSkipped(st *status.Status, skipped map[string]string, gen int64, now metav1.Time) {
 	for name, why := range skipped {
 		t := st.Task(name)
 		if t == nil {
@@ -686,6 +690,7 @@ func recordSkipped(st *status.Status, skipped map[string]string, now metav1.Time
 		}
 		t.Message = truncate(why)
 		t.Failures, t.NextAttemptTime = 0, nil
+		t.ObservedGeneration = gen
 	}
 }
 

@@ -166,14 +166,19 @@ type widgetPlan struct {
 
 func (p widgetPlan) TaskNames() []string { return p.steps }
 
+// pass records that a pass starts.
+func (s *script) pass() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.passes = append(s.passes, time.Now())
+}
+
 // planFor is the plan factory of the test reconcilers.
 func (s *script) planFor(_ context.Context, w *Widget) (executor.Plan, error) {
 	status := w.Status.Status.DeepCopy()
 	steps := slices.Clone(w.Spec.Steps)
 	return widgetPlan{steps: steps, PlanFunc: func(context.Context) ([]executor.Task, error) {
-		s.mu.Lock()
-		s.passes = append(s.passes, time.Now())
-		s.mu.Unlock()
+		s.pass()
 		var tasks []executor.Task
 		for _, step := range steps {
 			if status.Succeeded(step) {
@@ -185,6 +190,31 @@ func (s *script) planFor(_ context.Context, w *Widget) (executor.Plan, error) {
 		}
 		return tasks, nil
 	}}, nil
+}
+
+// readmePlan is the plan factory of the README's example: a task per step
+// of the spec, left out once it succeeded for the widget's generation, or
+// for any generation when the step is one of once. Its plan reads the
+// widget's status as the Reconciler updates it, and lists no tasks.
+func (s *script) readmePlan(once ...string) func(context.Context, *Widget) (executor.Plan, error) {
+	return func(_ context.Context, w *Widget) (executor.Plan, error) {
+		s.pass()
+		return executor.PlanFunc(func(context.Context) ([]executor.Task, error) {
+			var tasks []executor.Task
+			for _, step := range w.Spec.Steps {
+				done := w.Status.SucceededFor(step, w.Generation)
+				if slices.Contains(once, step) {
+					done = w.Status.Succeeded(step)
+				}
+				if !done {
+					tasks = append(tasks, executor.NewTask(step, executor.TaskFuncs{
+						PerformAction: func(context.Context) ([]executor.Task, error) { return nil, s.run(step) },
+					}))
+				}
+			}
+			return tasks, nil
+		}), nil
+	}
 }
 
 // cleanupFor undoes the steps in reverse order, one task per pass.

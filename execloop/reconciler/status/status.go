@@ -197,6 +197,13 @@ type TaskStatus struct {
 	// microseconds, as backoffs start below a second.
 	// +optional
 	NextAttemptTime *metav1.MicroTime `json:"nextAttemptTime,omitempty"`
+
+	// observedGeneration is the metadata.generation of the object when the
+	// task's state was last recorded: a Succeeded task succeeded for that
+	// spec. Empty for a state recorded before the field existed.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
 // Task returns the status of the task named name, or nil.
@@ -209,9 +216,28 @@ func (s *Status) Task(name string) *TaskStatus {
 	return nil
 }
 
-// Succeeded reports whether the task named name last succeeded. A plan
-// uses it to leave out tasks that are done, so that a restarted operator
-// does not run them again.
+// SucceededFor reports whether the task named name last succeeded, and did
+// so for the given generation (the object's metadata.generation) or a later
+// one. A plan uses it to leave out the tasks that are done for the current
+// spec, so that a restarted operator does not run them again, while a spec
+// change runs every task once more:
+//
+//	if !w.Status.SucceededFor(step, w.Generation) {
+//		tasks = append(tasks, ...)
+//	}
+//
+// A task that need not run again when the spec changes uses Succeeded
+// instead.
+func (s *Status) SucceededFor(name string, generation int64) bool {
+	t := s.Task(name)
+	return t != nil && t.State == TaskSucceeded && t.ObservedGeneration >= generation
+}
+
+// Succeeded reports whether the task named name last succeeded, for any
+// generation of the object. A plan uses it to leave out a task that must run
+// once and need not run again when the spec changes (a one-time
+// bootstrap, say, or a task whose plan checks the live state for itself);
+// SucceededFor is the check that redoes a task after a spec change.
 func (s *Status) Succeeded(name string) bool {
 	t := s.Task(name)
 	return t != nil && t.State == TaskSucceeded
