@@ -103,6 +103,12 @@ written through the status subresource with a merge patch that carries the
 resourceVersion, retried on conflict, and only when something changed: a
 converged object costs no writes.
 
+A plan that is a TaskLister keeps the task list to its own tasks; otherwise
+the list holds the tasks that have run, at most status.MaxTasks of them: past
+that, the finished tasks the pass did not record go first, the oldest first,
+and those in progress or failed stay, so that a plan whose task names change
+with its spec cannot grow the status past what the API server accepts.
+
 Events (events.k8s.io): status.TaskFailed (Warning, once per distinct error),
 PlanCompleted (Normal), PlanStalled (Warning). Metrics, in controller-runtime's
 registry: execloop_task_duration_seconds, execloop_task_executions_total,

@@ -17,6 +17,8 @@ limitations under the License.
 package reconciler_test
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -48,6 +50,15 @@ func readyFor(ns, name string) *Widget {
 		g.Expect(w.Status.Condition(status.ConditionReady).ObservedGeneration).To(Equal(w.Generation))
 	}).Should(Succeed())
 	return w
+}
+
+// steps names n steps after a version.
+func steps(version string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%03d", version, i)
+	}
+	return out
 }
 
 var _ = Describe("A Reconciler embedded as the README shows it", func() {
@@ -83,5 +94,32 @@ var _ = Describe("A Reconciler embedded as the README shows it", func() {
 		passes := len(s.passTimes())
 		Consistently(func() int { return len(s.passTimes()) }, 500*time.Millisecond).Should(Equal(passes), "a Ready widget gets no more passes")
 		Expect(s.count("build")).To(Equal(2), "once per generation")
+	})
+
+	It("keeps Status.Tasks within status.MaxTasks when task names change with the spec, dropping the oldest finished ones, so its status is still written", func() {
+		const perVersion = 300 // four versions: 1,200 task names
+		stop := startManager(ns, func(ctrl.Manager) *reconciler.Reconciler[*Widget] {
+			return &reconciler.Reconciler[*Widget]{Name: uniqueName(), Plan: s.readmePlan(), Options: options(100*time.Millisecond, 0)}
+		})
+		DeferCleanup(stop)
+		createWidget(ns, "versions", steps("v1", perVersion)...)
+		readyFor(ns, "versions")
+		for _, v := range []string{"v2", "v3", "v4"} {
+			respec(ns, "versions", func(spec *WidgetSpec) { spec.Steps = steps(v, perVersion) })
+			readyFor(ns, "versions")
+		}
+
+		w := widget(Default, ns, "versions")
+		Expect(w.Status.Tasks).To(HaveLen(status.MaxTasks))
+		byVersion := map[string]int{}
+		for _, t := range w.Status.Tasks {
+			byVersion[strings.SplitN(t.Name, "-", 2)[0]]++
+		}
+		Expect(byVersion).To(Equal(map[string]int{"v1": status.MaxTasks - 3*perVersion, "v2": perVersion, "v3": perVersion, "v4": perVersion}),
+			"the oldest version's tasks went first")
+		for _, step := range steps("v4", perVersion) {
+			Expect(w.Status.SucceededFor(step, w.Generation)).To(BeTrue(), "step %s", step)
+			Expect(s.count(step)).To(Equal(1), "step %s ran once: its pass was recorded", step)
+		}
 	})
 })

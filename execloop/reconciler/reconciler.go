@@ -73,7 +73,9 @@ type Summarizer interface {
 // returns: a plan that knows all its tasks lists their names, in order. The
 // Reconciler then keeps Status.Tasks to exactly those tasks, listing the ones
 // that have not run yet as Pending and dropping the ones that left the plan.
-// Without it, Status.Tasks holds the tasks that have run.
+// Without it, Status.Tasks holds the tasks that have run, at most
+// status.MaxTasks of them: past that, the finished tasks that the last pass
+// did not record are dropped first, the least recently recorded first.
 type TaskLister interface {
 	TaskNames() []string
 }

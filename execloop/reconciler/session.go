@@ -17,6 +17,7 @@ limitations under the License.
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -127,9 +128,12 @@ func (s *session[T]) reconcile(ctx context.Context, factory func(context.Context
 	}
 	now := metav1.Time{Time: s.now}
 	failed := recordTasks(st, names, res.Tasks, gen, now, s.backoff)
+	var skipped map[string]string
 	if sk, ok := plan.(TaskSkipper); ok {
-		recordSkipped(st, sk.SkippedTasks(), gen, now)
+		skipped = sk.SkippedTasks()
+		recordSkipped(st, skipped, gen, now)
 	}
+	boundTasks(st, res.Tasks, skipped)
 	st.Errors = int32(res.Errors)
 	s.observe(res, err)
 	if err == nil || errors.As(err, new(*executor.FatalError)) {
@@ -692,6 +696,71 @@ func recordSkipped(st *status.Status, skipped map[string]string, gen int64, now 
 		t.Failures, t.NextAttemptTime = 0, nil
 		t.ObservedGeneration = gen
 	}
+}
+
+// boundTasks keeps st.Tasks to status.MaxTasks entries, dropping the ones
+// least worth keeping as status.MaxTasks describes: the finished tasks that
+// the pass (its results and the skipped tasks) did not record, then Pending
+// and finished ones, then the rest; the least recently recorded first within
+// each. The entries kept stay in their order.
+func boundTasks(st *status.Status, results []executor.TaskResult, skipped map[string]string) {
+	drop := len(st.Tasks) - status.MaxTasks
+	if drop <= 0 {
+		return
+	}
+	recorded := make(map[string]bool, len(results)+len(skipped))
+	for _, r := range results {
+		recorded[r.Name] = true // a task held back is Failed: it stays as long as can be anyway
+	}
+	for name := range skipped {
+		recorded[name] = true
+	}
+	rank := func(t *status.TaskStatus) int {
+		finished := t.State == status.TaskSucceeded || t.State == status.TaskSkipped
+		switch {
+		case finished && !recorded[t.Name]:
+			return 0
+		case finished || t.State == status.TaskPending:
+			return 1
+		default:
+			return 2
+		}
+	}
+	order := make([]int, len(st.Tasks))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ta, tb := &st.Tasks[a], &st.Tasks[b]
+		if c := cmp.Compare(rank(ta), rank(tb)); c != 0 {
+			return c
+		}
+		return recordedAt(ta).Compare(recordedAt(tb))
+	})
+	gone := make([]bool, len(st.Tasks))
+	for _, i := range order[:drop] {
+		gone[i] = true
+	}
+	kept := make([]status.TaskStatus, 0, status.MaxTasks)
+	for i := range st.Tasks {
+		if !gone[i] {
+			kept = append(kept, st.Tasks[i])
+		}
+	}
+	st.Tasks = kept
+}
+
+// recordedAt is when a pass last recorded something of a task: the latest
+// of its transition, start and finish times; the zero time when its status
+// holds none.
+func recordedAt(t *status.TaskStatus) time.Time {
+	var at time.Time
+	for _, ts := range []*metav1.Time{t.LastTransitionTime, t.StartedTime, t.FinishedTime} {
+		if ts != nil && ts.After(at) {
+			at = ts.Time
+		}
+	}
+	return at
 }
 
 // summary says where the plan stands, for the conditions' messages.

@@ -86,9 +86,15 @@ func addWidgets(s *runtime.Scheme) {
 	metav1.AddToGroupVersion(s, widgetGV)
 }
 
-// widgetCRD is the Widget CRD, with a status subresource.
+// widgetCRD is the Widget CRD, with a status subresource. Its status.tasks
+// has the maxItems of status.Status.Tasks, as a CRD generated from it has.
 func widgetCRD() *apiextensionsv1.CustomResourceDefinition {
 	open := apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: ptrTrue()}
+	maxTasks := int64(status.MaxTasks)
+	statusSchema := open
+	statusSchema.Properties = map[string]apiextensionsv1.JSONSchemaProps{
+		"tasks": {Type: "array", MaxItems: &maxTasks, Items: &apiextensionsv1.JSONSchemaPropsOrArray{Schema: &open}},
+	}
 	return &apiextensionsv1.CustomResourceDefinition{
 		ObjectMeta: metav1.ObjectMeta{Name: "widgets.test.execloop.dev"},
 		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
@@ -100,7 +106,7 @@ func widgetCRD() *apiextensionsv1.CustomResourceDefinition {
 				Subresources: &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}},
 				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
 					Type:       "object",
-					Properties: map[string]apiextensionsv1.JSONSchemaProps{"spec": open, "status": open},
+					Properties: map[string]apiextensionsv1.JSONSchemaProps{"spec": open, "status": statusSchema},
 				}},
 			}},
 		},

@@ -122,7 +122,9 @@ type Status struct {
 	// As a map list it made a converged three-task Plan 4,290 bytes instead
 	// of 3,428, and each write of it cost the API server that much more.
 
-	// tasks is the state of each task of the plan.
+	// tasks is the state of each task of the plan, at most 1,024 of them:
+	// past that, the finished tasks that the last pass did not record are
+	// dropped first, the least recently recorded first.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=1024
@@ -205,6 +207,20 @@ type TaskStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
+
+// MaxTasks is the most entries Status.Tasks holds, its maxItems in a CRD.
+// A Reconciler keeps the list that short, so that the status can always be
+// written: when a pass leaves more entries, it drops first the finished ones
+// (Succeeded, Skipped) that the pass did not record, least recently recorded
+// first; then, if that is not enough, the least recently recorded of the
+// Pending and finished ones; only then the least recently recorded of the
+// rest (InProgress, Failed). A plan whose tasks are named anew with every
+// spec (after a version, say) therefore keeps the tasks of its latest passes
+// and those still under way. A plan that lists its tasks (a
+// reconciler.TaskLister) keeps exactly those, and should list at most
+// MaxTasks: a task whose entry is dropped is no longer Succeeded, so a plan
+// that leaves out the succeeded tasks runs it again.
+const MaxTasks = 1024
 
 // Task returns the status of the task named name, or nil.
 func (s *Status) Task(name string) *TaskStatus {
