@@ -30,6 +30,8 @@ restart in the object's status, a requeue until the plan needs no more tasks.
 	build the plan, restore the error count from status, run one pass (RunOnce),
 	           leaving out the failed tasks whose backoff is not over
 	record each task's state, with the generation it ran for
+	all done?  (every task of the pass succeeded) ask Create once more, running nothing:
+	           no tasks means Ready now, not one SleepBetweenRuns later
 	write the status if it changed; requeue for the earliest time something is due
 
 A new metadata.generation (a spec change) starts a pass at once and resets
@@ -93,6 +95,12 @@ more. A task that must not run again when the spec changes (a one-time
 bootstrap, say) is left out with status.Status.Succeeded instead, which holds
 for any generation. Tasks must be idempotent: a task whose side effect
 happened just before the operator died runs again.
+
+After a pass in which every task succeeded, Create is asked once more, and
+what it returns is not run: when it returns no tasks, the object is Ready in
+that reconcile. So Create must be free of side effects, which it is when it
+only says what is still needed. A plan that implements executor.Finisher
+answers for itself and is not asked again.
 
 # What it records
 

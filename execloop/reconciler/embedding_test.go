@@ -71,6 +71,21 @@ var _ = Describe("A Reconciler embedded as the README shows it", func() {
 		s = newScript()
 	})
 
+	It("is Ready after the pass that runs its last tasks, without waiting SleepBetweenRuns for a pass that finds none", func() {
+		stop := startManager(ns, func(ctrl.Manager) *reconciler.Reconciler[*Widget] {
+			return &reconciler.Reconciler[*Widget]{Name: uniqueName(), Plan: s.readmePlan(), Options: options(time.Hour, 0)}
+		})
+		DeferCleanup(stop)
+		createWidget(ns, "at-once", "fetch", "build")
+
+		w := readyFor(ns, "at-once")
+		Expect(w.Status.Condition(status.ConditionReady).Message).To(Equal("All 2 tasks succeeded"))
+		Expect(w.Status.Condition(status.ConditionReconciling)).To(BeNil())
+		Expect(s.passTimes()).To(HaveLen(1), "one pass ran the tasks and found the plan needs no more")
+		Expect(s.count("fetch")).To(Equal(1))
+		Expect(s.count("build")).To(Equal(1))
+	})
+
 	It("runs a step again after a spec change, once per generation, unless the plan asks Succeeded instead of SucceededFor", func() {
 		stop := startManager(ns, func(ctrl.Manager) *reconciler.Reconciler[*Widget] {
 			return &reconciler.Reconciler[*Widget]{Name: uniqueName(), Plan: s.readmePlan("bootstrap"), Options: options(100*time.Millisecond, 0)}

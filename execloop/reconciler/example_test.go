@@ -35,7 +35,9 @@ import (
 // A controller of your own on the adapter: a Widget (whose status embeds
 // status.Status) runs a task per step of its spec, once per generation of
 // the spec. In an operator, call r.SetupWithManager(mgr); here a fake client
-// stands in for the API server and the example calls Reconcile itself.
+// stands in for the API server and the example calls Reconcile itself. The
+// pass that runs the last steps finds the plan needs no more, so one
+// reconcile makes the widget Ready.
 func ExampleReconciler() {
 	ctx := context.Background()
 	w := &Widget{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "w", Generation: 1}, Spec: WidgetSpec{Steps: []string{"fetch", "build"}}}
@@ -68,8 +70,8 @@ func ExampleReconciler() {
 	// Output:
 	// running fetch
 	// running build
-	// requeue after 1s <nil>
-	// Succeeded Succeeded Progressing
+	// requeue after 0s <nil>
+	// Succeeded Succeeded Succeeded
 }
 
 // fakeClient is an in-memory client that holds objs.

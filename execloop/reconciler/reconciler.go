@@ -96,7 +96,9 @@ type Reconciler[T Object] struct {
 	Name string
 
 	// Plan builds the plan for an object; its Create is then asked which
-	// tasks are still needed. Return an error wrapped with
+	// tasks are still needed, and asked once more after a pass in which
+	// every task succeeded, unless the plan is an executor.Finisher: no
+	// tasks then makes the object Ready at once. Return an error wrapped with
 	// reconcile.TerminalError when the object can never yield a plan (an
 	// invalid spec): the object becomes Stalled with reason InvalidPlan
 	// until its spec changes. Other errors are retried with backoff.

@@ -135,6 +135,9 @@ func (s *session[T]) reconcile(ctx context.Context, factory func(context.Context
 	}
 	boundTasks(st, res.Tasks, skipped)
 	st.Errors = int32(res.Errors)
+	if err == nil && !res.Done && confirmsDone(ctx, plan, res) {
+		res.Done = true
+	}
 	s.observe(res, err)
 	if err == nil || errors.As(err, new(*executor.FatalError)) {
 		s.taskEvents(failed)
@@ -608,6 +611,38 @@ func (s *session[T]) observe(res executor.Result, err error) {
 		result = "done"
 	}
 	passes.WithLabelValues(s.r.Name, result).Inc()
+}
+
+// confirmsDone reports whether the plan, asked once more after a pass in
+// which every task succeeded, needs no more tasks: the pass was the last,
+// and the object is Ready now rather than after the confirming pass one
+// SleepBetweenRuns later. The tasks Create returns are not run. A Finisher
+// plan has answered already (executor.Finisher), and is not asked; nor is a
+// plan after a pass with a task that failed, waits or was held back. A
+// Create that fails or panics counts as a no: the next pass asks again.
+func confirmsDone(ctx context.Context, plan executor.Plan, res executor.Result) (done bool) {
+	if _, ok := plan.(executor.Finisher); ok || len(res.Tasks) == 0 {
+		return false
+	}
+	for _, t := range res.Tasks {
+		if t.Outcome != execloop.Succeeded {
+			return false
+		}
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			logf.FromContext(ctx).Error(fmt.Errorf("panic: %v", v), "Asking the plan whether it needs more tasks")
+			done = false
+		}
+	}()
+	var tasks []executor.Task
+	var err error
+	if cp, ok := plan.(executor.ContextPlan); ok {
+		tasks, err = cp.CreateContext(ctx)
+	} else {
+		tasks, err = plan.Create()
+	}
+	return err == nil && len(tasks) == 0
 }
 
 // recordTasks records the task executions of a pass in st, for the

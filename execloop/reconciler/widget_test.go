@@ -120,7 +120,7 @@ type script struct {
 	mu       sync.Mutex
 	behave   map[string]func(run int) error // by task name; nil succeeds
 	runs     map[string]int                 // PerformAction calls by task name
-	passes   []time.Time                    // Create calls
+	passes   []time.Time                    // plan factory calls: one per pass
 	cleanups []string                       // cleanup tasks in the order they ran
 }
 
@@ -179,12 +179,14 @@ func (s *script) pass() {
 	s.passes = append(s.passes, time.Now())
 }
 
-// planFor is the plan factory of the test reconcilers.
+// planFor is the plan factory of the test reconcilers. Its plan reads the
+// status as the pass started: asked again after the pass, it returns the
+// same tasks, so its last pass is one that finds no tasks.
 func (s *script) planFor(_ context.Context, w *Widget) (executor.Plan, error) {
+	s.pass()
 	status := w.Status.Status.DeepCopy()
 	steps := slices.Clone(w.Spec.Steps)
 	return widgetPlan{steps: steps, PlanFunc: func(context.Context) ([]executor.Task, error) {
-		s.pass()
 		var tasks []executor.Task
 		for _, step := range steps {
 			if status.Succeeded(step) {
