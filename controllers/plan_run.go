@@ -303,6 +303,10 @@ func (p *planRun) Finished() bool {
 // task whose object converged while its status says otherwise (it was
 // waiting, and what it waited for happened) still runs, doing nothing but
 // its checks, so that its success is recorded and its dependents follow it.
+// A success for an earlier generation counts (Succeeded, not SucceededFor):
+// whether the task is done for the current spec is what converged says,
+// from the live object, so a spec change runs again only the tasks whose
+// objects no longer match it.
 func (p *planRun) settled(t *taskSpec) bool {
 	return p.plan.Status.Succeeded(t.name)
 }

@@ -29,6 +29,9 @@ restart in the object's status, a requeue until the plan needs no more tasks.
 	too early? (less than SleepBetweenRuns since the last pass) requeue for the rest
 	build the plan, restore the error count from status, run one pass (RunOnce),
 	           leaving out the failed tasks whose backoff is not over
+	record each task's state, with the generation it ran for
+	all done?  (every task of the pass succeeded) ask Create once more, running nothing:
+	           no tasks means Ready now, not one SleepBetweenRuns later
 	write the status if it changed; requeue for the earliest time something is due
 
 A new metadata.generation (a spec change) starts a pass at once and resets
@@ -86,16 +89,33 @@ implement Object, and give a Reconciler a plan factory:
 	err := r.SetupWithManager(mgr)
 
 The plan's Create is asked, every pass, which tasks are still needed; it can
-read status.Status.Succeeded to leave out what is done. Tasks must be idempotent: a
-task whose side effect happened just before the operator died runs again.
+read status.Status.SucceededFor(name, obj.GetGeneration()) to leave out what
+is done for the current spec, so that a spec change runs every task once
+more. A task that must not run again when the spec changes (a one-time
+bootstrap, say) is left out with status.Status.Succeeded instead, which holds
+for any generation. Tasks must be idempotent: a task whose side effect
+happened just before the operator died runs again.
+
+After a pass in which every task succeeded, Create is asked once more, and
+what it returns is not run: when it returns no tasks, the object is Ready in
+that reconcile. So Create must be free of side effects, which it is when it
+only says what is still needed. A plan that implements executor.Finisher
+answers for itself and is not asked again.
 
 # What it records
 
 status.Status holds observedGeneration, the Ready/Reconciling/Stalled conditions,
-the error count, one status.TaskStatus per task, and the start, last and next pass
-times. It is written through the status subresource with a merge patch that
-carries the resourceVersion, retried on conflict, and only when something
-changed: a converged object costs no writes.
+the error count, one status.TaskStatus per task (with the generation its
+state was recorded for), and the start, last and next pass times. It is
+written through the status subresource with a merge patch that carries the
+resourceVersion, retried on conflict, and only when something changed: a
+converged object costs no writes.
+
+A plan that is a TaskLister keeps the task list to its own tasks; otherwise
+the list holds the tasks that have run, at most status.MaxTasks of them: past
+that, the finished tasks the pass did not record go first, the oldest first,
+and those in progress or failed stay, so that a plan whose task names change
+with its spec cannot grow the status past what the API server accepts.
 
 Events (events.k8s.io): status.TaskFailed (Warning, once per distinct error),
 PlanCompleted (Normal), PlanStalled (Warning). Metrics, in controller-runtime's

@@ -33,12 +33,14 @@ import (
 )
 
 // A controller of your own on the adapter: a Widget (whose status embeds
-// status.Status) runs a task per step of its spec. In an operator, call
-// r.SetupWithManager(mgr); here a fake client stands in for the API server
-// and the example calls Reconcile itself.
+// status.Status) runs a task per step of its spec, once per generation of
+// the spec. In an operator, call r.SetupWithManager(mgr); here a fake client
+// stands in for the API server and the example calls Reconcile itself. The
+// pass that runs the last steps finds the plan needs no more, so one
+// reconcile makes the widget Ready.
 func ExampleReconciler() {
 	ctx := context.Background()
-	w := &Widget{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "w"}, Spec: WidgetSpec{Steps: []string{"fetch", "build"}}}
+	w := &Widget{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "w", Generation: 1}, Spec: WidgetSpec{Steps: []string{"fetch", "build"}}}
 	r := &reconciler.Reconciler[*Widget]{
 		Name:    "widget",
 		Options: execloop.DefaultOptions(),
@@ -47,7 +49,7 @@ func ExampleReconciler() {
 			return executor.PlanFunc(func(context.Context) ([]executor.Task, error) {
 				var tasks []executor.Task
 				for _, step := range w.Spec.Steps {
-					if !w.Status.Succeeded(step) { // done in an earlier pass
+					if !w.Status.SucceededFor(step, w.Generation) { // done in an earlier pass, for this spec
 						tasks = append(tasks, executor.NewTask(step, executor.TaskFuncs{
 							PerformAction: func(context.Context) ([]executor.Task, error) {
 								fmt.Println("running", step)
@@ -68,8 +70,8 @@ func ExampleReconciler() {
 	// Output:
 	// running fetch
 	// running build
-	// requeue after 1s <nil>
-	// Succeeded Succeeded Progressing
+	// requeue after 0s <nil>
+	// Succeeded Succeeded Succeeded
 }
 
 // fakeClient is an in-memory client that holds objs.

@@ -74,7 +74,9 @@ type Summarizer interface {
 // returns: a plan that knows all its tasks lists their names, in order. The
 // Reconciler then keeps Status.Tasks to exactly those tasks, listing the ones
 // that have not run yet as Pending and dropping the ones that left the plan.
-// Without it, Status.Tasks holds the tasks that have run.
+// Without it, Status.Tasks holds the tasks that have run, at most
+// status.MaxTasks of them: past that, the finished tasks that the last pass
+// did not record are dropped first, the least recently recorded first.
 type TaskLister interface {
 	TaskNames() []string
 }
@@ -95,7 +97,9 @@ type Reconciler[T Object] struct {
 	Name string
 
 	// Plan builds the plan for an object; its Create is then asked which
-	// tasks are still needed. Return an error wrapped with
+	// tasks are still needed, and asked once more after a pass in which
+	// every task succeeded, unless the plan is an executor.Finisher: no
+	// tasks then makes the object Ready at once. Return an error wrapped with
 	// reconcile.TerminalError when the object can never yield a plan (an
 	// invalid spec): the object becomes Stalled with reason InvalidPlan
 	// until its spec changes. Other errors are retried with backoff.

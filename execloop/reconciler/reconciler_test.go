@@ -177,7 +177,7 @@ var _ = Describe("A Reconciler", func() {
 		Expect(len(times)).To(BeNumerically(">=", 7), "six waits, then success")
 		Expect(int(poked.Load())).To(BeNumerically(">", len(times)), "more reconciles were triggered than passes ran")
 		for i := 1; i < len(times); i++ {
-			// The time is taken in Create, a moment after the pass began.
+			// The time is taken in the plan factory, a moment after the reconcile began.
 			Expect(times[i].Sub(times[i-1])).To(BeNumerically(">=", sleep-5*time.Millisecond), "pass %d came %s after pass %d", i+1, times[i].Sub(times[i-1]), i)
 		}
 	})

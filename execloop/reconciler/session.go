@@ -17,6 +17,7 @@ limitations under the License.
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -125,11 +126,18 @@ func (s *session[T]) reconcile(ctx context.Context, factory func(context.Context
 	if l, ok := plan.(TaskLister); ok {
 		names = l.TaskNames()
 	}
-	failed := recordTasks(st, names, res.Tasks, metav1.Time{Time: s.now}, s.backoff)
+	now := metav1.Time{Time: s.now}
+	failed := recordTasks(st, names, res.Tasks, gen, now, s.backoff)
+	var skipped map[string]string
 	if sk, ok := plan.(TaskSkipper); ok {
-		recordSkipped(st, sk.SkippedTasks(), metav1.Time{Time: s.now})
+		skipped = sk.SkippedTasks()
+		recordSkipped(st, skipped, gen, now)
 	}
+	boundTasks(st, res.Tasks, skipped)
 	st.Errors = int32(res.Errors)
+	if err == nil && !res.Done && confirmsDone(ctx, plan, res) {
+		res.Done = true
+	}
 	s.observe(res, err)
 	if err == nil || errors.As(err, new(*executor.FatalError)) {
 		s.taskEvents(failed)
@@ -606,20 +614,53 @@ func (s *session[T]) observe(res executor.Result, err error) {
 	passes.WithLabelValues(s.r.Name, result).Inc()
 }
 
-// recordTasks records the task executions of a pass in st. With names (the
-// plan's TaskLister), st.Tasks is kept to exactly those tasks, in order. It
-// returns the statuses of the tasks that failed in the pass.
+// confirmsDone reports whether the plan, asked once more after a pass in
+// which every task succeeded, needs no more tasks: the pass was the last,
+// and the object is Ready now rather than after the confirming pass one
+// SleepBetweenRuns later. The tasks Create returns are not run. A Finisher
+// plan has answered already (executor.Finisher), and is not asked; nor is a
+// plan after a pass with a task that failed, waits or was held back. A
+// Create that fails or panics counts as a no: the next pass asks again.
+func confirmsDone(ctx context.Context, plan executor.Plan, res executor.Result) (done bool) {
+	if _, ok := plan.(executor.Finisher); ok || len(res.Tasks) == 0 {
+		return false
+	}
+	for _, t := range res.Tasks {
+		if t.Outcome != execloop.Succeeded {
+			return false
+		}
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			logf.FromContext(ctx).Error(fmt.Errorf("panic: %v", v), "Asking the plan whether it needs more tasks")
+			done = false
+		}
+	}()
+	var tasks []executor.Task
+	var err error
+	if cp, ok := plan.(executor.ContextPlan); ok {
+		tasks, err = cp.CreateContext(ctx)
+	} else {
+		tasks, err = plan.Create()
+	}
+	return err == nil && len(tasks) == 0
+}
+
+// recordTasks records the task executions of a pass in st, for the
+// object's generation gen. With names (the plan's TaskLister), st.Tasks is
+// kept to exactly those tasks, in order. It returns the statuses of the
+// tasks that failed in the pass.
 //
 // A failed task's next attempt is due after backoff(failures in a row); a
 // task held back by its backoff keeps its status.
-func recordTasks(st *status.Status, names []string, results []executor.TaskResult, now metav1.Time, backoff func(failures int32) time.Duration) []status.TaskStatus {
+func recordTasks(st *status.Status, names []string, results []executor.TaskResult, gen int64, now metav1.Time, backoff func(failures int32) time.Duration) []status.TaskStatus {
 	if names != nil {
 		tasks := make([]status.TaskStatus, 0, len(names))
 		for _, n := range names {
 			if t := st.Task(n); t != nil {
 				tasks = append(tasks, *t)
 			} else {
-				tasks = append(tasks, status.TaskStatus{Name: n, State: status.TaskPending, LastTransitionTime: &now})
+				tasks = append(tasks, status.TaskStatus{Name: n, State: status.TaskPending, LastTransitionTime: &now, ObservedGeneration: gen})
 			}
 		}
 		st.Tasks = tasks
@@ -660,6 +701,7 @@ func recordTasks(st *status.Status, names []string, results []executor.TaskResul
 			t.Message = truncate(res.Phase.String() + ": " + msg)
 		}
 		t.NextAttemptTime = nil
+		t.ObservedGeneration = gen
 		switch state {
 		case status.TaskSucceeded:
 			t.FinishedTime = &now
@@ -673,8 +715,9 @@ func recordTasks(st *status.Status, names []string, results []executor.TaskResul
 	return failed
 }
 
-// recordSkipped records the tasks a plan left out, with why.
-func recordSkipped(st *status.Status, skipped map[string]string, now metav1.Time) {
+// recordSkipped records the tasks a plan left out, with why, for the
+// object's generation gen.
+func recordSkipped(st *status.Status, skipped map[string]string, gen int64, now metav1.Time) {
 	for name, why := range skipped {
 		t := st.Task(name)
 		if t == nil {
@@ -687,7 +730,73 @@ func recordSkipped(st *status.Status, skipped map[string]string, now metav1.Time
 		}
 		t.Message = truncate(why)
 		t.Failures, t.NextAttemptTime = 0, nil
+		t.ObservedGeneration = gen
 	}
+}
+
+// boundTasks keeps st.Tasks to status.MaxTasks entries, dropping the ones
+// least worth keeping as status.MaxTasks describes: the finished tasks that
+// the pass (its results and the skipped tasks) did not record, then Pending
+// and finished ones, then the rest; the least recently recorded first within
+// each. The entries kept stay in their order.
+func boundTasks(st *status.Status, results []executor.TaskResult, skipped map[string]string) {
+	drop := len(st.Tasks) - status.MaxTasks
+	if drop <= 0 {
+		return
+	}
+	recorded := make(map[string]bool, len(results)+len(skipped))
+	for _, r := range results {
+		recorded[r.Name] = true // a task held back is Failed: it stays as long as can be anyway
+	}
+	for name := range skipped {
+		recorded[name] = true
+	}
+	rank := func(t *status.TaskStatus) int {
+		finished := t.State == status.TaskSucceeded || t.State == status.TaskSkipped
+		switch {
+		case finished && !recorded[t.Name]:
+			return 0
+		case finished || t.State == status.TaskPending:
+			return 1
+		default:
+			return 2
+		}
+	}
+	order := make([]int, len(st.Tasks))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ta, tb := &st.Tasks[a], &st.Tasks[b]
+		if c := cmp.Compare(rank(ta), rank(tb)); c != 0 {
+			return c
+		}
+		return recordedAt(ta).Compare(recordedAt(tb))
+	})
+	gone := make([]bool, len(st.Tasks))
+	for _, i := range order[:drop] {
+		gone[i] = true
+	}
+	kept := make([]status.TaskStatus, 0, status.MaxTasks)
+	for i := range st.Tasks {
+		if !gone[i] {
+			kept = append(kept, st.Tasks[i])
+		}
+	}
+	st.Tasks = kept
+}
+
+// recordedAt is when a pass last recorded something of a task: the latest
+// of its transition, start and finish times; the zero time when its status
+// holds none.
+func recordedAt(t *status.TaskStatus) time.Time {
+	var at time.Time
+	for _, ts := range []*metav1.Time{t.LastTransitionTime, t.StartedTime, t.FinishedTime} {
+		if ts != nil && ts.After(at) {
+			at = ts.Time
+		}
+	}
+	return at
 }
 
 // summary says where the plan stands, for the conditions' messages.

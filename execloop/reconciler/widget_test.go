@@ -86,9 +86,15 @@ func addWidgets(s *runtime.Scheme) {
 	metav1.AddToGroupVersion(s, widgetGV)
 }
 
-// widgetCRD is the Widget CRD, with a status subresource.
+// widgetCRD is the Widget CRD, with a status subresource. Its status.tasks
+// has the maxItems of status.Status.Tasks, as a CRD generated from it has.
 func widgetCRD() *apiextensionsv1.CustomResourceDefinition {
 	open := apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: ptrTrue()}
+	maxTasks := int64(status.MaxTasks)
+	statusSchema := open
+	statusSchema.Properties = map[string]apiextensionsv1.JSONSchemaProps{
+		"tasks": {Type: "array", MaxItems: &maxTasks, Items: &apiextensionsv1.JSONSchemaPropsOrArray{Schema: &open}},
+	}
 	return &apiextensionsv1.CustomResourceDefinition{
 		ObjectMeta: metav1.ObjectMeta{Name: "widgets.test.execloop.dev"},
 		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
@@ -100,7 +106,7 @@ func widgetCRD() *apiextensionsv1.CustomResourceDefinition {
 				Subresources: &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}},
 				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
 					Type:       "object",
-					Properties: map[string]apiextensionsv1.JSONSchemaProps{"spec": open, "status": open},
+					Properties: map[string]apiextensionsv1.JSONSchemaProps{"spec": open, "status": statusSchema},
 				}},
 			}},
 		},
@@ -114,7 +120,7 @@ type script struct {
 	mu       sync.Mutex
 	behave   map[string]func(run int) error // by task name; nil succeeds
 	runs     map[string]int                 // PerformAction calls by task name
-	passes   []time.Time                    // Create calls
+	passes   []time.Time                    // plan factory calls: one per pass
 	cleanups []string                       // cleanup tasks in the order they ran
 }
 
@@ -166,14 +172,21 @@ type widgetPlan struct {
 
 func (p widgetPlan) TaskNames() []string { return p.steps }
 
-// planFor is the plan factory of the test reconcilers.
+// pass records that a pass starts.
+func (s *script) pass() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.passes = append(s.passes, time.Now())
+}
+
+// planFor is the plan factory of the test reconcilers. Its plan reads the
+// status as the pass started: asked again after the pass, it returns the
+// same tasks, so its last pass is one that finds no tasks.
 func (s *script) planFor(_ context.Context, w *Widget) (executor.Plan, error) {
+	s.pass()
 	status := w.Status.Status.DeepCopy()
 	steps := slices.Clone(w.Spec.Steps)
 	return widgetPlan{steps: steps, PlanFunc: func(context.Context) ([]executor.Task, error) {
-		s.mu.Lock()
-		s.passes = append(s.passes, time.Now())
-		s.mu.Unlock()
 		var tasks []executor.Task
 		for _, step := range steps {
 			if status.Succeeded(step) {
@@ -185,6 +198,31 @@ func (s *script) planFor(_ context.Context, w *Widget) (executor.Plan, error) {
 		}
 		return tasks, nil
 	}}, nil
+}
+
+// readmePlan is the plan factory of the README's example: a task per step
+// of the spec, left out once it succeeded for the widget's generation, or
+// for any generation when the step is one of once. Its plan reads the
+// widget's status as the Reconciler updates it, and lists no tasks.
+func (s *script) readmePlan(once ...string) func(context.Context, *Widget) (executor.Plan, error) {
+	return func(_ context.Context, w *Widget) (executor.Plan, error) {
+		s.pass()
+		return executor.PlanFunc(func(context.Context) ([]executor.Task, error) {
+			var tasks []executor.Task
+			for _, step := range w.Spec.Steps {
+				done := w.Status.SucceededFor(step, w.Generation)
+				if slices.Contains(once, step) {
+					done = w.Status.Succeeded(step)
+				}
+				if !done {
+					tasks = append(tasks, executor.NewTask(step, executor.TaskFuncs{
+						PerformAction: func(context.Context) ([]executor.Task, error) { return nil, s.run(step) },
+					}))
+				}
+			}
+			return tasks, nil
+		}), nil
+	}
 }
 
 // cleanupFor undoes the steps in reverse order, one task per pass.

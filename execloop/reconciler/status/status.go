@@ -122,7 +122,9 @@ type Status struct {
 	// As a map list it made a converged three-task Plan 4,290 bytes instead
 	// of 3,428, and each write of it cost the API server that much more.
 
-	// tasks is the state of each task of the plan.
+	// tasks is the state of each task of the plan, at most 1,024 of them:
+	// past that, the finished tasks that the last pass did not record are
+	// dropped first, the least recently recorded first.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=1024
@@ -197,7 +199,28 @@ type TaskStatus struct {
 	// microseconds, as backoffs start below a second.
 	// +optional
 	NextAttemptTime *metav1.MicroTime `json:"nextAttemptTime,omitempty"`
+
+	// observedGeneration is the metadata.generation of the object when the
+	// task's state was last recorded: a Succeeded task succeeded for that
+	// spec. Empty for a state recorded before the field existed.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
+
+// MaxTasks is the most entries Status.Tasks holds, its maxItems in a CRD.
+// A Reconciler keeps the list that short, so that the status can always be
+// written: when a pass leaves more entries, it drops first the finished ones
+// (Succeeded, Skipped) that the pass did not record, least recently recorded
+// first; then, if that is not enough, the least recently recorded of the
+// Pending and finished ones; only then the least recently recorded of the
+// rest (InProgress, Failed). A plan whose tasks are named anew with every
+// spec (after a version, say) therefore keeps the tasks of its latest passes
+// and those still under way. A plan that lists its tasks (a
+// reconciler.TaskLister) keeps exactly those, and should list at most
+// MaxTasks: a task whose entry is dropped is no longer Succeeded, so a plan
+// that leaves out the succeeded tasks runs it again.
+const MaxTasks = 1024
 
 // Task returns the status of the task named name, or nil.
 func (s *Status) Task(name string) *TaskStatus {
@@ -209,9 +232,28 @@ func (s *Status) Task(name string) *TaskStatus {
 	return nil
 }
 
-// Succeeded reports whether the task named name last succeeded. A plan
-// uses it to leave out tasks that are done, so that a restarted operator
-// does not run them again.
+// SucceededFor reports whether the task named name last succeeded, and did
+// so for the given generation (the object's metadata.generation) or a later
+// one. A plan uses it to leave out the tasks that are done for the current
+// spec, so that a restarted operator does not run them again, while a spec
+// change runs every task once more:
+//
+//	if !w.Status.SucceededFor(step, w.Generation) {
+//		tasks = append(tasks, ...)
+//	}
+//
+// A task that need not run again when the spec changes uses Succeeded
+// instead.
+func (s *Status) SucceededFor(name string, generation int64) bool {
+	t := s.Task(name)
+	return t != nil && t.State == TaskSucceeded && t.ObservedGeneration >= generation
+}
+
+// Succeeded reports whether the task named name last succeeded, for any
+// generation of the object. A plan uses it to leave out a task that must run
+// once and need not run again when the spec changes (a one-time
+// bootstrap, say, or a task whose plan checks the live state for itself);
+// SucceededFor is the check that redoes a task after a spec change.
 func (s *Status) Succeeded(name string) bool {
 	t := s.Task(name)
 	return t != nil && t.State == TaskSucceeded
