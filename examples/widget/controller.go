@@ -89,7 +89,7 @@ func (p *plan) Create() ([]executor.Task, error) { return p.CreateContext(contex
 func (p *plan) CreateContext(context.Context) ([]executor.Task, error) {
 	names := p.TaskNames()
 	for i, name := range names {
-		if !p.w.Status.Succeeded(name) {
+		if !p.w.Status.SucceededFor(name, p.w.Generation) { // redone after a spec change
 			return []executor.Task{p.step(names, i)}, nil
 		}
 	}
