@@ -161,4 +161,23 @@ var _ = Describe("A Widget, pass by pass (no manager, a fake client and clock)",
 		Expect(got).To(And(reconcilertest.BeReady(), reconcilertest.HaveCaughtUp(),
 			reconcilertest.HaveTask(widget.StepSummary, reconcilertest.TaskState(status.TaskSucceeded), reconcilertest.TaskAttempts(1))))
 	})
+
+	It("stalls with ExecutionTimeout once the fake clock passes it, while the Secret never comes", func() {
+		w := &v1alpha1.Widget{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "late", Generation: 1},
+			Spec: v1alpha1.WidgetSpec{Parts: []string{"bolt"}, SecretName: "never"}}
+		r := widget.New()
+		r.Options.SleepBetweenRuns, r.Options.ExecutionTimeout = 2*time.Minute, 10*time.Minute
+		d := reconcilertest.NewDriver(r, reconcilertest.NewFakeClient(scheme, w), w)
+		start := d.Clock.Now()
+		got, err := d.Next(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		for stalled := false; !stalled && d.Passes < 10; stalled, _ = reconcilertest.BeStalled().Match(got) {
+			Expect(got).To(reconcilertest.HaveTask(widget.StepSecret, reconcilertest.TaskState(status.TaskInProgress)))
+			got, err = d.Next(ctx)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		Expect(got).To(reconcilertest.BeStalled(status.ReasonExecutionTimeout))
+		Expect(d.Clock.Since(start)).To(Equal(10*time.Minute), "a pass every 2 minutes of the fake clock, the sixth at the timeout")
+		Expect(d.Last.RequeueAfter).To(Equal(d.Reconciler.RetryStalled), "then a retry with a fresh timeout, after RetryStalled")
+	})
 })
