@@ -157,10 +157,11 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 		}
 	})
 
-	It("adopts or refuses an object made by hand where the watch of the plans' objects runs already, which applies new objects unread", func() {
+	It("adopts or refuses an object made by hand where the watch of the plans' objects runs already, which does not hold it", func() {
 		// The first plan starts the watch of ConfigMaps in ns; the next
-		// plans find their objects absent from its cache, and apply the
-		// ones they never applied without reading them first.
+		// plan finds its objects absent from that cache, which holds the
+		// plans' objects only: whether someone else made one is the API
+		// server's to say.
 		createPlan(ns, "first", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
 			{Name: "one", Apply: configMap("one", map[string]any{"a": "b"})},
 		}})

@@ -147,13 +147,22 @@ func (p *planRun) preview(ctx context.Context, t *taskSpec, st *taskState) TaskP
 		pr.Object = t.describe()
 	}
 	pr.Live = forPreview(st.live)
+	p.judgePreview(ctx, t, st, &pr)
+	if pr.Planned == nil { // every path but a dry run, which masked both
+		maskSecret(pr.Live, nil)
+	}
+	return pr
+}
+
+// judgePreview sets what the pass would do to t.
+func (p *planRun) judgePreview(ctx context.Context, t *taskSpec, st *taskState, pr *TaskPreview) {
 	switch {
 	case st.skipped:
 		pr.Action, pr.Reason = ActionSkipped, p.skipped[t.name]
 	case st.err != nil:
 		pr.Action, pr.Reason = failedOrBlocked(st.err, "get", t)
 	case t.kind == kindApply:
-		p.previewApply(ctx, t, st, &pr)
+		p.previewApply(ctx, t, st, pr)
 	case t.kind == kindDelete && st.live != nil:
 		pr.Action = ActionDelete
 	case t.kind == kindDelete, st.converged:
@@ -161,7 +170,6 @@ func (p *planRun) preview(ctx context.Context, t *taskSpec, st *taskState) TaskP
 	default: // a wait task whose object is absent or not ready
 		pr.Action, pr.Reason = ActionBlocked, "waiting for "+t.describe()+": "+st.why
 	}
-	return pr
 }
 
 // previewApply dry-runs the apply of t's object.
@@ -267,6 +275,10 @@ func equalObjects(a, b *unstructured.Unstructured) bool {
 // masked stands for a Secret's value in a preview.
 const masked = "***"
 
+// lastApplied is the annotation in which kubectl apply keeps the object it
+// applied.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
 // maskSecret replaces the values of a Secret's data in live and planned
 // (either may be nil) with "***", telling a changed value by
 // "*** (before)" and "*** (after)", as kubectl diff does: a preview shows
@@ -277,6 +289,15 @@ func maskSecret(live, planned *unstructured.Unstructured) {
 	}
 	if !isSecret(live) && !isSecret(planned) {
 		return
+	}
+	for _, u := range []*unstructured.Unstructured{live, planned} {
+		if isSecret(u) {
+			// kubectl apply keeps the whole Secret, values and all, here.
+			unstructured.RemoveNestedField(u.Object, "metadata", "annotations", lastApplied)
+			if len(u.GetAnnotations()) == 0 {
+				unstructured.RemoveNestedField(u.Object, "metadata", "annotations")
+			}
+		}
 	}
 	values := func(u *unstructured.Unstructured, field string) map[string]any {
 		if !isSecret(u) {

@@ -45,6 +45,13 @@ func TestPreviewMasksSecretValuesTellingChangedOnes(t *testing.T) {
 		}
 	}
 
+	applied := secret(map[string]any{"password": "aHVudGVyMg=="})
+	applied.SetAnnotations(map[string]string{lastApplied: `{"data":{"password":"aHVudGVyMg=="}}`, "kept": "yes"})
+	maskSecret(applied, nil)
+	if got := applied.GetAnnotations(); got[lastApplied] != "" || got["kept"] != "yes" {
+		t.Errorf("annotations of a Secret in a preview: %v; want kubectl's last applied object gone, the others kept", got)
+	}
+
 	created := secret(map[string]any{"password": "aHVudGVyMg=="})
 	maskSecret(nil, created)
 	if got, _, _ := unstructured.NestedString(created.Object, "data", "password"); got != masked {

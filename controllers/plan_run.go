@@ -62,7 +62,6 @@ type taskState struct {
 	assumed    bool // its PerformAction succeeded; done if its Post does
 	done       bool // converged, or succeeded in this pass
 	skipped    bool // left out: its includeWhen is false
-	unread     bool // needsApply, and not read from the API server: most likely absent
 }
 
 var (
@@ -205,10 +204,6 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 			st.live = live
 			p.judge(ctx, t, st)
 			if !st.needsApply {
-				return st
-			}
-			if p.blindApply(t, live) {
-				st.unread = true // see plan_apply_new.go
 				return st
 			}
 			// The cache holds the plans' objects only: whether an object
@@ -432,22 +427,6 @@ func (k *planTask) create(ctx context.Context, st *taskState) error {
 // plan's (or refusing it, under adoptionPolicy Refuse), marking one whose
 // values other tasks read, and recording it in the inventory.
 func (k *planTask) apply(ctx context.Context, st *taskState) error {
-	if st.unread {
-		if done, err := k.applyUnread(ctx, st); done || err != nil {
-			return err
-		}
-		// Refused: read the object, and apply as for one that is there.
-		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(k.t.gvk)
-		switch err := k.run.id.client.Get(ctx, k.t.key, live); {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			return fmt.Errorf("reading %s as %s: %w", k.t.describe(), k.run.id.describe(), err)
-		default:
-			st.live = live
-		}
-		st.unread = false
-	}
 	applied, adopted, err := k.run.toApply(k.t, st)
 	if err != nil {
 		return err

@@ -23,7 +23,9 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
@@ -43,6 +45,9 @@ func applyFile(path string) {
 var _ = Describe("kubectl execloop diff", func() {
 	It("previews a new Plan: every object created, a value not there yet blocked, a Secret's values masked", func() {
 		ns := namespace("diff-new", "configmaps", "secrets")
+		old := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "old-creds", Annotations: map[string]string{
+			"kubectl.kubernetes.io/last-applied-configuration": `{"stringData":{"token":"t0ken-q7"}}`}}, Data: map[string][]byte{"token": []byte("t0ken-q7")}}
+		Expect(k8sClient.Create(ctx, old)).To(Succeed())
 		file := writePlan(ns, `
 apiVersion: execloop.dev/v1alpha1
 kind: Plan
@@ -57,11 +62,15 @@ spec:
   - name: app
     after: [config]
     apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: app}, data: {color: '${tasks.config.object.data.color}'}}
+  - name: drop
+    delete: {apiVersion: v1, kind: Secret, name: old-creds}
 `)
 		out, stderr, code := kubectlExecloop(ctx, "diff", "-f", file)
 		Expect(stderr).To(BeEmpty())
 		Expect(code).To(Equal(1), "changes: exit status 1")
-		Expect(out).NotTo(Or(ContainSubstring("hunter2-x9"), ContainSubstring(base64.StdEncoding.EncodeToString([]byte("hunter2-x9")))))
+		for _, secret := range []string{"hunter2-x9", "t0ken-q7"} {
+			Expect(out).NotTo(Or(ContainSubstring(secret), ContainSubstring(base64.StdEncoding.EncodeToString([]byte(secret)))))
+		}
 		expectGolden(out, "diff-new", ns)
 		var p execloopv1alpha1.Plan
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &p)).NotTo(Succeed(), "a preview creates nothing")
