@@ -87,6 +87,24 @@ var _ = Describe("The cleanup finalizer policy (config/admission)", func() {
 		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "applied"}})()).To(BeTrue(), "the cleanup deleted what the plan applied")
 	})
 
+	It("runs the cleanup of a suspended Plan that is deleted, instead of leaving it Terminating", func() {
+		ns := newNamespace()
+		createPlan(ns, "resting", execloopv1alpha1.PlanSpec{DeletionPolicy: execloopv1alpha1.DeletionPolicyDelete, Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "c", Apply: configMap("resting", map[string]any{"a": "b"})},
+		}})
+		Eventually(phaseOf(ns, "resting")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "resting")
+			p.Spec.Suspend = true
+			g.Expect(k8sClient.Update(ctx, p)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(phaseOf(ns, "resting")).Should(Equal(execloopv1alpha1.PlanSuspended))
+
+		Expect(k8sClient.Delete(ctx, getPlan(Default, ns, "resting"))).To(Succeed())
+		Eventually(gone(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "resting"}})).Should(BeTrue())
+		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "resting"}})()).To(BeTrue(), "the cleanup deleted what the plan applied")
+	})
+
 	It("is not needed: without it the manager adds the finalizer itself before it applies anything", func() {
 		nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "plan-", Labels: map[string]string{withoutPolicy: "true"}}}
 		Expect(k8sClient.Create(ctx, nsObj)).To(Succeed())

@@ -188,10 +188,12 @@ func (s *session[T]) conclude(ctx context.Context, res executor.Result, err erro
 func (s *session[T]) due(ctx context.Context, deleting bool) (ctrl.Result, bool, error) {
 	st := s.obj.ExecloopStatus()
 	gen := s.obj.GetGeneration()
-	if s.obj.GetAnnotations()[PausedAnnotation] == "true" {
+	// A deletion runs its cleanup, paused or not: an object that waits for
+	// its finalizer must not hang in Terminating.
+	if !deleting && s.obj.GetAnnotations()[PausedAnnotation] == "true" {
 		return ctrl.Result{}, false, s.pause(ctx, status.ReasonPaused, fmt.Sprintf("Paused by the annotation %s=true", PausedAnnotation))
 	}
-	if s.r.Suspended != nil && s.r.Suspended(s.obj) {
+	if !deleting && s.r.Suspended != nil && s.r.Suspended(s.obj) {
 		return ctrl.Result{}, false, s.pause(ctx, status.ReasonSuspended, "Suspended by the spec")
 	}
 	requested := s.obj.GetAnnotations()[RequestedAtAnnotation]

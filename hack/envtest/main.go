@@ -35,15 +35,18 @@ limitations under the License.
 package main
 
 import (
+	"context"
 	"embed"
 	"flag"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -65,7 +68,10 @@ func main() {
 	dir := flag.String("dir", filepath.Join("bin", "k8s"), "where to put the binaries: they go to DIR/"+Version+"-GOOS-GOARCH")
 	force := flag.Bool("force", false, "build again the binaries that are there")
 	flag.Parse()
-	out, err := build(*dir, *force)
+	// Interrupted, the build stops and its temporary files go.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	out, err := build(ctx, *dir, *force)
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "envtest:", err)
 		os.Exit(1)
@@ -75,7 +81,7 @@ func main() {
 
 // build builds the missing binaries into dir's folder of this version and
 // platform, and returns that folder.
-func build(dir string, force bool) (string, error) {
+func build(ctx context.Context, dir string, force bool) (string, error) {
 	out, err := filepath.Abs(filepath.Join(dir, fmt.Sprintf("%s-%s-%s", Version, runtime.GOOS, runtime.GOARCH)))
 	if err != nil {
 		return "", err
@@ -105,9 +111,9 @@ func build(dir string, force bool) (string, error) {
 		target := filepath.Join(out, b.name)
 		fmt.Fprintf(os.Stderr, "building %s %s from source into %s (the first build takes minutes)\n", b.name, Version, out)
 		start := time.Now()
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s", "-o", target+".tmp", b.pkg)
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s", "-o", target+".tmp", b.pkg)
 		cmd.Dir = src
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=mod")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod"))
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			_ = os.Remove(target + ".tmp")

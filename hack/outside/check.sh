@@ -8,6 +8,13 @@
 # against the example Widget operator. make test-outside runs it; so does CI.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# go run github.com/execloop/execloop/hack/envtest@<version>, which this
+# check reaches through a replace, refuses a module whose go.mod replaces
+# or excludes anything.
+if grep -qE '^[[:space:]]*(replace|exclude)\b' "$root/go.mod"; then
+	echo "go.mod has a replace or exclude directive: go run github.com/execloop/execloop/hack/envtest@<version> would refuse the module" >&2
+	exit 1
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -228,6 +228,9 @@ spec:
 			MatchRegexp(`^NAME\s+PHASE\s+PROGRESS\s+AGE\s+MESSAGE$`), MatchRegexp(`^shop\s+Succeeded\s+4/4\s+\d+s$`)))
 		out, _, _ = kubectlExecloop(ctx, "get", "-A")
 		Expect(out).To(MatchRegexp(`(?m)^` + ns + `\s+shop\s+Succeeded`))
+		_, stderr, code = kubectlExecloop(ctx, "get", "--watch", "-n", ns)
+		Expect(code).To(Equal(2))
+		Expect(stderr).To(ContainSubstring("--watch follows one Plan: name it"))
 
 		// The watch's drawings, once it ends: the last one shows the plan done.
 		Consistently(watchDone, "300ms").ShouldNot(Receive(), "--watch runs until interrupted")
@@ -275,6 +278,9 @@ spec:
 		out, _, code = kubectlExecloop(ctx, "suspend", "plan/web", "-n", ns)
 		Expect(code).To(Equal(0))
 		Expect(out).To(HaveSuffix("plan " + ns + "/web: suspended; phase Suspended\n"))
+		_, stderr, code = kubectlExecloop(ctx, "retry", "plan/web", "-n", ns)
+		Expect(code).To(Equal(2), "a retry would run no pass of a suspended Plan")
+		Expect(stderr).To(ContainSubstring("is suspended (spec.suspend), and stays so through a retry: resume it first"))
 		out, _, code = kubectlExecloop(ctx, "resume", "web", "-n", ns)
 		Expect(code).To(Equal(0))
 		Expect(out).To(HaveSuffix("plan " + ns + "/web: resumed; phase Succeeded\n"))

@@ -54,7 +54,8 @@ whether it is Stalled (it spent its budget, or a task failed in a way that
 does not fix itself), backing off, or waiting for its next pass. It sets the
 annotation ` + reconciler.RequestedAtAnnotation + ` to the time, and waits
 until the Plan's status.lastHandledReconcileAt shows that value: the operator
-has started that pass. A suspended Plan stays suspended.`),
+has started that pass. A suspended or paused Plan is refused: it would stay
+so, and run no pass.`),
 		Example: strings.Trim(`
   # A Stalled Plan: the RoleBinding it lacked exists now
   kubectl execloop retry plan/web -n shop`, "\n"),
@@ -97,6 +98,17 @@ change (status.observedGeneration caught up, phase no longer Suspended).`)
 	return cmd
 }
 
+// resting says why a Plan runs no pass (suspended, paused), or "".
+func resting(p *execloopv1alpha1.Plan) string {
+	switch {
+	case p.Spec.Suspend:
+		return "suspended (spec.suspend)"
+	case p.GetAnnotations()[reconciler.PausedAnnotation] == "true":
+		return "paused (the annotation " + reconciler.PausedAnnotation + "=true)"
+	}
+	return ""
+}
+
 func wrapExit(err error) error {
 	if err == nil {
 		return nil
@@ -114,6 +126,9 @@ func (c *controlOptions) retry(ctx context.Context, arg string) error {
 	p, err := cl.getPlan(ctx, arg)
 	if err != nil {
 		return err
+	}
+	if why := resting(p); why != "" {
+		return fmt.Errorf("plan %s/%s is %s, and stays so through a retry: resume it first (kubectl execloop resume plan/%s)", p.Namespace, p.Name, why, p.Name)
 	}
 	requested := c.now().UTC().Format(time.RFC3339Nano)
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, reconciler.RequestedAtAnnotation, requested)
@@ -151,6 +166,11 @@ func (c *controlOptions) setSuspend(ctx context.Context, arg string, suspend boo
 	verb := map[bool]string{true: "suspended", false: "resumed"}[suspend]
 	fmt.Fprintf(c.streams.Out, "plan %s/%s: spec.suspend set to %t\n", p.Namespace, p.Name, suspend)
 	if !c.wait {
+		return nil
+	}
+	if paused := p.GetAnnotations()[reconciler.PausedAnnotation] == "true"; paused && !suspend {
+		fmt.Fprintf(c.streams.ErrOut, "note: plan %s/%s is also paused by the annotation %s=true, which resume leaves alone; it runs no pass until that goes\n",
+			p.Namespace, p.Name, reconciler.PausedAnnotation)
 		return nil
 	}
 	generation := p.Generation

@@ -27,6 +27,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -74,6 +75,9 @@ line each.`),
 			}
 			if g.allNamespaces && len(args) > 0 {
 				return &ExitError{Code: 2, Err: errors.New("--all-namespaces lists Plans; it takes no name")}
+			}
+			if g.watch && len(args) == 0 {
+				return &ExitError{Code: 2, Err: errors.New("--watch follows one Plan: name it, as plan/NAME")}
 			}
 			if err := g.run(cmd.Context(), args); err != nil {
 				return &ExitError{Code: 2, Err: err}
@@ -125,33 +129,66 @@ func (g *getOptions) draw(p *execloopv1alpha1.Plan, view planview.Options) {
 }
 
 // follow draws the Plan again on every change of it, until ctx is done or
-// the Plan is deleted.
+// the Plan is deleted. A watch the API server ends (they time out) is
+// opened again from the last version drawn, or from a fresh read when that
+// version is too old.
 func (g *getOptions) follow(ctx context.Context, c *cluster, p *execloopv1alpha1.Plan, view planview.Options) error {
-	w, err := c.client.Watch(ctx, &execloopv1alpha1.PlanList{}, client.InNamespace(p.Namespace),
-		client.MatchingFields{"metadata.name": p.Name},
-		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: p.ResourceVersion}}) // from the drawing shown
-	if err != nil {
-		return err
+	for ctx.Err() == nil {
+		w, err := c.client.Watch(ctx, &execloopv1alpha1.PlanList{}, client.InNamespace(p.Namespace),
+			client.MatchingFields{"metadata.name": p.Name},
+			&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: p.ResourceVersion}}) // from the drawing shown
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		next, gone, err := g.drawEvents(ctx, w, p, view)
+		w.Stop()
+		switch {
+		case err != nil || gone:
+			return err
+		case next == nil: // too old a version to watch from: read it again
+			if p, err = c.getPlan(ctx, p.Name); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			g.draw(p, view)
+		default:
+			p = next
+		}
 	}
-	defer w.Stop()
+	return nil
+}
+
+// drawEvents draws the Plan of each event of w until w ends. It returns the
+// last Plan drawn (nil when the watch said its version is too old), and
+// whether the Plan was deleted.
+func (g *getOptions) drawEvents(ctx context.Context, w watch.Interface, p *execloopv1alpha1.Plan, view planview.Options) (*execloopv1alpha1.Plan, bool, error) {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return p, false, nil
 		case ev, ok := <-w.ResultChan():
 			if !ok {
-				return nil
+				return p, false, nil
 			}
 			switch ev.Type {
 			case watch.Deleted:
 				fmt.Fprintf(g.streams.Out, "plan %s/%s was deleted\n", p.Namespace, p.Name)
-				return nil
+				return p, true, nil
 			case watch.Added, watch.Modified:
 				if np, ok := ev.Object.(*execloopv1alpha1.Plan); ok {
-					g.draw(np, view)
+					p = np
+					g.draw(p, view)
 				}
 			case watch.Error:
-				return fmt.Errorf("watching plan %s/%s: %v", p.Namespace, p.Name, ev.Object)
+				if apierrors.IsResourceExpired(apierrors.FromObject(ev.Object)) || apierrors.IsGone(apierrors.FromObject(ev.Object)) {
+					return nil, false, nil
+				}
+				return p, false, fmt.Errorf("watching plan %s/%s: %w", p.Namespace, p.Name, apierrors.FromObject(ev.Object))
 			}
 		}
 	}

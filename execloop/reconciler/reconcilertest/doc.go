@@ -42,11 +42,11 @@ limitations under the License.
 //
 //	var _ = BeforeSuite(func() {
 //		scheme := runtime.NewScheme()
-//		Expect(widgetv1.AddToScheme(scheme)).To(Succeed())
+//		Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
 //		env = reconcilertest.Start(GinkgoT(), reconcilertest.EnvOptions{
 //			Scheme:            scheme,
 //			CRDDirectoryPaths: []string{filepath.Join("config", "crd")},
-//			Setup:             func(mgr ctrl.Manager) error { return widgets.New().SetupWithManager(mgr) },
+//			Setup:             func(mgr ctrl.Manager) error { return widget.New().SetupWithManager(mgr) },
 //		})
 //	})
 //
@@ -72,8 +72,8 @@ limitations under the License.
 // failed task's backoff, a stall's retry), so a test asserts the status
 // after every pass and never sleeps:
 //
-//	c := reconcilertest.NewFakeClient(scheme, widget)
-//	d := reconcilertest.NewDriver(widgets.New(), c, widget)
+//	c := reconcilertest.NewFakeClient(scheme, w)
+//	d := reconcilertest.NewDriver(widget.New(), c, w)
 //	w, err := d.Next(ctx)        // the first pass
 //	Expect(err).NotTo(HaveOccurred())
 //	Expect(w).To(reconcilertest.HaveTask("secret", reconcilertest.TaskState(status.TaskInProgress)))

@@ -91,17 +91,19 @@ func (d *Driver[T]) Next(ctx context.Context) (T, error) {
 	return d.Step(ctx)
 }
 
-// Settle runs Next until the Reconciler asks for no further pass (the
-// object is Ready, or Stalled for good), or maxPasses have run, and
-// returns the object. Running out of passes is an error naming what the
-// object looks like.
+// Settle runs Next until the object is Ready or Stalled for its
+// generation, or the Reconciler asks for no further pass, or maxPasses
+// have run, and returns the object. (A Ready object is requeued for its
+// resync, a Stalled one for its retry: they count as settled.) Running out
+// of passes is an error naming what the object looks like.
 func (d *Driver[T]) Settle(ctx context.Context, maxPasses int) (T, error) {
 	for range maxPasses {
 		obj, err := d.Next(ctx)
 		if err != nil {
 			return obj, err
 		}
-		if d.Last.IsZero() {
+		st := obj.ExecloopStatus()
+		if d.Last.IsZero() || st.IsReady(obj.GetGeneration()) || st.IsStalled(obj.GetGeneration()) {
 			return obj, nil
 		}
 	}

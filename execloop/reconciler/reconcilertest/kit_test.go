@@ -87,6 +87,10 @@ func TestMatchersMatchTheStatusAndSayWhatTheyFound(t *testing.T) {
 		To(gomega.ContainSubstring(`to have a task "b" that is 1 attempts`))
 	_, err := reconcilertest.BeReady().Match("not an object")
 	g.Expect(err).To(gomega.MatchError(gomega.ContainSubstring("expected a reconciler.Object, got string")))
+	var none *thing // what a Step that failed returns
+	_, err = reconcilertest.BeReady().Match(none)
+	g.Expect(err).To(gomega.MatchError(gomega.ContainSubstring("got a nil *reconcilertest_test.thing")))
+	g.Expect(reconcilertest.BeReady().FailureMessage(none)).To(gomega.ContainSubstring("to be Ready"))
 }
 
 // recorder is a TB that records a failure instead of ending the test.

@@ -18,6 +18,7 @@ package reconcilertest
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -124,8 +125,11 @@ type objectMatcher struct {
 
 func (m *objectMatcher) Match(actual any) (bool, error) {
 	obj, ok := actual.(reconciler.Object)
-	if !ok {
+	switch {
+	case !ok:
 		return false, fmt.Errorf("expected a reconciler.Object, got %T", actual)
+	case isNil(obj):
+		return false, fmt.Errorf("expected a reconciler.Object, got a nil %T (did the step that returned it fail?)", actual)
 	}
 	return m.match(obj)
 }
@@ -171,7 +175,7 @@ func describe(m types.GomegaMatcher) string {
 }
 
 func name(actual any) string {
-	if obj, ok := actual.(reconciler.Object); ok {
+	if obj, ok := actual.(reconciler.Object); ok && !isNil(obj) {
 		return fmt.Sprintf("%T %s/%s (generation %d)", obj, obj.GetNamespace(), obj.GetName(), obj.GetGeneration())
 	}
 	return fmt.Sprintf("%T", actual)
@@ -180,7 +184,7 @@ func name(actual any) string {
 // summary is an object's conditions and tasks, for failure messages.
 func summary(actual any) string {
 	obj, ok := actual.(reconciler.Object)
-	if !ok {
+	if !ok || isNil(obj) {
 		return ""
 	}
 	st := obj.ExecloopStatus()
@@ -207,4 +211,10 @@ func reasonsText(reasons []string) string {
 		return ""
 	}
 	return " with reason " + strings.Join(reasons, " or ")
+}
+
+// isNil reports a typed nil pointer in an interface.
+func isNil(obj reconciler.Object) bool {
+	v := reflect.ValueOf(obj)
+	return !v.IsValid() || v.Kind() == reflect.Pointer && v.IsNil()
 }
