@@ -31,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -81,6 +82,7 @@ type watchKey struct {
 	resource  schema.GroupVersionResource
 	namespace string
 	name      string // set for a watch of one object a wait task reads (watchTarget)
+	all       bool   // a metadata-only watch of every object, for existence (existence.go)
 }
 
 var (
@@ -166,7 +168,12 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 	selection := key.selection()
 	probe := selection
 	probe.Limit = 1
-	_, err := id.dynamic.Resource(mapping.Resource).Namespace(namespace).List(ctx, probe)
+	var err error
+	if key.all {
+		_, err = id.metadata.Resource(mapping.Resource).Namespace(namespace).List(ctx, probe)
+	} else {
+		_, err = id.dynamic.Resource(mapping.Resource).Namespace(namespace).List(ctx, probe)
+	}
 	if err != nil {
 		w.mu.Lock()
 		if apierrors.IsForbidden(err) && len(wt.plans) > 0 {
@@ -187,26 +194,40 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 		w.log.Info("watching now: the identity may list and watch the resource",
 			"identity", id.describe(), "resource", mapping.Resource.String(), "namespace", namespace)
 	}
-	informer := dynamicinformer.NewFilteredDynamicInformer(id.dynamic, mapping.Resource, namespace, 0, cache.Indexers{},
-		func(o *metav1.ListOptions) {
-			o.LabelSelector, o.FieldSelector = selection.LabelSelector, selection.FieldSelector
-		}).Informer()
+	tweak := func(o *metav1.ListOptions) {
+		o.LabelSelector, o.FieldSelector = selection.LabelSelector, selection.FieldSelector
+	}
+	var informer cache.SharedIndexInformer
+	if key.all {
+		informer = metadatainformer.NewFilteredMetadataInformer(id.metadata, mapping.Resource, namespace, 0, cache.Indexers{}, tweak).Informer()
+	} else {
+		informer = dynamicinformer.NewFilteredDynamicInformer(id.dynamic, mapping.Resource, namespace, 0, cache.Indexers{}, tweak).Informer()
+	}
 	// managedFields are most of an object's size and no concern of ours.
 	if err := informer.SetTransform(func(obj any) (any, error) {
-		if u, ok := obj.(*unstructured.Unstructured); ok {
-			u.SetManagedFields(nil)
+		if m, ok := obj.(metav1.Object); ok {
+			m.SetManagedFields(nil)
 		}
 		return obj, nil
 	}); err != nil {
 		w.log.Error(err, "setting the informer's transform", "resource", mapping.Resource.String())
 	}
-	handler := w.driftHandler()
-	if key.name != "" {
+	var handler cache.ResourceEventHandler
+	switch {
+	case key.all: // read only: it wakes no plan
+	case key.name != "":
 		handler = w.targetHandler(key)
+	default:
+		handler = w.driftHandler()
 	}
-	if _, err := informer.AddEventHandler(handler); err != nil {
-		w.log.Error(err, "adding the drift handler", "resource", mapping.Resource.String())
-		return nil
+	if handler != nil {
+		if _, err := informer.AddEventHandler(handler); err != nil {
+			w.log.Error(err, "adding the drift handler", "resource", mapping.Resource.String())
+			w.mu.Lock()
+			delete(w.watches, key)
+			w.mu.Unlock()
+			return nil
+		}
 	}
 	informerCtx, stop := context.WithCancel(runCtx)
 	go informer.RunWithContext(informerCtx)
@@ -219,6 +240,9 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 // selection selects what the watch of key sees: the objects Plans applied,
 // or the one object named.
 func (key watchKey) selection() metav1.ListOptions {
+	if key.all {
+		return metav1.ListOptions{}
+	}
 	if key.name != "" {
 		return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", key.name).String()}
 	}
@@ -311,28 +335,29 @@ func (w *watcher) retain(plan types.NamespacedName, keep map[watchKey]struct{}) 
 	}
 }
 
-// resources lists, for tests, the resources with an informer running for
-// namespace.
+// resources lists, for tests, the resources with an informer of the plans'
+// objects running for namespace (existence watches aside).
 func (w *watcher) resources(namespace string) []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []string
 	for key, wt := range w.watches {
-		if wt.stop != nil && key.namespace == namespace {
+		if wt.stop != nil && key.namespace == namespace && !key.all {
 			out = append(out, key.resource.Resource)
 		}
 	}
 	return out
 }
 
-// running is the number of informers running for namespace, for tests:
-// counting one namespace's keeps a test blind to the Plans of others.
+// running is the number of informers of the plans' objects running for
+// namespace (existence watches aside), for tests: counting one namespace's
+// keeps a test blind to the Plans of others.
 func (w *watcher) running(namespace string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := 0
 	for key, wt := range w.watches {
-		if wt.stop != nil && key.namespace == namespace {
+		if wt.stop != nil && key.namespace == namespace && !key.all {
 			n++
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -34,9 +35,10 @@ import (
 type identity struct {
 	// name is the impersonated user name, system:serviceaccount:<ns>:<name>;
 	// empty for the operator itself.
-	name    string
-	client  client.Client
-	dynamic dynamic.Interface
+	name     string
+	client   client.Client
+	dynamic  dynamic.Interface
+	metadata metadata.Interface // for the watcher's existence caches
 }
 
 // describe names the identity in messages.
@@ -99,7 +101,11 @@ func (ids *identities) get(name string) (*identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making a dynamic client for %s: %w", name, err)
 	}
-	id := &identity{name: name, client: c, dynamic: dyn}
+	meta, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("making a metadata client for %s: %w", name, err)
+	}
+	id := &identity{name: name, client: c, dynamic: dyn, metadata: meta}
 	ids.byID[name] = id
 	return id, nil
 }

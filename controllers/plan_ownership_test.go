@@ -23,6 +23,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -160,17 +161,32 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 	It("adopts or refuses an object made by hand where the watch of the plans' objects runs already, which does not hold it", func() {
 		// The first plan starts the watch of ConfigMaps in ns; the next
 		// plan finds its objects absent from that cache, which holds the
-		// plans' objects only: whether someone else made one is the API
-		// server's to say.
-		createPlan(ns, "first", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+		// plans' objects only. Whether someone else made one, the
+		// metadata-only watch of every ConfigMap there says once it has
+		// synced (existence.go), so this waits for it: then no object is
+		// read before its first apply, and the hand-made ones must still
+		// be adopted or refused.
+		first := createPlan(ns, "first", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
 			{Name: "one", Apply: configMap("one", map[string]any{"a": "b"})},
 		}})
 		Eventually(phaseOf(ns, "first")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 		Eventually(func() []string { return planReconciler.watcher.resources(ns) }).Should(ContainElement("configmaps"))
+		id, err := planReconciler.identities.forPlan(first, "")
+		Expect(err).NotTo(HaveOccurred())
+		mapping, err := planReconciler.identities.mapper.RESTMapping(schema.GroupKind{Kind: "ConfigMap"}, "v1")
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() bool {
+			return planReconciler.watcher.absent(ctx, client.ObjectKeyFromObject(first), id, mapping, client.ObjectKey{Namespace: ns, Name: "nothing"})
+		}).Should(BeTrue(), "the existence watch synced")
 		handmade("late")
 		handmade("late-refused")
 		// Made with the very value the plan applies: no field conflicts.
 		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "late-same"}, Data: map[string]string{"a": "b"}})).To(Succeed())
+		for _, name := range []string{"late", "late-refused", "late-same"} {
+			Eventually(func() bool {
+				return planReconciler.watcher.absent(ctx, client.ObjectKeyFromObject(first), id, mapping, client.ObjectKey{Namespace: ns, Name: name})
+			}).Should(BeFalse(), "the existence watch has seen %s", name)
+		}
 		createPlan(ns, "second", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
 			{Name: "late", Apply: configMap("late", map[string]any{"a": "b"})},
 			{Name: "late-same", Apply: configMap("late-same", map[string]any{"a": "b"})},

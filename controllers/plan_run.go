@@ -128,8 +128,9 @@ func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 	return out, nil
 }
 
-// watchKeys are the watches the plan's passes read through: one per
-// resource and namespace of its apply tasks, and one per object of a wait
+// watchKeys are the watches the plan's passes read through: two per
+// resource and namespace of its apply tasks (its objects, and whether any
+// object is there: existence.go), and one per object of a wait
 // task that other tasks read, as its identity.
 func (p *planRun) watchKeys() map[watchKey]struct{} {
 	keys := make(map[watchKey]struct{}, len(p.tasks))
@@ -138,6 +139,7 @@ func (p *planRun) watchKeys() map[watchKey]struct{} {
 		case t.mapping == nil:
 		case t.kind == kindApply:
 			keys[watchKeyOf(p.id, t.mapping, t.key.Namespace)] = struct{}{}
+			keys[existsKeyOf(p.id, t.mapping, t.key.Namespace)] = struct{}{}
 		case t.kind == kindWait && t.read && t.key.Name != "":
 			keys[targetKeyOf(p.id, t.mapping, t.key)] = struct{}{}
 		}
@@ -199,19 +201,8 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 	if t.kind == kindWait && t.read && p.watcher != nil {
 		p.watcher.watchTarget(ctx, client.ObjectKeyFromObject(p.plan), p.id, t.mapping, t.key)
 	}
-	if t.kind == kindApply && p.watcher != nil {
-		if live, synced := p.watcher.get(ctx, client.ObjectKeyFromObject(p.plan), p.id, t.mapping, t.key); synced {
-			st.live = live
-			p.judge(ctx, t, st)
-			if !st.needsApply {
-				return st
-			}
-			// The cache holds the plans' objects only: whether an object
-			// is there that someone else made (to adopt, refuse or leave
-			// alone) is the API server's to say.
-
-			*st = taskState{}
-		}
+	if t.kind == kindApply && p.watcher != nil && p.fromCache(ctx, t, st) {
+		return st
 	}
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(t.gvk)
@@ -225,6 +216,31 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 	}
 	p.judge(ctx, t, st)
 	return st
+}
+
+// fromCache judges an apply task's object from the watcher's caches, and
+// reports whether that verdict stands. Only a verdict that the object needs
+// applying again, which a cache that lags behind the last apply could
+// give, is checked against the API server; and an object absent from the
+// cache of the plans' objects is read unless the existence watch says no
+// object is there (existence.go): whether one is there that someone else
+// made (to adopt, refuse or leave alone) is the API server's to say.
+func (p *planRun) fromCache(ctx context.Context, t *taskSpec, st *taskState) bool {
+	plan := client.ObjectKeyFromObject(p.plan)
+	live, synced := p.watcher.get(ctx, plan, p.id, t.mapping, t.key)
+	if !synced {
+		return false
+	}
+	st.live = live
+	p.judge(ctx, t, st)
+	switch {
+	case !st.needsApply:
+		return true
+	case live == nil && t.adoption != execloopv1alpha1.AdoptionRefuse && p.watcher.absent(ctx, plan, p.id, t.mapping, t.key):
+		return true // missing, and no one else's either
+	}
+	*st = taskState{}
+	return false
 }
 
 // judge decides from st.live whether the task's object is converged.

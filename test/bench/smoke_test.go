@@ -29,7 +29,7 @@ import (
 // TestConvergenceSmoke is benchmark 2 at N = 50, run by `make test` so that
 // the harness cannot rot: both controllers converge every plan, and
 // execloop's API writes per plan stay within the goal (the hand-written
-// baseline's plus 2) and its reads at one per new object, and each scenario cleans up after itself. Times are
+// baseline's plus 2) and its reads well under one per plan, and each scenario cleans up after itself. Times are
 // logged, not checked: they belong to `make bench`.
 func TestConvergenceSmoke(t *testing.T) {
 	if *full {
@@ -41,11 +41,12 @@ func TestConvergenceSmoke(t *testing.T) {
 		t.Errorf("execloop made %.2f API writes per plan, the hand-written baseline %.2f: the goal is at most %.2f",
 			got, base.perPlan(writes(base.verbs)), limit)
 	}
-	// Its passes read through the watches of the plans' objects; only a
-	// new object is read from the API server, once, before its first
-	// apply, to tell whether someone else made it (adopt or refuse).
-	if got := ours.perPlan(ours.verbs["get"]); got > 3 {
-		t.Errorf("execloop made %.2f GETs per plan of 3 new objects; at most one per new object is expected", got)
+	// Its passes read through the watches of the plans' objects, and the
+	// metadata-only watch of every object tells a new object absent
+	// without a read: only the first plans, before those watches sync,
+	// read their objects. A read per new object tripled its requests once.
+	if got := ours.perPlan(ours.verbs["get"]); got > 1 {
+		t.Errorf("execloop made %.2f GETs per plan of 3 new objects; the watches make it well under 1", got)
 	}
 	if ours.perPlan(ours.statusWrites) > 3+2 {
 		t.Errorf("execloop wrote the status %.2f times per plan of 3 tasks, more than N+2 = 5", ours.perPlan(ours.statusWrites))
