@@ -118,11 +118,7 @@ func (w *watcher) get(ctx context.Context, plan types.NamespacedName, id *identi
 	if informer == nil || !informer.HasSynced() {
 		return nil, false
 	}
-	storeKey := key.Name
-	if key.Namespace != "" {
-		storeKey = key.Namespace + "/" + key.Name
-	}
-	item, exists, err := informer.GetStore().GetByKey(storeKey)
+	item, exists, err := informer.GetStore().GetByKey(storeKey(key))
 	if err != nil || !exists {
 		return nil, err == nil
 	}
@@ -266,6 +262,14 @@ func (w *watcher) driftHandler() cache.ResourceEventHandler {
 			}
 		},
 	}
+}
+
+// storeKey is an object's key in an informer's store.
+func storeKey(key types.NamespacedName) string {
+	if key.Namespace == "" {
+		return key.Name
+	}
+	return key.Namespace + "/" + key.Name
 }
 
 // watchKeyOf is the key of the watch that serves id's reads of mapping's

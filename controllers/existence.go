@@ -53,10 +53,6 @@ func (w *watcher) absent(ctx context.Context, plan types.NamespacedName, id *ide
 	if informer == nil || !informer.HasSynced() {
 		return false
 	}
-	storeKey := key.Name
-	if key.Namespace != "" {
-		storeKey = key.Namespace + "/" + key.Name
-	}
-	_, exists, err := informer.GetStore().GetByKey(storeKey)
+	_, exists, err := informer.GetStore().GetByKey(storeKey(key))
 	return err == nil && !exists
 }
