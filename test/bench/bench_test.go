@@ -18,19 +18,16 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"k8s.io/client-go/util/workqueue"
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/test/support"
@@ -42,6 +39,9 @@ var engineResults = os.Getenv("ENGINE_BENCH") // the output of the engine's go t
 type report struct{ strings.Builder }
 
 func (r *report) line(format string, args ...any) { fmt.Fprintf(&r.Builder, format+"\n", args...) }
+
+// sized is n plans scaled by -scale, at least 10.
+func sized(n int) int { return max(10, int(float64(n)**scale)) }
 
 // TestBench runs the whole matrix (make bench): convergence against both
 // baselines, steady state, memory, and the scaling curves.
@@ -87,152 +87,116 @@ func TestBench(t *testing.T) {
 
 	r.line("## 2. Convergence at scale")
 	r.line("")
-	r.line("N Plans of three ConfigMap tasks chained with `after`, SleepBetweenRuns 100 ms, 4 workers, created at once (16 creators). Time is from the first create until every Plan is Ready. Requests are everything the controller's manager sent, counted by a transport around its REST config. Against the hand-written baseline, each N ran as three pairs; the table shows the pair of median ratio. The hand-written reconciler adding a finalizer first, as execloop's Plan controller does for its cleanup, ran once, inside the last pair at N=1000. CPU is that of this run's kube-apiserver and etcd, read from /proc, and of this process (controller and harness), per plan.")
+	r.line("N Plans of three ConfigMap tasks chained with `after`, SleepBetweenRuns 100 ms, 4 workers, created at once (16 creators). Time is from the first create until every Plan is Ready. Requests are everything the controller's manager sent, counted by a transport around its REST config; the managers have no client-side rate limit (QPS -1, what controller-runtime's GetConfig gives an operator). CPU is that of this run's kube-apiserver and etcd, read from /proc, and of this process (controller and harness), per plan.")
 	r.line("")
-	r.line("| scenario | time | requests by verb | writes/plan | status writes/plan | reconciles/plan | CPU/plan: API server / etcd / this process |")
-	r.line("|---|---|---|---|---|---|---|")
+	r.line("The baselines are hand-written controller-runtime reconcilers. The **equal-work** one does what a Plan does for the same three ConfigMaps: server-side apply with the Plan controller's labels, annotation and owner reference, in order; a status with kstatus conditions, phase, progress and an inventory of the three objects; the finalizer the install's admission policy gives its Plans, honoured; one event when ready; a watch of its ConfigMaps for drift (`equalWork` in controllers_test.go). The **plain** one creates the three ConfigMaps and writes one status field. Each N ran as three interleaved triples (plain, equal work, execloop); the table shows the triple of median time ratio against the equal-work baseline, the goal lines all three.")
+	r.line("")
+	r.line("| scenario | time | requests by verb | requests/plan | writes/plan | status writes/plan | reconciles/plan | CPU/plan: API server / etcd / this process |")
+	r.line("|---|---|---|---|---|---|---|---|")
 	row := func(o outcome) {
-		r.line("| %s | %s | %s | %.2f | %.2f | %.2f | %s |", o.scenario, o.elapsed.Round(10*time.Millisecond), formatVerbs(o.verbs),
-			o.perPlan(writes(o.verbs)), o.perPlan(o.statusWrites), o.reconciles/float64(o.plans), o.cpuPerPlan())
+		r.line("| %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %s |", o.scenario, o.elapsed.Round(10*time.Millisecond), formatVerbs(o.verbs),
+			o.perPlan(total(o.verbs)), o.perPlan(writes(o.verbs)), o.perPlan(o.statusWrites), o.reconciles/float64(o.plans), o.cpuPerPlan())
 	}
-	var goals []string
-	var st steady
-	// The execloop runs of the median pairs are also points of the scaling
-	// curve: the same scenario, run once.
+	var goals, memory []string
+	// The execloop runs of the median triples are also points of the
+	// scaling curve: the same scenario, run once.
 	curve := map[int]outcome{}
 	// Untimed first: the first scenario of a run would otherwise pay for
 	// what the control plane warms up.
-	converge(t, scenario{controller: handwrittenKind, plans: 50, workers: 4})
-	converge(t, scenario{controller: execloopKind, plans: 50, workers: 4})
+	for _, kind := range []string{handwrittenKind, equalWorkKind, execloopKind} {
+		converge(t, scenario{controller: kind, plans: 50, workers: 4})
+	}
 	for _, n := range []int{100, 1000} {
-		// Three pairs side by side, as this machine is noisy: the table
-		// shows the pair of median ratio, the goal line all three. At
-		// N=1000 the last pair also runs, between its two, the hand-written
-		// reconciler with a finalizer, to tell what the finalizer costs
-		// from what the framework does; the steady state is measured on
-		// that pair's execloop plans.
-		type trial struct{ base, ours, finalizing outcome }
+		// Three triples, interleaved, as this machine is noisy. A plan with
+		// one expression runs in each triple at N=100 and in the last at
+		// N=1,000; the last triple's execloop plans at N=1,000 stay for the
+		// memory measure.
 		var trials []trial
 		for i := range 3 {
 			var tr trial
-			lastAtThousand := n == 1000 && i == 2
-			tr.base = converge(t, scenario{controller: handwrittenKind, plans: n, workers: 4})
-			if lastAtThousand {
-				tr.finalizing = converge(t, scenario{controller: finalizingKind, plans: n, workers: 4})
-			}
-			tr.ours = converge(t, scenario{controller: execloopKind, plans: n, workers: 4, keep: lastAtThousand})
-			if lastAtThousand {
-				st = steadyState(t, tr.ours.namespace, n)
+			last := n == 1000 && i == 2
+			tr.plain = converge(t, scenario{controller: handwrittenKind, plans: sized(n), workers: 4})
+			tr.equal = converge(t, scenario{controller: equalWorkKind, plans: sized(n), workers: 4})
+			tr.ours = converge(t, scenario{controller: execloopKind, plans: sized(n), workers: 4, keep: last})
+			if last {
+				memory = append(memory, measureMemory(t, tr.ours.namespace, sized(n))...)
 				clean(t, tr.ours.namespace)
+			}
+			if n == 100 || last {
+				tr.expr = converge(t, scenario{controller: execloopKind, plans: sized(n), workers: 4, expression: true})
 			}
 			trials = append(trials, tr)
 		}
-		last := trials[2]
-		ratio := func(tr trial) float64 { return tr.ours.elapsed.Seconds() / tr.base.elapsed.Seconds() }
-		sort.Slice(trials, func(i, j int) bool { return ratio(trials[i]) < ratio(trials[j]) })
-		median := trials[1]
-		base, ours := median.base, median.ours
-		curve[n] = ours
-		row(base)
-		row(ours)
-		extra := ours.perPlan(writes(ours.verbs)) - base.perPlan(writes(base.verbs))
-		goals = append(goals,
-			fmt.Sprintf("N=%d: time execloop/hand-written = **%.2f×** (median of %.2f×, %.2f×, %.2f×; goal ≤ 1.2×: %s); writes per plan %.2f vs %.2f, **+%.2f** (goal ≤ +2: %s)",
-				n, ratio(median), ratio(trials[0]), ratio(trials[1]), ratio(trials[2]), met(ratio(median) <= 1.2),
-				ours.perPlan(writes(ours.verbs)), base.perPlan(writes(base.verbs)), extra, met(extra <= 2)),
-			pacing(n, base, ours))
-		if n == 1000 {
-			row(last.finalizing)
-			b, f, o := last.base, last.finalizing, last.ours
-			goals = append(goals, fmt.Sprintf("N=1000, in the last pair (%.2f×) with the finalizing reconciler run between its two: the hand-written reconciler with a finalizer took %.2f× the time of the one without; execloop took %.2f× the time of the one with",
-				ratio(last), f.elapsed.Seconds()/b.elapsed.Seconds(), o.elapsed.Seconds()/f.elapsed.Seconds()))
-			if b.cpuKnown && o.cpuKnown && f.cpuKnown {
-				goals = append(goals, fmt.Sprintf("Where the time goes, in that last pair: per plan, the API server spent %s ms of CPU for the hand-written reconciler, %s ms with its finalizer, %s ms for execloop (**%.2f×** the first); this process %.2f× the hand-written one's; all together kept the machine's %d CPUs %.0f%% busy under the hand-written reconciler and %.0f%% under execloop",
-					b.millisPerPlan(b.cpuAPIServer), f.millisPerPlan(f.cpuAPIServer), o.millisPerPlan(o.cpuAPIServer),
-					ratioOf(o.cpuAPIServer, b.cpuAPIServer), ratioOf(o.cpuSelf, b.cpuSelf),
-					runtime.NumCPU(), busy(b), busy(o)))
-			}
+		median := medianTrial(trials)
+		curve[n] = median.ours
+		row(median.plain)
+		row(median.equal)
+		row(median.ours)
+		if median.expr.plans > 0 {
+			row(median.expr)
 		}
+		goals = append(goals, convergenceGoals(sized(n), n == 100, trials)...)
 	}
-	phase("in the warm-up, the pairs against the hand-written reconciler and the steady state")
-	blocked := converge(t, scenario{controller: blockingKind, plans: 1000, workers: 4, waits: true})
+	phase("in the warm-up and the triples against the hand-written reconcilers")
+	waitingPlans := sized(200)
+	blocked := converge(t, scenario{controller: blockingKind, plans: waitingPlans, workers: 4, waits: true})
 	phase("in the blocking Run")
-	waiting := converge(t, scenario{controller: execloopKind, plans: 1000, workers: 4, waits: true})
+	waiting := converge(t, scenario{controller: execloopKind, plans: waitingPlans, workers: 4, waits: true})
 	phase("in execloop with readiness waits")
 	row(blocked)
 	row(waiting)
 	speedup := blocked.elapsed.Seconds() / waiting.elapsed.Seconds()
-	goals = append(goals, fmt.Sprintf("N=1000 with a readiness wait (the middle ConfigMap is ready %s after it appears, like a workload): execloop is **%.1f×** faster than the blocking Run (goal ≥ 10×: %s)",
-		readyDelay, speedup, met(speedup >= 10)))
+	goals = append(goals, fmt.Sprintf("N=%d with a readiness wait (the middle ConfigMap is ready %s after it appears, like a workload): execloop is **%.1f×** faster than the blocking Run (goal ≥ 10×: %s)",
+		waitingPlans, readyDelay, speedup, met(speedup >= 10)))
 	r.line("")
 	for _, g := range goals {
 		r.line("- %s", g)
 	}
 	r.line("")
 
-	r.line("## 3. Steady state")
-	r.line("")
-	r.line("1,000 converged Plans, a manager with a resync interval of %s, measured over %s after its first round: %.0f passes, requests %s, **%d writes**; per pass %.2f requests and %s of CPU in this process (controller and harness), so **%s of CPU per resync cycle** of 1,000 Plans.",
-		st.cycle, 2*st.cycle, st.passes, formatVerbs(st.verbs), writes(st.verbs), st.perPassReqs, st.perPassCPU.Round(time.Microsecond), (st.perPassCPU * 1000).Round(time.Millisecond))
-	r.line("")
-
-	// The scaling curves run before the memory measures, which go last so
-	// that their 10,000 plans need no deleting; the report keeps the order
-	// of the issue.
+	// The scaling curve runs last: its 10,000 plans stay for the steady
+	// state and the memory measure, and need no deleting, as the control
+	// plane stops after them. The report keeps the order of the issue.
 	var sc report
 	sc.line("## 5. Scaling")
 	sc.line("")
-	sc.line("execloop alone, no readiness waits. By N, with 4 workers (the points at 100 and 1,000 are the execloop runs of the median pairs above):")
+	sc.line("execloop alone, no readiness waits, 4 workers (the points at 100 and 1,000 are the execloop runs of the median triples above):")
 	sc.line("")
-	sc.line("| N | time | time per 100 plans | requests/plan |")
-	sc.line("|---|---|---|---|")
-	for _, n := range []int{100, 300, 1000, 3000} {
+	sc.line("| N | time | time per 100 plans | requests/plan | CPU/plan: API server / etcd / this process |")
+	sc.line("|---|---|---|---|---|")
+	const largest = 10000
+	for _, n := range []int{100, 1000, 3000, largest} {
 		o, ok := curve[n]
 		if !ok {
-			o = converge(t, scenario{controller: execloopKind, plans: n, workers: 4})
+			o = converge(t, scenario{controller: execloopKind, plans: sized(n), workers: 4, keep: n == largest})
 		}
-		sc.line("| %d | %s | %s | %.2f |", n, o.elapsed.Round(10*time.Millisecond), (o.elapsed * 100 / time.Duration(n)).Round(time.Millisecond), o.perPlan(total(o.verbs)))
+		curve[n] = o
+		sc.line("| %d | %s | %s | %.2f | %s |", o.plans, o.elapsed.Round(10*time.Millisecond), (o.elapsed * 100 / time.Duration(o.plans)).Round(time.Millisecond), o.perPlan(total(o.verbs)), o.cpuPerPlan())
 	}
 	sc.line("")
-	sc.line("By workers, with N = 1,000 (the 4-worker point is the run of the table above):")
-	sc.line("")
-	sc.line("| workers | time | speed-up over 1 worker |")
-	sc.line("|---|---|---|")
-	var one time.Duration
-	for _, w := range []int{1, 2, 4, 8} {
-		o := curve[1000]
-		if w != 4 {
-			o = converge(t, scenario{controller: execloopKind, plans: 1000, workers: w})
-		}
-		if w == 1 {
-			one = o.elapsed
-		}
-		sc.line("| %d | %s | %.2f× |", w, o.elapsed.Round(10*time.Millisecond), one.Seconds()/o.elapsed.Seconds())
-	}
-	phase("in the scaling curves")
+	flat := curve[largest].elapsed.Seconds() / float64(curve[largest].plans) / (curve[100].elapsed.Seconds() / float64(curve[100].plans))
+	sc.line("- time per 100 plans at N=%d over that at N=%d: **%.2f×**", curve[largest].plans, curve[100].plans, flat)
+	phase("in the scaling curve")
+	st := steadyState(t, curve[largest].namespace, sized(largest))
+	phase("in the steady state")
+	memory = append(memory, measureMemory(t, curve[largest].namespace, sized(largest))...)
+	phase("in the memory measure")
+
+	r.line("## 3. Steady state")
+	r.line("")
+	r.line("%d converged Plans (the scaling curve's last point), a manager with a resync interval of %s, measured over %s after its first round: %.0f passes, requests %s, **%d writes**; per pass %.2f requests and %s of CPU in this process (controller and harness), so **%s of CPU per resync cycle** of %d Plans.",
+		st.plans, st.cycle, 2*st.cycle, st.passes, formatVerbs(st.verbs), writes(st.verbs), st.perPassReqs, st.perPassCPU.Round(time.Microsecond), (st.perPassCPU * time.Duration(st.plans)).Round(time.Millisecond), st.plans)
+	r.line("")
 
 	r.line("## 4. Memory")
 	r.line("")
-	r.line("Heap held by an informer cache of converged Plans (three tasks, three inventory entries each), measured after a GC before and after the cache syncs.")
+	r.line("Heap held by an informer cache of Plans the controller converged (three tasks, three inventory entries each: the last triple's at N=1,000, the scaling curve's at N=10,000), measured after a GC before and after the cache syncs.")
 	r.line("")
 	r.line("| Plans | managedFields | heap per Plan |")
 	r.line("|---|---|---|")
-	sizes := []int{1000, 10000}
-	for i, n := range sizes {
-		ns := seedPlans(t, n)
-		stripped := heapPerPlan(t, ns, n, true)
-		kept := heapPerPlan(t, ns, n, false)
-		if i < len(sizes)-1 { // the last plans of the run need no deleting: the control plane stops after them
-			clean(t, ns)
-		}
-		r.line("| %d | stripped (as the operator runs) | **%.1f KiB** |", n, stripped/1024)
-		r.line("| %d | kept | %.1f KiB |", n, kept/1024)
-		goals = append(goals, fmt.Sprintf("heap per cached Plan at N=%d: %.1f KiB (goal ≤ 20 KiB: %s)", n, stripped/1024, met(stripped <= 20*1024)))
+	for _, m := range memory {
+		r.line("%s", m)
 	}
-	phase("in the memory measures")
-	r.line("")
-	r.line("- %s", goals[len(goals)-2])
-	r.line("- %s", goals[len(goals)-1])
 	r.line("")
 	r.WriteString(sc.String())
 	r.line("")
@@ -243,6 +207,100 @@ func TestBench(t *testing.T) {
 		if err := os.WriteFile(*results, []byte(r.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// trial is one interleaved triple of convergence runs at one N, and the
+// run of a plan with one expression where there is one.
+type trial struct{ plain, equal, ours, expr outcome }
+
+func (tr trial) timeRatio(base outcome) float64 {
+	return tr.ours.elapsed.Seconds() / base.elapsed.Seconds()
+}
+
+func (tr trial) cpuRatio(base outcome) float64 { return ratioOf(tr.ours.cpuAll(), base.cpuAll()) }
+
+// medianTrial is the trial of median time ratio against the equal-work
+// baseline.
+func medianTrial(trials []trial) trial {
+	sorted := slices.Clone(trials)
+	sort.Slice(sorted, func(i, j int) bool {
+		return sorted[i].timeRatio(sorted[i].equal) < sorted[j].timeRatio(sorted[j].equal)
+	})
+	return sorted[len(sorted)/2]
+}
+
+// medianOf is the median of f over the trials, and the values in order.
+func medianOf(trials []trial, f func(trial) float64) (float64, []float64) {
+	values := make([]float64, len(trials))
+	for i, tr := range trials {
+		values[i] = f(tr)
+	}
+	sorted := slices.Clone(values)
+	slices.Sort(sorted)
+	return sorted[len(sorted)/2], values
+}
+
+func list(values []float64) string {
+	parts := make([]string, len(values))
+	for i, v := range values {
+		parts[i] = fmt.Sprintf("%.2f×", v)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// convergenceGoals says, for the triples at one N, how execloop compares
+// with each baseline in time and CPU, against the goals.
+func convergenceGoals(n int, plainGoalApplies bool, trials []trial) []string {
+	eqTime, eqTimes := medianOf(trials, func(tr trial) float64 { return tr.timeRatio(tr.equal) })
+	eqCPU, eqCPUs := medianOf(trials, func(tr trial) float64 { return tr.cpuRatio(tr.equal) })
+	plTime, plTimes := medianOf(trials, func(tr trial) float64 { return tr.timeRatio(tr.plain) })
+	plCPU, plCPUs := medianOf(trials, func(tr trial) float64 { return tr.cpuRatio(tr.plain) })
+	m := medianTrial(trials)
+	extra := m.ours.perPlan(writes(m.ours.verbs)) - m.plain.perPlan(writes(m.plain.verbs))
+	plainGoal := "no goal at this N"
+	if plainGoalApplies {
+		plainGoal = "goal < 1.3×: " + met(plTime < 1.3)
+	}
+	goals := []string{
+		fmt.Sprintf("N=%d, execloop/equal work: time **%.2f×** (median of %s; goal ≤ 1.15×: %s), CPU per plan of all processes **%.2f×** (median of %s; goal ≤ 1.15×: %s)",
+			n, eqTime, list(eqTimes), met(eqTime <= 1.15), eqCPU, list(eqCPUs), met(eqCPU <= 1.15)),
+		fmt.Sprintf("N=%d, execloop/plain: time **%.2f×** (median of %s; %s), CPU per plan of all processes %.2f× (median of %s); writes per plan %.2f vs %.2f, **+%.2f** (goal ≤ +2: %s)",
+			n, plTime, list(plTimes), plainGoal, plCPU, list(plCPUs),
+			m.ours.perPlan(writes(m.ours.verbs)), m.plain.perPlan(writes(m.plain.verbs)), extra, met(extra <= 2)),
+	}
+	var exprTime, exprCPU []float64
+	var expr trial
+	for _, tr := range trials {
+		if tr.expr.plans > 0 {
+			exprTime = append(exprTime, tr.expr.elapsed.Seconds()/tr.ours.elapsed.Seconds())
+			exprCPU = append(exprCPU, ratioOf(tr.expr.cpuAll(), tr.ours.cpuAll()))
+			expr = tr
+		}
+	}
+	if len(exprTime) > 0 {
+		goals = append(goals, fmt.Sprintf("N=%d, a plan with one expression (its last ConfigMap reads the first's) over one without, execloop: time %s, CPU per plan %s (in %s); requests per plan %.2f vs %.2f",
+			n, list(exprTime), list(exprCPU), plural(len(exprTime), "triple"), expr.expr.perPlan(total(expr.expr.verbs)), expr.ours.perPlan(total(expr.ours.verbs))))
+	}
+	return goals
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "one " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// measureMemory returns the rows of the memory table for the n plans of ns:
+// the heap per plan of a cache of them with managedFields stripped, as the
+// operator runs, and kept.
+func measureMemory(t *testing.T, ns string, n int) []string {
+	stripped := heapPerPlan(t, ns, n, true)
+	kept := heapPerPlan(t, ns, n, false)
+	return []string{
+		fmt.Sprintf("| %d | stripped (as the operator runs) | **%.1f KiB** (goal ≤ 20 KiB: %s) |", n, stripped/1024, met(stripped <= 20*1024)),
+		fmt.Sprintf("| %d | kept | %.1f KiB |", n, kept/1024),
 	}
 }
 
@@ -276,35 +334,7 @@ func engineGoal(out string) string {
 		ns, allocs, met(ns <= 100 && allocs <= 1), clock, 100*clock/ns, run)
 }
 
-// pacing says how much of a pair's times the managers' client-side rate
-// limit accounts for, and what the CPU says where it does.
-func pacing(n int, base, ours outcome) string {
-	var line string
-	if base.paced == 0 && ours.paced == 0 {
-		line = fmt.Sprintf("N=%d, in the pair of median ratio: every resource's requests fitted in the burst of the managers' client-side rate limit (QPS %d, burst %d, for each resource's client), so nothing but the CPU paced either controller",
-			n, managerQPS, managerBurst)
-	} else {
-		line = fmt.Sprintf("N=%d, in the pair of median ratio: the managers' client-side rate limit (QPS %d, burst %d, for each resource's client) let the hand-written reconciler's requests take no less than %s (it took %s) and execloop's no less than %s (it took %s)",
-			n, managerQPS, managerBurst, base.paced.Round(10*time.Millisecond), base.elapsed.Round(10*time.Millisecond), ours.paced.Round(10*time.Millisecond), ours.elapsed.Round(10*time.Millisecond))
-	}
-	if base.cpuKnown && ours.cpuKnown {
-		line += fmt.Sprintf("; a plan cost all processes together %.2f× the CPU under execloop", ratioOf(ours.cpuAll(), base.cpuAll()))
-	}
-	// A floor within a quarter of the baseline's time: the limit, not the
-	// CPU, set the baseline's pace.
-	if base.paced > base.elapsed*3/4 {
-		line += "; where the limit paces the baseline, the time ratio shows how much of execloop's extra CPU the idle cores absorbed, not what a plan costs"
-	}
-	return line
-}
-
 func ratioOf(a, b time.Duration) float64 { return a.Seconds() / b.Seconds() }
-
-// busy is how much of the machine's CPUs the control plane and this process
-// used together while a scenario ran, in percent.
-func busy(o outcome) float64 {
-	return 100 * o.cpuAll().Seconds() / (o.elapsed.Seconds() * float64(runtime.NumCPU()))
-}
 
 func met(ok bool) string {
 	if ok {
@@ -325,6 +355,7 @@ func total(verbs map[string]int) int {
 // converged plans, lets its first round finish, then measures a window of
 // resync passes: the requests and CPU per pass, and so per cycle of n.
 type steady struct {
+	plans       int
 	cycle       time.Duration
 	passes      float64
 	verbs       map[string]int
@@ -334,12 +365,13 @@ type steady struct {
 }
 
 func steadyState(t *testing.T, ns string, n int) steady {
-	const cycle = 5 * time.Second
-	r := startController(t, ns, scenario{controller: execloopKind, plans: n, workers: 4}, cycle)
+	// Long enough for 4 workers to pass over 10,000 plans in one cycle.
+	const cycle = 10 * time.Second
+	r := startController(t, ns, scenario{controller: execloopKind, plans: sized(n), workers: 4}, cycle)
 	defer r.stop()
 	// The first round: every plan reconciled once since the start (the
 	// counter is the process's, shared with earlier scenarios).
-	start, deadline := reconciles(r.controller), time.Now().Add(2*time.Minute)
+	start, deadline := reconciles(r.controller), time.Now().Add(5*time.Minute)
 	for reconciles(r.controller)-start < float64(n) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -348,7 +380,7 @@ func steadyState(t *testing.T, ns string, n int) steady {
 	passes0, cpu0 := reconciles(r.controller), cpuTime()
 	time.Sleep(2 * cycle)
 	after, _ := r.requests.snapshot()
-	s := steady{cycle: cycle, passes: reconciles(r.controller) - passes0, cpu: cpuTime() - cpu0}
+	s := steady{plans: n, cycle: cycle, passes: reconciles(r.controller) - passes0, cpu: cpuTime() - cpu0}
 	for k, v := range before {
 		after[k] -= v
 		if after[k] == 0 {
@@ -361,26 +393,6 @@ func steadyState(t *testing.T, ns string, n int) steady {
 		s.perPassReqs = float64(total(after)) / s.passes
 	}
 	return s
-}
-
-// seedPlans creates n converged-looking plans (three tasks succeeded, three
-// inventory entries) that no controller watches.
-func seedPlans(t *testing.T, n int) string {
-	ns := newNamespace(t, true)
-	createPlans(t, ns, n, false)
-	var list execloopv1alpha1.PlanList
-	if err := k8sClient.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	errs := make([]error, len(list.Items))
-	workqueue.ParallelizeUntil(context.Background(), 16, len(list.Items), func(i int) {
-		fillStatus(&list.Items[i])
-		errs[i] = k8sClient.Status().Update(context.Background(), &list.Items[i])
-	})
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
-	return ns
 }
 
 // heapPerPlan measures the heap an informer cache of the plans of ns holds.
@@ -437,32 +449,5 @@ BenchmarkRunTenPasses-2   	  255398	      4698 ns/op	         0 allocs/task	    
 	}
 	if got := engineGoal(strings.ReplaceAll(out, "BenchmarkClockRead", "BenchmarkOther")); !strings.Contains(got, "lacks") {
 		t.Errorf("without the clock baseline, engineGoal() = %q, want it to say a figure is missing", got)
-	}
-}
-
-// TestPaced checks the rate-limit floor the report gives each scenario: the
-// busiest resource's requests beyond the burst, at the managers' QPS, with
-// each resource limited on its own and a status write counted with its
-// resource.
-func TestPaced(t *testing.T) {
-	r := newRequests()
-	send := func(method, path string, times int) {
-		for range times {
-			req, err := http.NewRequest(method, "https://127.0.0.1"+path, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.count(req)
-		}
-	}
-	send(http.MethodPost, "/api/v1/namespaces/ns/configmaps", managerBurst)
-	if got := r.paced(); got != 0 {
-		t.Errorf("within the burst, paced() = %s, want 0", got)
-	}
-	send(http.MethodPatch, "/apis/execloop.dev/v1alpha1/namespaces/ns/plans/p/status", managerBurst+managerQPS/2)
-	send(http.MethodPost, "/api/v1/namespaces/ns/configmaps", 2*managerQPS)
-	if got, want := r.paced(), 2*time.Second; got != want {
-		t.Errorf("after %d ConfigMap creates and %d Plan status patches, paced() = %s, want %s (the ConfigMaps' past the burst, at %d a second)",
-			managerBurst+2*managerQPS, managerBurst+managerQPS/2, got, want, managerQPS)
 	}
 }

@@ -22,16 +22,22 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/controllers"
@@ -48,17 +54,24 @@ const readyAnnotation = "bench.execloop.dev/ready"
 // benchPlan is the plan every controller converges: three ConfigMaps, each
 // after the one before. With waits it is shaped like the sample (a
 // configuration, a workload, a Service): the middle one must also be ready,
-// which takes readyDelay, before the last is applied.
+// which takes readyDelay, before the last is applied. With expression, the
+// last one carries a value of the first's live object, read with an
+// expression (the baselines, which compile no expressions, use the value
+// it resolves to).
 func waitsFor(step string) bool { return step == "b" }
 
-func benchPlan(ns, name string, waits bool) *execloopv1alpha1.Plan {
+func benchPlan(ns, name string, waits, expression bool) *execloopv1alpha1.Plan {
 	p := &execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	prev := ""
 	for _, step := range []string{"a", "b", "c"} {
+		data := map[string]any{"step": step}
+		if expression && step == "c" {
+			data["first"] = "${tasks.a.object.data.step}"
+		}
 		manifest, _ := json.Marshal(map[string]any{
 			"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": name + "-" + step},
-			"data":     map[string]any{"step": step},
+			"data":     data,
 		})
 		t := execloopv1alpha1.PlanTask{Name: step, Apply: &runtime.RawExtension{Raw: manifest}}
 		if prev != "" {
@@ -80,6 +93,9 @@ func manifests(p *execloopv1alpha1.Plan) []*unstructured.Unstructured {
 		u := &unstructured.Unstructured{}
 		_ = json.Unmarshal(t.Apply.Raw, &u.Object)
 		u.SetNamespace(p.Namespace)
+		if _, ok, _ := unstructured.NestedString(u.Object, "data", "first"); ok {
+			_ = unstructured.SetNestedField(u.Object, "a", "data", "first") // what the expression resolves to
+		}
 		out[i] = u
 	}
 	return out
@@ -95,27 +111,6 @@ func markReady(p *execloopv1alpha1.Plan) {
 	})
 }
 
-// fillStatus gives a plan the status the Plan controller writes once it
-// converged: conditions, three succeeded tasks, three inventory entries.
-func fillStatus(p *execloopv1alpha1.Plan) {
-	now := metav1.Now()
-	markReady(p)
-	p.Status.Phase = execloopv1alpha1.PlanSucceeded
-	p.Status.Progress = "3/3"
-	p.Status.LastPassTime = &now
-	for _, cm := range manifests(p) {
-		task := cm.GetName()[len(cm.GetName())-1:]
-		p.Status.Tasks = append(p.Status.Tasks, status.TaskStatus{
-			Name: task, State: status.TaskSucceeded, Attempts: 1,
-			LastTransitionTime: &now, StartedTime: &now, FinishedTime: &now,
-		})
-		p.Status.Objects = append(p.Status.Objects, execloopv1alpha1.AppliedObject{
-			Task: task, APIVersion: "v1", Kind: "ConfigMap", Namespace: p.Namespace, Name: cm.GetName(),
-			UID: "0b4e7a1c-6d1f-4c55-9b0e-2f8a3c9d7e61", ManifestHash: "5f2c9a7b1e3d4c6a8b0e2f41", LiveHash: "9d8c7b6a5f4e3d2c1b0a9f8e",
-		})
-	}
-}
-
 // setupExecloop registers the Plan controller, as the operator runs it.
 func setupExecloop(mgr ctrl.Manager, workers int, resync time.Duration) (string, error) {
 	return controllers.ControllerName, (&controllers.PlanReconciler{
@@ -125,16 +120,12 @@ func setupExecloop(mgr ctrl.Manager, workers int, resync time.Duration) (string,
 	}).SetupWithManager(mgr)
 }
 
-// handwritten is the baseline without a framework: it creates the three
-// ConfigMaps in order and marks the plan ready, in one reconcile. With
-// finalize, it first adds a finalizer (and never removes it: the benchmark
-// deletes no plan).
+// handwritten is the plain baseline: it creates the three ConfigMaps in
+// order and marks the plan ready, in one reconcile. It does less than a
+// Plan does, and is kept for reference beside the equal-work baseline.
 type handwritten struct {
 	client.Client
-	finalize bool
 }
-
-const handwrittenFinalizer = "bench.execloop.dev/cleanup"
 
 func (h *handwritten) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	p := &execloopv1alpha1.Plan{}
@@ -143,13 +134,6 @@ func (h *handwritten) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Res
 	}
 	if p.Status.IsReady(p.Generation) {
 		return ctrl.Result{}, nil
-	}
-	if h.finalize && !controllerutil.ContainsFinalizer(p, handwrittenFinalizer) {
-		patch := client.MergeFromWithOptions(p.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		controllerutil.AddFinalizer(p, handwrittenFinalizer)
-		if err := h.Patch(ctx, p, patch); err != nil {
-			return ctrl.Result{}, err
-		}
 	}
 	for _, cm := range manifests(p) {
 		if err := h.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -160,15 +144,96 @@ func (h *handwritten) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Res
 	return ctrl.Result{}, h.Status().Update(ctx, p)
 }
 
-func setupHandwritten(mgr ctrl.Manager, workers int, finalize bool) (string, error) {
-	name := "handwritten"
-	if finalize {
-		name = "handwritten-finalizer"
-	}
-	return name, ctrl.NewControllerManagedBy(mgr).Named(name).
+func setupHandwritten(mgr ctrl.Manager, workers int) (string, error) {
+	return "handwritten", ctrl.NewControllerManagedBy(mgr).Named("handwritten").
 		For(&execloopv1alpha1.Plan{}, builder.WithPredicates(reconciler.Predicates())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
-		Complete(&handwritten{Client: mgr.GetClient(), finalize: finalize})
+		Complete(&handwritten{Client: mgr.GetClient()})
+}
+
+// equalWork is the baseline that does what a Plan does for the same three
+// chained ConfigMaps, written the way a competent author would without a
+// framework:
+//   - each ConfigMap server-side applied, in order, with the labels,
+//     annotation and owner reference the Plan controller gives it;
+//   - a status with kstatus conditions, phase, progress and an inventory of
+//     the three objects, in one patch;
+//   - the finalizer honoured: the admission policy config/default ships
+//     gives new Plans the cleanup finalizer, in its namespaces as in
+//     execloop's, and a deleted plan has it removed (the owner references
+//     leave the ConfigMaps to the garbage collector);
+//   - one event when the plan becomes ready;
+//   - a watch of the ConfigMaps it applied, for drift: a change of one
+//     applies the plan again. Their creation, its own doing, is ignored.
+//
+// It is level-based: every reconcile applies all three (a no-op when
+// nothing drifted) and writes the status only when it changed.
+type equalWork struct {
+	client.Client
+	recorder events.EventRecorder
+}
+
+const equalWorkManager = "equal-work"
+
+func (e *equalWork) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	p := &execloopv1alpha1.Plan{}
+	if err := e.Get(ctx, req.NamespacedName, p); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !p.DeletionTimestamp.IsZero() {
+		if !controllerutil.ContainsFinalizer(p, reconciler.DefaultFinalizer) {
+			return ctrl.Result{}, nil
+		}
+		patch := client.MergeFromWithOptions(p.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.RemoveFinalizer(p, reconciler.DefaultFinalizer)
+		return ctrl.Result{}, client.IgnoreNotFound(e.Patch(ctx, p, patch))
+	}
+	base := p.DeepCopy()
+	wasReady := p.Status.IsReady(p.Generation)
+	owner := metav1.OwnerReference{
+		APIVersion: execloopv1alpha1.GroupVersion.String(), Kind: "Plan", Name: p.Name, UID: p.UID,
+		BlockOwnerDeletion: ptr(false),
+	}
+	var objects []execloopv1alpha1.AppliedObject
+	for i, cm := range manifests(p) {
+		cm.SetLabels(map[string]string{controllers.PlanUIDLabel: string(p.UID)})
+		cm.SetAnnotations(map[string]string{controllers.PlanAnnotation: p.Namespace + "/" + p.Name})
+		cm.SetOwnerReferences([]metav1.OwnerReference{owner})
+		err := e.Apply(ctx, client.ApplyConfigurationFromUnstructured(cm), client.FieldOwner(equalWorkManager), client.ForceOwnership)
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("applying ConfigMap %s: %w", cm.GetName(), err)
+		}
+		objects = append(objects, execloopv1alpha1.AppliedObject{
+			Task: p.Spec.Tasks[i].Name, APIVersion: "v1", Kind: "ConfigMap",
+			Namespace: cm.GetNamespace(), Name: cm.GetName(), UID: cm.GetUID(),
+		})
+	}
+	p.Status.Objects = objects
+	p.Status.Phase = execloopv1alpha1.PlanSucceeded
+	p.Status.Progress = fmt.Sprintf("%d/%d", len(objects), len(p.Spec.Tasks))
+	markReady(p)
+	meta.RemoveStatusCondition(&p.Status.Conditions, status.ConditionReconciling)
+	meta.RemoveStatusCondition(&p.Status.Conditions, status.ConditionStalled)
+	if !equality.Semantic.DeepEqual(base.Status, p.Status) {
+		if err := e.Status().Patch(ctx, p, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if !wasReady {
+		e.recorder.Eventf(p, nil, corev1.EventTypeNormal, status.ReasonSucceeded, "Reconcile", "applied %d ConfigMaps", len(objects))
+	}
+	return ctrl.Result{}, nil
+}
+
+func setupEqualWork(mgr ctrl.Manager, workers int) (string, error) {
+	const name = "equal-work"
+	return name, ctrl.NewControllerManagedBy(mgr).Named(name).
+		For(&execloopv1alpha1.Plan{}, builder.WithPredicates(reconciler.Predicates())).
+		Watches(&corev1.ConfigMap{},
+			handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &execloopv1alpha1.Plan{}),
+			builder.WithPredicates(predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		Complete(&equalWork{Client: mgr.GetClient(), recorder: mgr.GetEventRecorder(name)})
 }
 
 // blocking is the baseline of the original engine: one reconcile runs the

@@ -59,6 +59,7 @@ import (
 var (
 	full    = flag.Bool("full", false, "run the whole benchmark matrix (make bench) instead of the smoke version")
 	results = flag.String("results", "", "write the results table to this Markdown file")
+	scale   = flag.Float64("scale", 1, "with -full, scale every number of plans by this factor: 0.02 runs the whole matrix in a few minutes, to check the harness")
 )
 
 var (
@@ -131,36 +132,27 @@ func fastConfig() *rest.Config {
 	return c
 }
 
-// The client-side rate limit of the managers the scenarios start. client-go
-// gives every REST client a token bucket of its own, and controller-runtime's
-// client makes one REST client per resource, so each resource's requests are
-// limited on their own: N=1000 plans' 3,000 ConfigMap writes need at least
-// (3000-managerBurst)/managerQPS = 13 s, whatever the controller.
-const (
-	managerQPS   = 200
-	managerBurst = 400
-)
-
-// requests counts the API requests a controller makes, by verb and by
-// resource, through a transport wrapped around its REST config.
+// requests counts the API requests a controller makes, by verb, through a
+// transport wrapped around its REST config.
 type requests struct {
-	mu        sync.Mutex
-	verbs     map[string]int
-	resources map[string]int
-	status    int // writes to a status subresource
-	info      *apirequest.RequestInfoFactory
+	mu     sync.Mutex
+	verbs  map[string]int
+	status int // writes to a status subresource
+	info   *apirequest.RequestInfoFactory
 }
 
 func newRequests() *requests {
-	return &requests{verbs: map[string]int{}, resources: map[string]int{}, info: &apirequest.RequestInfoFactory{
+	return &requests{verbs: map[string]int{}, info: &apirequest.RequestInfoFactory{
 		APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api"),
 	}}
 }
 
-// config returns a copy of the control plane's config whose requests r counts.
+// config returns a copy of the control plane's config whose requests r
+// counts. It sets no client-side rate limit, as controller-runtime's
+// GetConfig gives operators none (QPS -1) unless their flags set one.
 func (r *requests) config() *rest.Config {
 	c := rest.CopyConfig(cfg)
-	c.QPS, c.Burst = managerQPS, managerBurst
+	c.QPS, c.Burst = -1, 0
 	c.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 			r.count(req)
@@ -183,9 +175,6 @@ func (r *requests) count(req *http.Request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.verbs[verb]++
-	if err == nil && info.IsResourceRequest {
-		r.resources[info.APIGroup+"/"+info.Resource]++
-	}
 	if err == nil && info.Subresource == "status" && (verb == "patch" || verb == "update") {
 		r.status++
 	}
@@ -199,21 +188,6 @@ func (r *requests) snapshot() (map[string]int, int) {
 		out[k] = v
 	}
 	return out, r.status
-}
-
-// paced is the least time the client-side rate limit lets the requests
-// counted so far take: those of the busiest resource, less the burst, at
-// managerQPS. It assumes one REST client per resource, as controller-runtime
-// makes them (the cache's informers have clients of their own, but send one
-// list and one watch per resource).
-func (r *requests) paced() time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	busiest := 0
-	for _, n := range r.resources {
-		busiest = max(busiest, n)
-	}
-	return time.Duration(float64(max(busiest-managerBurst, 0)) / managerQPS * float64(time.Second))
 }
 
 // writes is the number of requests that change something.

@@ -46,11 +46,10 @@ import (
 // The controllers compared.
 const (
 	execloopKind    = "execloop"
-	handwrittenKind = "hand-written"
-	// The hand-written reconciler that also adds a finalizer first, as any
-	// controller must that cleans up what it created.
-	finalizingKind = "hand-written with a finalizer"
-	blockingKind   = "blocking Run"
+	handwrittenKind = "hand-written, plain"
+	// The hand-written reconciler that does what a Plan does (equalWork).
+	equalWorkKind = "hand-written, equal work"
+	blockingKind  = "blocking Run"
 )
 
 // scenario is one measured run: a controller converging plans.
@@ -59,6 +58,7 @@ type scenario struct {
 	plans      int
 	workers    int
 	waits      bool // the middle ConfigMap must be ready (readyDelay after it appears) before the last
+	expression bool // the last ConfigMap takes a value from the first's live object, with an expression
 	keep       bool // leave the converged plans in place, for the caller to clean
 }
 
@@ -66,6 +66,9 @@ func (s scenario) String() string {
 	w := ""
 	if s.waits {
 		w = ", readiness waits"
+	}
+	if s.expression {
+		w += ", one expression"
 	}
 	return fmt.Sprintf("%s, N=%d, %d workers%s", s.controller, s.plans, s.workers, w)
 }
@@ -78,7 +81,6 @@ const readyDelay = time.Second
 type outcome struct {
 	scenario
 	elapsed      time.Duration // from the first create until every plan is Ready
-	paced        time.Duration // the least time the managers' client-side rate limit allowed for its requests
 	verbs        map[string]int
 	statusWrites int
 	reconciles   float64
@@ -140,9 +142,9 @@ func startController(t testing.TB, ns string, s scenario, resync time.Duration) 
 	case execloopKind:
 		name, err = setupExecloop(mgr, s.workers, resync)
 	case handwrittenKind:
-		name, err = setupHandwritten(mgr, s.workers, false)
-	case finalizingKind:
-		name, err = setupHandwritten(mgr, s.workers, true)
+		name, err = setupHandwritten(mgr, s.workers)
+	case equalWorkKind:
+		name, err = setupEqualWork(mgr, s.workers)
 	case blockingKind:
 		name, err = setupBlocking(mgr, s.workers, s.waits)
 	}
@@ -165,17 +167,18 @@ func startController(t testing.TB, ns string, s scenario, resync time.Duration) 
 
 func ptr[T any](v T) *T { return &v }
 
-// execloopNamespace labels the namespaces of execloop's Plans: the install's
-// finalizer policy is bound to them alone, so that the baselines' Plans are
-// admitted as in a cluster without execloop.
+// execloopNamespace labels the namespaces of execloop's Plans, and of the
+// equal-work baseline's: the install's finalizer policy is bound to them
+// alone, so that the plain baselines' Plans are admitted as in a cluster
+// without execloop.
 const execloopNamespace = "bench.execloop.dev/execloop"
 
 // newNamespace makes a namespace for one scenario, labelled
-// execloopNamespace when execloop's Plans live there.
-func newNamespace(t testing.TB, execloop bool) string {
+// execloopNamespace when its Plans get the cleanup finalizer.
+func newNamespace(t testing.TB, finalized bool) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-"}}
-	if execloop {
+	if finalized {
 		ns.Labels = map[string]string{execloopNamespace: "true"}
 	}
 	if err := k8sClient.Create(context.Background(), ns); err != nil {
@@ -221,12 +224,12 @@ func clean(t testing.TB, ns string) {
 	}
 }
 
-// createPlans creates n plans at once, from 16 goroutines.
-func createPlans(t testing.TB, ns string, n int, waits bool) {
+// createPlans creates the scenario's plans at once, from 16 goroutines.
+func createPlans(t testing.TB, ns string, s scenario) {
 	t.Helper()
-	errs := make([]error, n)
-	workqueue.ParallelizeUntil(context.Background(), 16, n, func(i int) {
-		errs[i] = k8sClient.Create(context.Background(), benchPlan(ns, fmt.Sprintf("p-%05d", i), waits))
+	errs := make([]error, s.plans)
+	workqueue.ParallelizeUntil(context.Background(), 16, s.plans, func(i int) {
+		errs[i] = k8sClient.Create(context.Background(), benchPlan(ns, fmt.Sprintf("p-%05d", i), s.waits, s.expression))
 	})
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
@@ -286,7 +289,7 @@ func (w *readyWatch) waitAll(t testing.TB, n int, limit time.Duration) time.Time
 // Ready, in a namespace of its own.
 func converge(t testing.TB, s scenario) outcome {
 	t.Helper()
-	ns := newNamespace(t, s.controller == execloopKind)
+	ns := newNamespace(t, s.controller == execloopKind || s.controller == equalWorkKind)
 	if !s.keep {
 		defer clean(t, ns) // after the manager stopped: no controller may act on the deletions
 	}
@@ -302,15 +305,15 @@ func converge(t testing.TB, s scenario) outcome {
 	apiserver0, etcd0, known0 := controlPlaneCPU()
 	self0 := cpuTime()
 	start := time.Now()
-	createPlans(t, ns, s.plans, s.waits)
+	createPlans(t, ns, s)
 	end := ready.waitAll(t, s.plans, 15*time.Minute)
 	apiserver1, etcd1, known1 := controlPlaneCPU()
 	verbs, statusWrites := r.requests.snapshot()
-	o := outcome{scenario: s, elapsed: end.Sub(start), paced: r.requests.paced(), verbs: verbs, statusWrites: statusWrites,
+	o := outcome{scenario: s, elapsed: end.Sub(start), verbs: verbs, statusWrites: statusWrites,
 		reconciles: reconciles(r.controller) - before, namespace: ns,
 		cpuAPIServer: apiserver1 - apiserver0, cpuEtcd: etcd1 - etcd0, cpuSelf: cpuTime() - self0, cpuKnown: known0 && known1}
-	t.Logf("%s: %s (rate limit: at least %s); requests: %s; writes/plan %.2f; status writes/plan %.2f; reconciles/plan %.2f; CPU/plan %s",
-		s, o.elapsed.Round(time.Millisecond), o.paced.Round(time.Millisecond), formatVerbs(verbs), o.perPlan(writes(verbs)), o.perPlan(statusWrites), o.reconciles/float64(s.plans), o.cpuPerPlan())
+	t.Logf("%s: %s; requests: %s; writes/plan %.2f; status writes/plan %.2f; reconciles/plan %.2f; CPU/plan %s",
+		s, o.elapsed.Round(time.Millisecond), formatVerbs(verbs), o.perPlan(writes(verbs)), o.perPlan(statusWrites), o.reconciles/float64(s.plans), o.cpuPerPlan())
 	return o
 }
 

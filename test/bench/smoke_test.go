@@ -27,32 +27,42 @@ import (
 )
 
 // TestConvergenceSmoke is benchmark 2 at N = 50, run by `make test` so that
-// the harness cannot rot: both controllers converge every plan, and
-// execloop's API writes per plan stay within the goal (the hand-written
-// baseline's plus 2) and its reads well under one per plan, and each scenario cleans up after itself. Times are
-// logged, not checked: they belong to `make bench`.
+// the harness cannot rot: every controller converges every plan; execloop's
+// API writes per plan stay within the goal (the plain baseline's plus 2) and
+// no more than the equal-work baseline's, with or without an expression,
+// and its reads well under one per plan; and each scenario cleans up after
+// itself. Times are logged, not checked: they belong to `make bench`.
 func TestConvergenceSmoke(t *testing.T) {
 	if *full {
 		t.Skip("make bench runs the whole matrix in TestBench")
 	}
-	base := converge(t, scenario{controller: handwrittenKind, plans: 50, workers: 4})
+	plain := converge(t, scenario{controller: handwrittenKind, plans: 50, workers: 4})
+	equal := converge(t, scenario{controller: equalWorkKind, plans: 50, workers: 4})
 	ours := converge(t, scenario{controller: execloopKind, plans: 50, workers: 4})
-	if got, limit := ours.perPlan(writes(ours.verbs)), base.perPlan(writes(base.verbs))+2; got > limit {
-		t.Errorf("execloop made %.2f API writes per plan, the hand-written baseline %.2f: the goal is at most %.2f",
-			got, base.perPlan(writes(base.verbs)), limit)
+	expr := converge(t, scenario{controller: execloopKind, plans: 50, workers: 4, expression: true})
+	if got, limit := ours.perPlan(writes(ours.verbs)), plain.perPlan(writes(plain.verbs))+2; got > limit {
+		t.Errorf("execloop made %.2f API writes per plan, the plain baseline %.2f: the goal is at most %.2f",
+			got, plain.perPlan(writes(plain.verbs)), limit)
 	}
-	// Its passes read through the watches of the plans' objects, and the
-	// metadata-only watch of every object tells a new object absent
-	// without a read: only the first plans, before those watches sync,
-	// read their objects. A read per new object tripled its requests once.
-	if got := ours.perPlan(ours.verbs["get"]); got > 1 {
-		t.Errorf("execloop made %.2f GETs per plan of 3 new objects; the watches make it well under 1", got)
+	for _, o := range []outcome{ours, expr} {
+		if got, limit := o.perPlan(writes(o.verbs)), equal.perPlan(writes(equal.verbs)); got > limit {
+			t.Errorf("%s made %.2f API writes per plan, more than the equal-work baseline's %.2f", o.scenario, got, limit)
+		}
+		// Its passes read through the watches of the plans' objects, and
+		// the metadata-only watch of every object tells a new object
+		// absent without a read: only the first plans, before those
+		// watches sync, read their objects. A read per new object tripled
+		// its requests once.
+		if got := o.perPlan(o.verbs["get"]); got > 1 {
+			t.Errorf("%s made %.2f GETs per plan of 3 new objects; the watches make it well under 1", o.scenario, got)
+		}
+		if o.perPlan(o.statusWrites) > 3+2 {
+			t.Errorf("%s wrote the status %.2f times per plan of 3 tasks, more than N+2 = 5", o.scenario, o.perPlan(o.statusWrites))
+		}
 	}
-	if ours.perPlan(ours.statusWrites) > 3+2 {
-		t.Errorf("execloop wrote the status %.2f times per plan of 3 tasks, more than N+2 = 5", ours.perPlan(ours.statusWrites))
-	}
-	t.Logf("time ratio execloop/hand-written at N=50: %.2f", ours.elapsed.Seconds()/base.elapsed.Seconds())
-	for _, o := range []outcome{base, ours} {
+	t.Logf("time ratios at N=50: execloop/equal work %.2f, execloop/plain %.2f, with an expression/without %.2f",
+		ours.elapsed.Seconds()/equal.elapsed.Seconds(), ours.elapsed.Seconds()/plain.elapsed.Seconds(), expr.elapsed.Seconds()/ours.elapsed.Seconds())
+	for _, o := range []outcome{plain, equal, ours, expr} {
 		plans, configMaps := &execloopv1alpha1.PlanList{}, &corev1.ConfigMapList{}
 		for _, list := range []client.ObjectList{plans, configMaps} {
 			if err := k8sClient.List(context.Background(), list, client.InNamespace(o.namespace)); err != nil {

@@ -1,0 +1,107 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"testing"
+
+	"k8s.io/client-go/rest"
+)
+
+var (
+	profileDir = flag.String("profile", "", "TestProfile: write CPU profiles of the API server and of this process to this directory")
+	profileOf  = flag.String("profile-of", execloopKind, "TestProfile: the controller to profile")
+	profileN   = flag.Int("profile-plans", 1000, "TestProfile: the number of plans")
+)
+
+// TestProfile converges -profile-plans plans with one controller while
+// taking CPU profiles of the API server (its /debug/pprof, in chunks of two
+// seconds) and of this process, to tell where a plan's CPU goes:
+//
+//	go test ./test/bench -run TestProfile -profile /tmp/prof
+//	go tool pprof -top /tmp/prof/apiserver-execloop-*.pprof
+func TestProfile(t *testing.T) {
+	if *profileDir == "" {
+		t.Skip("run with -profile DIR")
+	}
+	if err := os.MkdirAll(*profileDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, scenario{controller: *profileOf, plans: 50, workers: 4}) // the warm-up
+	name := map[string]string{execloopKind: "execloop", handwrittenKind: "plain", equalWorkKind: "equal-work"}[*profileOf]
+	self, err := os.Create(filepath.Join(*profileDir, "self-"+name+".pprof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	apiserver := make(chan error, 1)
+	go func() { apiserver <- apiServerProfile(ctx, filepath.Join(*profileDir, "apiserver-"+name)) }()
+	if err := pprof.StartCPUProfile(self); err != nil {
+		t.Fatal(err)
+	}
+	o := converge(t, scenario{controller: *profileOf, plans: *profileN, workers: 4, keep: true})
+	pprof.StopCPUProfile()
+	cancel()
+	if err := <-apiserver; err != nil {
+		t.Error(err)
+	}
+	clean(t, o.namespace) // once the profiles end
+	t.Logf("profiled %s", o.scenario)
+}
+
+// apiServerProfile takes CPU profiles of the API server of two seconds each,
+// one after the other until ctx is done, and writes them to prefix-N.pprof;
+// `go tool pprof` merges the files it is given.
+func apiServerProfile(ctx context.Context, prefix string) error {
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return err
+	}
+	for i := 0; ctx.Err() == nil; i++ {
+		// Not cancelled with ctx: a cancelled profile request returns nothing.
+		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, cfg.Host+"/debug/pprof/profile?seconds=2", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("API server profile: %s: %s", resp.Status, b)
+		}
+		if err := os.WriteFile(fmt.Sprintf("%s-%03d.pprof", prefix, i), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
