@@ -214,6 +214,9 @@ func helperPass() *pass {
 	return p
 }
 
+// keptDepth is the deepest children stack a pass in helperPasses keeps.
+const keptDepth = 64
+
 // release ends the caller's or the helper's use of a pass on the helper:
 // the last of them to be done with it clears it and puts it back in
 // helperPasses. Neither touches the pass after its release.
@@ -226,7 +229,15 @@ func (p *pass) release() {
 	case <-ended: // sent for a caller that had left
 	default:
 	}
-	*p = pass{ended: ended, helpFresh: helpFresh}
+	// The children stack is kept, emptied, unless a deep pass grew it: a
+	// pass with children would otherwise allocate it again.
+	var todo [][]Task
+	if cap(p.todo) <= keptDepth {
+		todo = p.todo[:cap(p.todo)]
+		clear(todo)
+		todo = todo[:0]
+	}
+	*p = pass{ended: ended, helpFresh: helpFresh, todo: todo}
 	helperPasses.Put(p)
 }
 
