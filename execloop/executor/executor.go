@@ -186,9 +186,13 @@ func (e *Executor) RunOnce(ctx context.Context, plan Plan, opts ...PassOption) (
 	if e.err != nil {
 		return Result{}, e.err
 	}
-	var c passConfig
-	for _, o := range opts {
-		o.applyTo(&c)
+	spent := 0
+	if len(opts) > 0 { // c escapes through applyTo: only a call with options allocates it
+		var c passConfig
+		for _, o := range opts {
+			o.applyTo(&c)
+		}
+		spent = c.errorsSpent
 	}
-	return e.start(ctx, plan, true, c.errorsSpent)
+	return e.start(ctx, plan, true, spent)
 }

@@ -66,6 +66,7 @@ type pass struct {
 	state     atomic.Uint32 // where the helper is: busy, inCreate, inPre…, onRunner, or left
 	at        uint32        // the helper's own view of state
 	ended     chan struct{} // buffered: the helper sends once it has set err (and res), or fault
+	helpFresh func()        // p.help(false, nil), made once per pass in helperPasses
 	holds     atomic.Int32  // how many of the caller and the helper still use the pass (see release)
 	res       Result
 	err       error
@@ -140,7 +141,7 @@ func (e *Executor) start(ctx context.Context, plan Plan, once bool, errorsSpent 
 		p.quit()
 		return p.res, err
 	}
-	p := helperPasses.Get().(*pass)
+	p := helperPass()
 	p.init(ctx, e, plan, once, errorsSpent)
 	p.holds.Store(2)
 	p.stop = ctx.Done()
@@ -148,7 +149,7 @@ func (e *Executor) start(ctx context.Context, plan Plan, once bool, errorsSpent 
 	if once && !p.shared {
 		p.pub = &p.published
 	}
-	go p.help(false, nil)
+	go p.helpFresh()
 	return p.wait()
 }
 
@@ -198,8 +199,23 @@ func (p *pass) wait() (Result, error) {
 
 // helperPasses are passes for the helper, which the caller and the helper
 // share: a pass and its channel cost more to allocate and to collect than
-// the executor's own work in a pass of ten no-op tasks.
-var helperPasses = sync.Pool{New: func() any { return &pass{ended: make(chan struct{}, 1)} }}
+// the executor's own work in a pass of ten no-op tasks. So does the closure
+// of a go statement with arguments, which helpFresh, a function value made
+// with the pass, saves.
+var helperPasses sync.Pool
+
+// helperPass returns a pass from helperPasses, or a new one.
+func helperPass() *pass {
+	if p, ok := helperPasses.Get().(*pass); ok {
+		return p
+	}
+	p := &pass{ended: make(chan struct{}, 1)}
+	p.helpFresh = func() { p.help(false, nil) }
+	return p
+}
+
+// keptDepth is the deepest children stack a pass in helperPasses keeps.
+const keptDepth = 64
 
 // release ends the caller's or the helper's use of a pass on the helper:
 // the last of them to be done with it clears it and puts it back in
@@ -208,12 +224,20 @@ func (p *pass) release() {
 	if p.holds.Add(-1) > 0 {
 		return
 	}
-	ended := p.ended
+	ended, helpFresh := p.ended, p.helpFresh
 	select {
 	case <-ended: // sent for a caller that had left
 	default:
 	}
-	*p = pass{ended: ended}
+	// The children stack is kept, emptied, unless a deep pass grew it: a
+	// pass with children would otherwise allocate it again.
+	var todo [][]Task
+	if cap(p.todo) <= keptDepth {
+		todo = p.todo[:cap(p.todo)]
+		clear(todo)
+		todo = todo[:0]
+	}
+	*p = pass{ended: ended, helpFresh: helpFresh, todo: todo}
 	helperPasses.Put(p)
 }
 
