@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"testing"
 
 	"k8s.io/client-go/rest"
@@ -83,7 +84,7 @@ func apiServerProfile(ctx context.Context, prefix string) error {
 	}
 	for i := 0; ctx.Err() == nil; i++ {
 		// Not cancelled with ctx: a cancelled profile request returns nothing.
-		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, cfg.Host+"/debug/pprof/profile?seconds=2", nil)
+		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, strings.TrimSuffix(cfg.Host, "/")+"/debug/pprof/profile?seconds=2", nil)
 		if err != nil {
 			return err
 		}
