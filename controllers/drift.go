@@ -82,7 +82,7 @@ type watchKey struct {
 	resource  schema.GroupVersionResource
 	namespace string
 	name      string // set for a watch of one object a wait task reads (watchTarget)
-	all       bool   // a metadata-only watch of every object, for existence (existence.go)
+	all       bool   // a metadata-only watch of the objects without PlanUIDLabel, for existence (existence.go)
 }
 
 var (
@@ -237,7 +237,8 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 // or the one object named.
 func (key watchKey) selection() metav1.ListOptions {
 	if key.all {
-		return metav1.ListOptions{}
+		// Only the objects the watch of the plans' objects does not hold.
+		return metav1.ListOptions{LabelSelector: "!" + PlanUIDLabel}
 	}
 	if key.name != "" {
 		return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", key.name).String()}

@@ -51,6 +51,12 @@ func (p *planRun) record(t *taskSpec, live *unstructured.Unstructured, adopted b
 	if err != nil {
 		return err
 	}
+	if h == t.hash {
+		// The usual case: the API server kept the values as applied. The
+		// status, which every watch of Plans receives whole on each write,
+		// need not say it twice.
+		h = ""
+	}
 	entry := execloopv1alpha1.AppliedObject{
 		Task: t.name, APIVersion: t.gvk.GroupVersion().String(), Kind: t.gvk.Kind,
 		Namespace: t.key.Namespace, Name: t.key.Name, UID: live.GetUID(),

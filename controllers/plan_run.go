@@ -262,7 +262,7 @@ func (p *planRun) judge(ctx context.Context, t *taskSpec, st *taskState) {
 		case t.read && st.live.GetAnnotations()[ValuesReadAnnotation] == "":
 			st.needsApply, st.why = true, "other tasks read it now"
 		default:
-			if h, err := liveHash(t.manifest, st.live); err != nil || h != inv.LiveHash {
+			if h, err := liveHash(t.manifest, st.live); err != nil || h != inv.AppliedLiveHash() {
 				st.needsApply, st.why = true, "changed by someone else"
 				break
 			}

@@ -369,7 +369,8 @@ type AppliedObject struct {
 
 	// liveHash identifies the values of the fields the manifest sets, as the
 	// API server returned them after the apply: a change means someone else
-	// changed them (drift).
+	// changed them (drift). Empty when the values are those of the manifest,
+	// as they usually are: then manifestHash identifies them.
 	// +optional
 	LiveHash string `json:"liveHash,omitempty"`
 
@@ -383,6 +384,16 @@ type AppliedObject struct {
 	// adopted object under adoptionPolicy Release.
 	// +optional
 	Release bool `json:"release,omitempty"`
+}
+
+// AppliedLiveHash identifies the values of the fields the manifest sets as
+// they were after the last apply: liveHash, or manifestHash when liveHash is
+// empty because the values were the manifest's.
+func (o AppliedObject) AppliedLiveHash() string {
+	if o.LiveHash == "" {
+		return o.ManifestHash
+	}
+	return o.LiveHash
 }
 
 // PlanStatus is where a Plan stands.
