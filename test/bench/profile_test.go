@@ -27,6 +27,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/rest"
 )
@@ -35,6 +36,7 @@ var (
 	profileDir = flag.String("profile", "", "TestProfile: write CPU profiles of the API server and of this process to this directory")
 	profileOf  = flag.String("profile-of", execloopKind, "TestProfile: the controller to profile")
 	profileN   = flag.Int("profile-plans", 1000, "TestProfile: the number of plans")
+	steadyOnly = flag.Bool("profile-steady", false, "TestProfile: profile execloop's resync passes over the converged plans instead of their convergence")
 )
 
 // TestProfile converges -profile-plans plans with one controller while
@@ -49,6 +51,10 @@ func TestProfile(t *testing.T) {
 	}
 	if err := os.MkdirAll(*profileDir, 0o755); err != nil {
 		t.Fatal(err)
+	}
+	if *steadyOnly {
+		profileSteady(t)
+		return
 	}
 	converge(t, scenario{controller: *profileOf, plans: 50, workers: 4}) // the warm-up
 	name := map[string]string{execloopKind: "execloop", handwrittenKind: "plain", equalWorkKind: "equal-work"}[*profileOf]
@@ -72,6 +78,24 @@ func TestProfile(t *testing.T) {
 	}
 	clean(t, o.namespace) // once the profiles end
 	t.Logf("profiled %s", o.scenario)
+}
+
+// profileSteady converges -profile-plans plans with execloop, then profiles
+// this process over the steady state's resync passes.
+func profileSteady(t *testing.T) {
+	o := converge(t, scenario{controller: execloopKind, plans: *profileN, workers: 4, keep: true})
+	defer clean(t, o.namespace)
+	self, err := os.Create(filepath.Join(*profileDir, "self-steady.pprof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	if err := pprof.StartCPUProfile(self); err != nil {
+		t.Fatal(err)
+	}
+	st := steadyState(t, o.namespace, *profileN)
+	pprof.StopCPUProfile()
+	t.Logf("steady state of %d plans: %.0f passes, %s of CPU per pass, requests %s", *profileN, st.passes, st.perPassCPU.Round(time.Microsecond), formatVerbs(st.verbs))
 }
 
 // apiServerProfile takes CPU profiles of the API server of two seconds each,
