@@ -17,6 +17,7 @@ limitations under the License.
 package controllers
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -102,6 +103,62 @@ func liveHash(manifest, live *unstructured.Unstructured) (string, error) {
 		m, l = secretView(m, l)
 	}
 	return hashJSON(projection(m, l))
+}
+
+// asApplied reports whether live holds, at every path manifest sets, the
+// manifest's value: that liveHash(manifest, live) would be the manifest's
+// own hash, told without encoding and digesting the projection, and more
+// strictly (a path live lacks never matches). A Secret, whose hash is of a
+// view of its data, is never as applied here: its drift is told by hash.
+func asApplied(manifest, live *unstructured.Unstructured) bool {
+	if live == nil || manifest.GroupVersionKind().GroupKind() == (schema.GroupKind{Kind: "Secret"}) {
+		return false
+	}
+	return sameAt(manifest.Object, live.Object)
+}
+
+// sameAt reports whether live's value equals the manifest's value m at every
+// path m sets, as projection compares them: maps by the manifest's keys,
+// lists element by element up to the manifest's length, anything else by
+// its JSON form.
+func sameAt(m, live any) bool {
+	switch m := m.(type) {
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, v := range m {
+			lv, present := l[k]
+			if !present || !sameAt(v, lv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		l, ok := live.([]any)
+		if !ok || len(l) < len(m) {
+			return false
+		}
+		for i := range m {
+			if !sameAt(m[i], l[i]) {
+				return false
+			}
+		}
+		return true
+	case string:
+		s, ok := live.(string)
+		return ok && s == m
+	case bool:
+		b, ok := live.(bool)
+		return ok && b == m
+	case nil:
+		return live == nil
+	default: // numbers: an int64 and a float64 of one value encode alike
+		a, errA := json.Marshal(m)
+		b, errB := json.Marshal(live)
+		return errA == nil && errB == nil && bytes.Equal(a, b)
+	}
 }
 
 // secretView returns a Secret's manifest and live object with data (and the

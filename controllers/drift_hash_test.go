@@ -67,3 +67,56 @@ func TestLiveHashOfASecret(t *testing.T) {
 		t.Error("two Secrets with other values, each as applied, hash differently: the hash depends on the values")
 	}
 }
+
+// asApplied tells the usual case, live values as the manifest set them,
+// without a digest, and agrees with liveHash on it: as applied exactly when
+// the projection hashes as the manifest does.
+func TestAsApplied(t *testing.T) {
+	obj := func(fields map[string]any) *unstructured.Unstructured {
+		o := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "cm", "labels": map[string]any{"a": "1"}}}
+		for k, v := range fields {
+			o[k] = v
+		}
+		return &unstructured.Unstructured{Object: o}
+	}
+	manifest := obj(map[string]any{"data": map[string]any{"k": "v"}, "list": []any{"x", map[string]any{"n": int64(2)}}, "flag": true, "none": nil})
+	cases := []struct {
+		name string
+		live *unstructured.Unstructured
+		want bool
+	}{
+		{"as applied", obj(map[string]any{"data": map[string]any{"k": "v"}, "list": []any{"x", map[string]any{"n": int64(2)}}, "flag": true, "none": nil}), true},
+		{"with fields of others and defaults", obj(map[string]any{"data": map[string]any{"k": "v", "theirs": "t"}, "list": []any{"x", map[string]any{"n": int64(2), "d": "x"}, "more"}, "flag": true, "none": nil, "status": map[string]any{}}), true},
+		{"a number as a float", obj(map[string]any{"data": map[string]any{"k": "v"}, "list": []any{"x", map[string]any{"n": float64(2)}}, "flag": true, "none": nil}), true},
+		{"a value changed", obj(map[string]any{"data": map[string]any{"k": "w"}, "list": []any{"x", map[string]any{"n": int64(2)}}, "flag": true, "none": nil}), false},
+		{"a number changed", obj(map[string]any{"data": map[string]any{"k": "v"}, "list": []any{"x", map[string]any{"n": int64(3)}}, "flag": true, "none": nil}), false},
+		{"a bool changed", obj(map[string]any{"data": map[string]any{"k": "v"}, "list": []any{"x", map[string]any{"n": int64(2)}}, "flag": false, "none": nil}), false},
+		{"a key removed", obj(map[string]any{"data": map[string]any{}, "list": []any{"x", map[string]any{"n": int64(2)}}, "flag": true, "none": nil}), false},
+		{"a list shortened", obj(map[string]any{"data": map[string]any{"k": "v"}, "list": []any{"x"}, "flag": true, "none": nil}), false},
+		{"a map made a string", obj(map[string]any{"data": "k=v", "list": []any{"x", map[string]any{"n": int64(2)}}, "flag": true, "none": nil}), false},
+		{"a null set", obj(map[string]any{"data": map[string]any{"k": "v"}, "list": []any{"x", map[string]any{"n": int64(2)}}, "flag": true, "none": "set"}), false},
+	}
+	want, err := hashJSON(manifest.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		if got := asApplied(manifest, c.live); got != c.want {
+			t.Errorf("%s: asApplied = %v, want %v", c.name, got, c.want)
+		}
+		h, err := liveHash(manifest, c.live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (h == want) != c.want {
+			t.Errorf("%s: liveHash says as applied %v, asApplied %v: the inventory would read one way and be written the other", c.name, h == want, c.want)
+		}
+	}
+	if asApplied(manifest, nil) {
+		t.Error("no live object is as applied")
+	}
+	s := secret(map[string]any{"data": map[string]any{"user": b64("admin")}})
+	if asApplied(s, s) {
+		t.Error("a Secret is as applied without its hash: its drift must be told by liveHash's view of its data")
+	}
+}

@@ -47,15 +47,15 @@ func targets(t *taskSpec, obj execloopv1alpha1.AppliedObject) bool {
 // object was there before the apply and not the plan's; an entry of the
 // same object (same UID) keeps what it says.
 func (p *planRun) record(t *taskSpec, live *unstructured.Unstructured, adopted bool) error {
-	h, err := liveHash(t.manifest, live)
-	if err != nil {
-		return err
-	}
-	if h == t.hash {
-		// The usual case: the API server kept the values as applied. The
-		// status, which every watch of Plans receives whole on each write,
-		// need not say it twice.
-		h = ""
+	// The usual case: the API server kept the values as applied, and
+	// liveHash would be manifestHash again. The status, which every watch
+	// of Plans receives whole on each write, need not say it twice.
+	h := ""
+	if !asApplied(t.manifest, live) {
+		var err error
+		if h, err = liveHash(t.manifest, live); err != nil {
+			return err
+		}
 	}
 	entry := execloopv1alpha1.AppliedObject{
 		Task: t.name, APIVersion: t.gvk.GroupVersion().String(), Kind: t.gvk.Kind,

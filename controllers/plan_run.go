@@ -262,7 +262,7 @@ func (p *planRun) judge(ctx context.Context, t *taskSpec, st *taskState) {
 		case t.read && st.live.GetAnnotations()[ValuesReadAnnotation] == "":
 			st.needsApply, st.why = true, "other tasks read it now"
 		default:
-			if h, err := liveHash(t.manifest, st.live); err != nil || h != inv.AppliedLiveHash() {
+			if drifted(t, inv, st.live) {
 				st.needsApply, st.why = true, "changed by someone else"
 				break
 			}
@@ -368,6 +368,18 @@ func (p *planRun) waiting(t *taskSpec, what string) error {
 		}
 	}
 	return fmt.Errorf("waiting for %s: %s: %w", t.describe(), what, executor.ErrInProgress)
+}
+
+// drifted reports whether someone else changed the values of live that t's
+// manifest sets since the plan applied it, as its inventory entry (of the
+// same manifest) recorded them: as applied when liveHash is empty, else
+// by that hash.
+func drifted(t *taskSpec, inv *execloopv1alpha1.AppliedObject, live *unstructured.Unstructured) bool {
+	if inv.LiveHash == "" {
+		return !asApplied(t.manifest, live)
+	}
+	h, err := liveHash(t.manifest, live)
+	return err != nil || h != inv.LiveHash
 }
 
 // planTask runs one apply, delete or wait task of a Plan.

@@ -386,16 +386,6 @@ type AppliedObject struct {
 	Release bool `json:"release,omitempty"`
 }
 
-// AppliedLiveHash identifies the values of the fields the manifest sets as
-// they were after the last apply: liveHash, or manifestHash when liveHash is
-// empty because the values were the manifest's.
-func (o AppliedObject) AppliedLiveHash() string {
-	if o.LiveHash == "" {
-		return o.ManifestHash
-	}
-	return o.LiveHash
-}
-
 // PlanStatus is where a Plan stands.
 type PlanStatus struct {
 	status.Status `json:",inline"`
