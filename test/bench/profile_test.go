@@ -34,16 +34,18 @@ import (
 
 var (
 	profileDir = flag.String("profile", "", "TestProfile: write CPU profiles of the API server and of this process to this directory")
-	profileOf  = flag.String("profile-of", execloopKind, "TestProfile: the controller to profile")
+	profileOf  = flag.String("profile-of", "execloop", "TestProfile: the controllers to profile, in turn: plain, equal-work or execloop, separated by commas")
 	profileN   = flag.Int("profile-plans", 1000, "TestProfile: the number of plans")
 	steadyOnly = flag.Bool("profile-steady", false, "TestProfile: profile execloop's resync passes over the converged plans instead of their convergence")
 )
 
-// TestProfile converges -profile-plans plans with one controller while
-// taking CPU profiles of the API server (its /debug/pprof, in chunks of two
-// seconds) and of this process, to tell where a plan's CPU goes:
+// TestProfile converges -profile-plans plans with each controller of
+// -profile-of (names separated by commas, run in turn, each after a
+// warm-up of its own) while taking CPU profiles of the API server (its
+// /debug/pprof, in chunks of two seconds) and of this process, to tell
+// where a plan's CPU goes:
 //
-//	go test ./test/bench -run TestProfile -profile /tmp/prof
+//	go test ./test/bench -run TestProfile -profile /tmp/prof -profile-of equal-work,execloop
 //	go tool pprof -top /tmp/prof/apiserver-execloop-*.pprof
 func TestProfile(t *testing.T) {
 	if *profileDir == "" {
@@ -56,8 +58,19 @@ func TestProfile(t *testing.T) {
 		profileSteady(t)
 		return
 	}
-	converge(t, scenario{controller: *profileOf, plans: 50, workers: 4}) // the warm-up
-	name := map[string]string{execloopKind: "execloop", handwrittenKind: "plain", equalWorkKind: "equal-work"}[*profileOf]
+	for _, name := range strings.Split(*profileOf, ",") {
+		profileConvergence(t, strings.TrimSpace(name))
+	}
+}
+
+// profileConvergence profiles the convergence of -profile-plans plans by
+// the controller named.
+func profileConvergence(t *testing.T, name string) {
+	kind, ok := map[string]string{"execloop": execloopKind, "plain": handwrittenKind, "equal-work": equalWorkKind}[name]
+	if !ok {
+		t.Fatalf("-profile-of: no controller %q (plain, equal-work or execloop)", name)
+	}
+	converge(t, scenario{controller: kind, plans: 50, workers: 4}) // the warm-up
 	self, err := os.Create(filepath.Join(*profileDir, "self-"+name+".pprof"))
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +83,7 @@ func TestProfile(t *testing.T) {
 	if err := pprof.StartCPUProfile(self); err != nil {
 		t.Fatal(err)
 	}
-	o := converge(t, scenario{controller: *profileOf, plans: *profileN, workers: 4, keep: true})
+	o := converge(t, scenario{controller: kind, plans: *profileN, workers: 4, keep: true})
 	pprof.StopCPUProfile()
 	cancel()
 	if err := <-apiserver; err != nil {
