@@ -82,7 +82,7 @@ type watchKey struct {
 	resource  schema.GroupVersionResource
 	namespace string
 	name      string // set for a watch of one object a wait task reads (watchTarget)
-	all       bool   // a metadata-only watch of the objects without PlanUIDLabel, for existence (existence.go)
+	all       bool   // a metadata-only watch of every object, for existence (existence.go)
 }
 
 var (
@@ -237,8 +237,13 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 // or the one object named.
 func (key watchKey) selection() metav1.ListOptions {
 	if key.all {
-		// Only the objects the watch of the plans' objects does not hold.
-		return metav1.ListOptions{LabelSelector: "!" + PlanUIDLabel}
+		// Every object, labelled or not: a watch of only the unlabelled
+		// ones would, with the watch of the plans' objects, lose sight of
+		// an object for as long as one watch lags the other when its
+		// label comes or goes (a Plan's cleanup releasing it, another
+		// Plan adopting it), and a plan would take it for absent and
+		// its own.
+		return metav1.ListOptions{}
 	}
 	if key.name != "" {
 		return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", key.name).String()}

@@ -28,15 +28,11 @@ import (
 // absent or was made by someone else (to adopt, or to refuse). Reading each
 // new object from the API server first cost a GET per object: three per
 // plan of three new objects. Instead, for each resource and namespace the
-// plans apply to, the watcher keeps a metadata-only watch of every object
-// without PlanUIDLabel, as the plan's identity (the same RBAC: list and
-// watch of the resource): between them, the two watches see every object,
-// and each new object a plan applies reaches only one of them. An object
-// that neither synced cache holds is taken as absent without a read. As
-// with a read, an object someone creates between the caches' view and the
-// apply is not seen; the window is the watches' delay, and it includes the
-// moment an object moves from one watch to the other, when a Plan's
-// cleanup releases it.
+// plans apply to, the watcher keeps a metadata-only watch of every object,
+// as the plan's identity (the same RBAC: list and watch of the resource),
+// and an object that its synced cache does not hold is taken as absent
+// without a read. As with a read, an object someone creates between the
+// cache's view and the apply is not seen; the window is the watch's delay.
 // Tasks under adoptionPolicy Refuse, which must never write to such an
 // object, still read first.
 
@@ -48,10 +44,9 @@ func existsKeyOf(id *identity, mapping *meta.RESTMapping, namespace string) watc
 	return k
 }
 
-// absent reports whether the object at key, which the synced watch of the
-// plans' objects does not hold, is known to be absent: the metadata-only
-// watch of the other objects of its resource there, as id, has synced and
-// does not hold it either. It is false when that is not known (no watch yet, not synced, or
+// absent reports whether the object at key is known to be absent: the
+// metadata-only watch of its resource there, as id, has synced and does not
+// hold it. It is false when that is not known (no watch yet, not synced, or
 // id may not list and watch the resource): the caller reads the object.
 func (w *watcher) absent(ctx context.Context, plan types.NamespacedName, id *identity, mapping *meta.RESTMapping, key types.NamespacedName) bool {
 	informer := w.ensure(ctx, plan, id, mapping, existsKeyOf(id, mapping, key.Namespace))
