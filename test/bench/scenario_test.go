@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"sync"
 	"testing"
 	"time"
@@ -321,9 +322,11 @@ func converge(t testing.TB, s scenario) outcome {
 // quiesce returns once the control plane is idle: its API server and etcd
 // used less than a tenth of a CPU over a fifth of a second, or after 15 s.
 // What a scenario leaves the API server to finish (its garbage, the
-// deletions of its clean-up) is then not paid by the next one.
+// deletions of its clean-up) is then not paid by the next one; nor is this
+// process's garbage (the caches of the managers before), collected first.
 func quiesce(t testing.TB) {
 	t.Helper()
+	goruntime.GC()
 	const window, idle = 200 * time.Millisecond, 20 * time.Millisecond
 	started := time.Now()
 	for time.Since(started) < 15*time.Second {
