@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	goruntime "runtime"
 	"sync"
 	"testing"
@@ -310,13 +311,43 @@ func converge(t testing.TB, s scenario) outcome {
 	createPlans(t, ns, s)
 	end := ready.waitAll(t, s.plans, 15*time.Minute)
 	apiserver1, etcd1, known1 := controlPlaneCPU()
-	verbs, statusWrites := r.requests.snapshot()
+	self1 := cpuTime()
+	verbs, statusWrites, reconciled := r.settled(t, s.plans, before)
 	o := outcome{scenario: s, elapsed: end.Sub(start), verbs: verbs, statusWrites: statusWrites,
-		reconciles: reconciles(r.controller) - before, namespace: ns,
-		cpuAPIServer: apiserver1 - apiserver0, cpuEtcd: etcd1 - etcd0, cpuSelf: cpuTime() - self0, cpuKnown: known0 && known1}
+		reconciles: reconciled, namespace: ns,
+		cpuAPIServer: apiserver1 - apiserver0, cpuEtcd: etcd1 - etcd0, cpuSelf: self1 - self0, cpuKnown: known0 && known1}
 	t.Logf("%s: %s; requests: %s; writes/plan %.2f; status writes/plan %.2f; reconciles/plan %.2f; CPU/plan %s",
 		s, o.elapsed.Round(time.Millisecond), formatVerbs(verbs), o.perPlan(writes(verbs)), o.perPlan(statusWrites), o.reconciles/float64(s.plans), o.cpuPerPlan())
 	return o
+}
+
+// settled returns the requests and the reconciles the controller made for
+// the scenario's plans once it is done with them. A plan is Ready once its
+// status is written, before the reconcile that wrote it returns and is
+// counted, and before the event it then emits is sent (by the event
+// broadcaster, on a goroutine of its own): counted at once, the last plans'
+// events and reconciles could be missing. It waits until every plan was
+// reconciled and the counts held still for a fifth of a second, at most
+// ten seconds.
+func (r *running) settled(t testing.TB, plans int, reconcilesBefore float64) (verbs map[string]int, statusWrites int, reconciled float64) {
+	t.Helper()
+	verbs, statusWrites = r.requests.snapshot()
+	deadline, still := time.Now().Add(10*time.Second), 0
+	for still < 2 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		now, nowStatus := r.requests.snapshot()
+		reconciled = reconciles(r.controller) - reconcilesBefore
+		if reconciled >= float64(plans) && maps.Equal(now, verbs) && nowStatus == statusWrites {
+			still++
+		} else {
+			still = 0
+		}
+		verbs, statusWrites = now, nowStatus
+	}
+	if still < 2 {
+		t.Logf("%s: the requests and reconciles did not settle in 10 s after the plans were Ready", r.controller)
+	}
+	return verbs, statusWrites, reconciled
 }
 
 // quiesce returns once the control plane is idle: its API server and etcd
