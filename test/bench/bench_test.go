@@ -380,7 +380,7 @@ type steady struct {
 func steadyState(t *testing.T, ns string, n int) steady {
 	// Long enough for 4 workers to pass over 10,000 plans in one cycle.
 	const cycle = 10 * time.Second
-	r := startController(t, ns, scenario{controller: execloopKind, plans: sized(n), workers: 4}, cycle)
+	r := startController(t, ns, scenario{controller: execloopKind, plans: n, workers: 4}, cycle)
 	defer r.stop()
 	// The first round: every plan reconciled once since the start (the
 	// counter is the process's, shared with earlier scenarios).
