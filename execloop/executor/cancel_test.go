@@ -66,6 +66,7 @@ func (w way) do(ctx context.Context, plan executor.Plan, obs *events, log *lines
 func TestACancelledPassOnTheHelperGoroutine(t *testing.T) {
 	for _, w := range ways {
 		t.Run(w.name+": the caller returns while a phase that ignores its context runs, and nothing of the pass changes after", func(t *testing.T) {
+			leaks := goleak.IgnoreCurrent()
 			tr := &trace{}
 			b := &blockingTask{started: make(chan struct{}), release: make(chan struct{}), tr: tr}
 			plan := &passes{lists: [][]executor.Task{{&fake{name: "first", tr: tr}, b, &fake{name: "after", tr: tr}}}}
@@ -95,7 +96,7 @@ func TestACancelledPassOnTheHelperGoroutine(t *testing.T) {
 			events, logged := slices.Clone(obs.lines), slices.Clone(log.out)
 
 			close(b.release)
-			goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			goleak.VerifyNone(t, leaks)
 			if got, want := tr.String(), "first.Pre first.PerformAction first.Post blocker.Pre blocker.PerformAction"; got != want {
 				t.Errorf("phases ran %q, want %q", got, want)
 			}
@@ -236,6 +237,7 @@ func TestRunOnceLeftByItsCallerReturnsWhatEndedBefore(t *testing.T) {
 	// spent, carried-in ones included, while the helper may still append:
 	// here a failure, then a parent whose children outgrow the Result's
 	// first array, the last of which blocks.
+	leaks := goleak.IgnoreCurrent()
 	tr := &trace{}
 	b := &blockingTask{started: make(chan struct{}), release: make(chan struct{}), tr: tr}
 	children := append(noops(5), b)
@@ -255,7 +257,7 @@ func TestRunOnceLeftByItsCallerReturnsWhatEndedBefore(t *testing.T) {
 	cancel()
 	got := <-done
 	close(b.release)
-	goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	goleak.VerifyNone(t, leaks)
 	if got.err != context.Canceled { //nolint:errorlint // the context's error itself
 		t.Fatalf("error = %#v, want context.Canceled", got.err)
 	}
@@ -286,6 +288,7 @@ func TestAPassCutOffAtAnyMomentHandsOverCleanly(t *testing.T) {
 	tasks := noops(200)
 	for _, w := range ways {
 		t.Run(w.name, func(t *testing.T) {
+			leaks := goleak.IgnoreCurrent()
 			for i := range 200 {
 				ctx, cancel := context.WithTimeout(background, time.Duration(rand.IntN(200))*time.Microsecond)
 				obs, log := &events{}, &lines{}
@@ -308,7 +311,7 @@ func TestAPassCutOffAtAnyMomentHandsOverCleanly(t *testing.T) {
 					}
 				}
 			}
-			goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			goleak.VerifyNone(t, leaks)
 		})
 	}
 }

@@ -542,6 +542,7 @@ func TestTaskTimeout(t *testing.T) {
 		}
 	})
 	t.Run("a task that ignores its context is left behind when its timeout passes", func(t *testing.T) {
+		leaks := goleak.IgnoreCurrent()
 		tr := &trace{}
 		release := make(chan struct{})
 		stuck := executor.NewTask("stuck", executor.TaskFuncs{
@@ -561,7 +562,7 @@ func TestTaskTimeout(t *testing.T) {
 			t.Errorf("stuck error = %v, want a timeout", res.Tasks[0].Err)
 		}
 		close(release)
-		goleak.VerifyNone(t, goleak.IgnoreCurrent())
+		goleak.VerifyNone(t, leaks)
 		if tr.String() != "next.Pre next.PerformAction next.Post" {
 			t.Errorf("phases ran: %s (PerformAction of the stuck task must never start)", tr)
 		}
@@ -628,6 +629,7 @@ func TestRunWithContext(t *testing.T) {
 	})
 
 	t.Run("cancellation returns while a phase that ignores its context is in flight, and no phase starts after", func(t *testing.T) {
+		leaks := goleak.IgnoreCurrent()
 		tr := &trace{}
 		b := &blockingTask{started: make(chan struct{}), release: make(chan struct{}), tr: tr}
 		ctx, cancel := context.WithCancel(background)
@@ -646,7 +648,7 @@ func TestRunWithContext(t *testing.T) {
 			t.Fatal("RunWithContext waited for a phase that ignores its context")
 		}
 		close(b.release)
-		goleak.VerifyNone(t, goleak.IgnoreCurrent())
+		goleak.VerifyNone(t, leaks)
 		if got, want := tr.String(), "blocker.Pre blocker.PerformAction"; got != want {
 			t.Errorf("phases ran %q, want %q", got, want)
 		}
