@@ -73,6 +73,15 @@ interrupted, and in which phase. A task with a time limit of its own
 runs on a goroutine of its own for the same reason, so that its time limit
 abandons it and the pass goes on.
 
+A Run under a context that can never be done (context.Background(), say),
+with an ExecutionTimeout and no observer, keeps the time limit itself: the
+caller waits for a timer rather than for a context, and the helper reads a
+flag before each phase. The plan's CreateContext and a task's phases still
+receive a context whose deadline is the run's (made the first time one is
+wanted, and shared by the rest of the run), and the run still returns
+context.DeadlineExceeded itself. Making a context.WithTimeout per run costs
+more than a pass of ten no-op tasks.
+
 A phase that calls runtime.Goexit on the helper ends that goroutine: the task
 fails with an error, and the run goes on on a new helper; runtime.Goexit in
 Create there ends the run with a Create error. A panic or runtime.Goexit

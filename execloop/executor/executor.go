@@ -85,33 +85,44 @@ func (e *Executor) Run(plan Plan) error {
 //     to the Logger. The run returns promptly: no task phase starts after
 //     that, and a phase still running is left to finish on its own
 //     goroutine, which ends when the phase returns.
+//
+// The plan and the tasks receive ctx bounded by ExecutionTimeout. When ctx
+// can never be done, the run makes that context only once the plan or a
+// task asks for one (see Goroutines in the package documentation).
 func (e *Executor) RunWithContext(ctx context.Context, plan Plan) error {
 	if e.err != nil {
 		return e.err
 	}
-	parent := ctx
-	if d := e.opts.ExecutionTimeout; d > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
+	var err error
+	switch d := e.opts.ExecutionTimeout; {
+	case d > 0 && ctx.Done() == nil && e.obs == nil:
+		_, err = e.start(ctx, plan, false, 0, d) // the pass keeps the time limit itself
+	case d > 0:
+		run, cancel := context.WithTimeout(ctx, d)
+		_, err = e.start(run, plan, false, 0, 0)
+		cancel()
+	default:
+		_, err = e.start(ctx, plan, false, 0, 0)
 	}
-	_, err := e.start(ctx, plan, false, 0)
-	e.logStopped(parent, ctx, err)
+	e.logStopped(ctx, err)
 	return err
 }
 
 // logStopped says in the log why a run that ended with err stopped, when
-// err is the error of its context ctx: the ExecutionTimeout passed, or the
-// caller's context, parent, is done (with its cause when it has one).
-func (e *Executor) logStopped(parent, ctx context.Context, err error) {
-	if e.opts.Logger == nil || err == nil || err != ctx.Err() { //nolint:errorlint // the run returns the context's error itself
+// err is the error of its context: the caller's context, parent, is done
+// (with its cause when it has one), or the ExecutionTimeout passed. Only
+// the run's context returns its error itself: a task's or Create's is
+// wrapped.
+func (e *Executor) logStopped(parent context.Context, err error) {
+	if e.opts.Logger == nil || err == nil {
 		return
 	}
-	if parent.Err() == nil {
+	switch perr := parent.Err(); {
+	case perr != nil && err == perr: //nolint:errorlint // the run returns the context's error itself
+		e.opts.Logger.Warningf("run stopped: %v", context.Cause(parent))
+	case perr == nil && err == context.DeadlineExceeded && e.opts.ExecutionTimeout > 0: //nolint:errorlint // as above
 		e.opts.Logger.Errorf("run stopped: execution timeout of %s exceeded", e.opts.ExecutionTimeout)
-		return
 	}
-	e.opts.Logger.Warningf("run stopped: %v", context.Cause(parent))
 }
 
 // Result is what one pass did.
@@ -194,5 +205,5 @@ func (e *Executor) RunOnce(ctx context.Context, plan Plan, opts ...PassOption) (
 		}
 		spent = c.errorsSpent
 	}
-	return e.start(ctx, plan, true, spent)
+	return e.start(ctx, plan, true, spent, 0)
 }

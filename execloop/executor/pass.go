@@ -49,8 +49,8 @@ import (
 type pass struct {
 	// The run's settings.
 	plan     Plan
-	runCtx   context.Context // bounded by ExecutionTimeout for RunWithContext
-	stop     <-chan struct{} // runCtx.Done(): nil when the passes run on the caller's goroutine
+	runCtx   context.Context // bounded by ExecutionTimeout for RunWithContext, unless alarmed
+	stop     <-chan struct{} // runCtx.Done(): nil when the passes run on the caller's goroutine or alarmed
 	once     bool            // RunOnce: exactly one pass, recorded
 	sleep    time.Duration   // between passes
 	log      execloop.Logger
@@ -59,6 +59,17 @@ type pass struct {
 	tolerate int
 	timed    bool // task durations are wanted
 	exact    bool // read the clock at the start of each task too
+
+	// A run that keeps its own time limit (alarmed: see start) has no
+	// context of its own until code of the plan's or of a task's wants
+	// one (made, see context): the caller waits for its alarm, and once it
+	// rings, moves clock to rung, which the helper reads before each phase.
+	alarmed    bool
+	deadline   time.Time       // when the time limit ends
+	alarm      *time.Timer     // the caller's, kept with the pass in helperPasses
+	alarmState atomic.Uint32   // ctxOnly, quiet or rung
+	made       context.Context // runCtx bounded by the deadline, once wanted
+	cancelMade context.CancelFunc
 
 	// The helper goroutine and the hand-over, when stop is not nil.
 	shared    bool          // the caller tells the observer or the logger which phase it interrupted
@@ -116,6 +127,17 @@ const (
 	left
 )
 
+// What ctxErr reads of an alarmed run, in pass.alarmState.
+const (
+	// ctxOnly: the pass's context says whether the run must stop; so it
+	// is in a run that is not alarmed, and in one that made a context.
+	ctxOnly uint32 = iota
+	// quiet: an alarmed run that made no context, whose alarm has not rung.
+	quiet
+	// rung: the alarm of an alarmed run rang.
+	rung
+)
+
 // errLeft ends the helper's work once the caller has left the pass. It never
 // reaches a caller.
 var errLeft = errors.New("execloop: the caller left the pass")
@@ -133,8 +155,12 @@ type running struct {
 
 // start runs plan under ctx: passes until the plan needs no more tasks, or
 // with once exactly one, recorded, starting with errorsSpent errors spent.
-func (e *Executor) start(ctx context.Context, plan Plan, once bool, errorsSpent int) (Result, error) {
-	if ctx.Done() == nil {
+// A limit above zero, for a ctx that is never done and a run without an
+// observer, is the run's time limit, which the pass keeps itself (alarmed):
+// a context.WithTimeout per run costs more than a pass of ten no-op tasks,
+// and no-op tasks have no use for it.
+func (e *Executor) start(ctx context.Context, plan Plan, once bool, errorsSpent int, limit time.Duration) (Result, error) {
+	if ctx.Done() == nil && limit <= 0 {
 		var p pass
 		p.init(ctx, e, plan, once, errorsSpent)
 		err := p.passes(false, nil)
@@ -145,6 +171,15 @@ func (e *Executor) start(ctx context.Context, plan Plan, once bool, errorsSpent 
 	p.init(ctx, e, plan, once, errorsSpent)
 	p.holds.Store(2)
 	p.stop = ctx.Done()
+	if limit > 0 {
+		p.alarmed, p.deadline = true, time.Now().Add(limit)
+		p.alarmState.Store(quiet)
+		if p.alarm == nil {
+			p.alarm = time.NewTimer(limit)
+		} else {
+			p.alarm.Reset(limit)
+		}
+	}
 	p.shared = p.log != nil || p.obs != nil
 	if once && !p.shared {
 		p.pub = &p.published
@@ -168,10 +203,20 @@ func (p *pass) init(ctx context.Context, e *Executor, plan Plan, once bool, erro
 // wait waits, on the caller's goroutine, for the helper to end the run or
 // for the run's context to be done, and returns what the run returns.
 func (p *pass) wait() (Result, error) {
-	select {
-	case <-p.ended:
-		return p.outcome()
-	case <-p.stop:
+	if p.alarmed {
+		select {
+		case <-p.ended:
+			p.alarm.Stop()
+			return p.outcome()
+		case <-p.alarm.C:
+			p.alarmState.Store(rung)
+		}
+	} else {
+		select {
+		case <-p.ended:
+			return p.outcome()
+		case <-p.stop:
+		}
 	}
 	select {
 	case <-p.ended: // it ended as the context was done: keep its outcome
@@ -179,7 +224,7 @@ func (p *pass) wait() (Result, error) {
 	default:
 	}
 	if !p.shared {
-		res, err := p.pub.result(p.spent), p.runCtx.Err() // no hand-over
+		res, err := p.pub.result(p.spent), p.stopErr() // no hand-over
 		p.release()
 		return res, err
 	}
@@ -224,7 +269,7 @@ func (p *pass) release() {
 	if p.holds.Add(-1) > 0 {
 		return
 	}
-	ended, helpFresh := p.ended, p.helpFresh
+	ended, helpFresh, alarm := p.ended, p.helpFresh, p.alarm
 	select {
 	case <-ended: // sent for a caller that had left
 	default:
@@ -237,7 +282,7 @@ func (p *pass) release() {
 		clear(todo)
 		todo = todo[:0]
 	}
-	*p = pass{ended: ended, helpFresh: helpFresh, todo: todo}
+	*p = pass{ended: ended, helpFresh: helpFresh, alarm: alarm, todo: todo}
 	helperPasses.Put(p)
 }
 
@@ -261,7 +306,7 @@ func (p *pass) outcome() (Result, error) {
 // any, is interrupted (the observer and the logger hear in which phase; the
 // Result does not list it), and the pass ends with the context's error.
 func (p *pass) leave(at uint32) (Result, error) {
-	err := p.runCtx.Err()
+	err := p.stopErr()
 	switch {
 	case at >= inPre && at <= inPost:
 		_ = p.finish(p.cur.ctx, p.cur.name, execloop.Phase(at-inPre), p.tick(), err)
@@ -349,7 +394,7 @@ func (p *pass) fell(v any) {
 }
 
 // quit releases what the goroutine that ran the passes holds: the runner,
-// which ends once its phase returns, and the timer.
+// which ends once its phase returns, the timer, and the context it made.
 func (p *pass) quit() {
 	if p.runner != nil {
 		close(p.runner.calls)
@@ -358,6 +403,63 @@ func (p *pass) quit() {
 	if p.timer != nil {
 		p.timer.Stop()
 	}
+	if p.cancelMade != nil {
+		p.cancelMade()
+	}
+}
+
+// stopErr is the error of a run whose caller stopped waiting, on the
+// caller's goroutine: the run's context's, or context.DeadlineExceeded
+// when the run's own alarm rang.
+func (p *pass) stopErr() error {
+	if p.alarmed {
+		return context.DeadlineExceeded
+	}
+	return p.runCtx.Err()
+}
+
+// ctxErr is the error of the pass's context, on the goroutine that runs the
+// passes: nil until it is done. In an alarmed run it is
+// context.DeadlineExceeded from the moment the caller's alarm rang, whether
+// or not the pass made a context (runCtx is never done).
+func (p *pass) ctxErr() error {
+	switch p.alarmState.Load() {
+	case quiet:
+		return nil
+	case rung:
+		return context.DeadlineExceeded
+	}
+	return p.ctx.Err()
+}
+
+// cause is why the pass's context is done, once it is.
+func (p *pass) cause() error {
+	if p.alarmState.Load() == rung {
+		return context.DeadlineExceeded
+	}
+	return context.Cause(p.ctx)
+}
+
+// contextForTask returns the context for the phases of the task under way,
+// ctx unless the pass is yet to make one (see context).
+func (p *pass) contextForTask(ctx context.Context) context.Context {
+	if p.alarmed && p.made == nil {
+		p.cur.ctx = p.context()
+		return p.cur.ctx
+	}
+	return ctx
+}
+
+// context returns the pass's context for code of the plan's or of a
+// task's that receives it. An alarmed run makes it the first time: runCtx
+// bounded by the run's deadline, for this pass and the next.
+func (p *pass) context() context.Context {
+	if p.alarmed && p.made == nil {
+		p.made, p.cancelMade = context.WithDeadline(p.runCtx, p.deadline)
+		p.ctx = p.made
+		p.alarmState.CompareAndSwap(quiet, ctxOnly) // unless it rang
+	}
+	return p.ctx
 }
 
 // passes runs passes until the run ends: after one pass with once,
@@ -392,15 +494,26 @@ func (p *pass) passes(resume bool, pending error) error {
 	}
 }
 
-// pause sleeps between two passes, or until the run's context is done.
+// pause sleeps between two passes, or until the run's context is done. An
+// alarmed run sleeps until its deadline at most (the alarm is the
+// caller's).
 func (p *pass) pause() error {
+	d, expires := p.sleep, false
+	if p.alarmed {
+		if left := time.Until(p.deadline); left <= d {
+			d, expires = left, true
+		}
+	}
 	if p.timer == nil {
-		p.timer = time.NewTimer(p.sleep)
+		p.timer = time.NewTimer(d)
 	} else {
-		p.timer.Reset(p.sleep)
+		p.timer.Reset(d)
 	}
 	select {
 	case <-p.timer.C:
+		if expires {
+			return context.DeadlineExceeded
+		}
 		return nil
 	case <-p.stop:
 		return p.runCtx.Err()
@@ -410,6 +523,9 @@ func (p *pass) pause() error {
 // begin starts a pass.
 func (p *pass) begin() {
 	p.ctx = p.runCtx
+	if p.made != nil {
+		p.ctx = p.made
+	}
 	p.done, p.tasks, p.counts, p.roots, p.todo = false, nil, [3]int{}, nil, p.todo[:0]
 	p.cur, p.stale, p.clock = running{}, false, 0
 	if p.timed || p.obs != nil {
@@ -418,7 +534,7 @@ func (p *pass) begin() {
 	if p.obs != nil {
 		p.ctx = p.obs.PassStarted(p.ctx)
 	}
-	p.stops = p.ctx.Done() != nil
+	p.stops = p.alarmed || p.ctx.Done() != nil
 	// Before the observer hears of a task that will not start; and off the
 	// caller's goroutine without a hand-over, before any of the task's own
 	// methods runs, since the caller may have returned.
@@ -457,7 +573,7 @@ func (p *pass) run() error {
 	if !p.moveTo(inCreate) {
 		return errLeft
 	}
-	if err := p.ctx.Err(); err != nil {
+	if err := p.ctxErr(); err != nil {
 		if !p.moveTo(busy) {
 			return errLeft
 		}
@@ -523,7 +639,7 @@ func (p *pass) callCreate() (tasks []Task, err error) {
 		}
 	}()
 	if cp, ok := p.plan.(ContextPlan); ok {
-		tasks, err = cp.CreateContext(p.ctx)
+		tasks, err = cp.CreateContext(p.context())
 	} else {
 		tasks, err = p.plan.Create()
 	}
@@ -656,7 +772,7 @@ func (p *pass) refuse(name string, err error) error {
 // run, and is not reported unless the observer heard of it already.
 func (p *pass) runTask(t Task) ([]Task, error) {
 	if p.first {
-		if err := p.ctx.Err(); err != nil {
+		if err := p.ctxErr(); err != nil {
 			return nil, err
 		}
 	}
@@ -701,12 +817,12 @@ func (p *pass) failed(ctx context.Context, name string, timeout time.Duration, e
 		return err
 	case !errors.Is(err, errNotStarted):
 	case p.obs == nil:
-		return p.ctx.Err()
+		return p.ctxErr()
 	default:
-		err = p.ctx.Err() // the observer heard of it: it was interrupted before Pre
+		err = p.ctxErr() // the observer heard of it: it was interrupted before Pre
 	}
 	d := p.tick()
-	if timeout > 0 && p.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if timeout > 0 && p.ctxErr() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 		}
@@ -724,7 +840,7 @@ func (p *pass) taskContext(t Task, name string) (ctx context.Context, timeout ti
 		timeout = tt.Timeout()
 	}
 	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+		ctx, cancel = context.WithTimeout(p.context(), timeout)
 	}
 	if p.obs != nil {
 		ctx = p.obs.TaskStarted(ctx, name)
@@ -848,11 +964,14 @@ var errNotStarted = errors.New("execloop: the task did not start")
 // pass. A panic is left to runSeries.
 func (p *pass) phases(ctx context.Context, t Task) (children []Task, err error) {
 	ct, _ := t.(ContextTask)
+	if ct != nil {
+		ctx = p.contextForTask(ctx)
+	}
 	if p.shared {
 		if !p.moveTo(inPre) {
 			return nil, errLeft
 		}
-		if p.ctx.Err() != nil {
+		if p.ctxErr() != nil {
 			return nil, errNotStarted
 		}
 	}
@@ -870,7 +989,7 @@ func (p *pass) phases(ctx context.Context, t Task) (children []Task, err error) 
 		return nil, errLeft
 	}
 	if p.stops {
-		if err = p.ctx.Err(); err != nil {
+		if err = p.ctxErr(); err != nil {
 			return nil, err
 		}
 	}
@@ -888,7 +1007,7 @@ func (p *pass) phases(ctx context.Context, t Task) (children []Task, err error) 
 		return nil, errLeft
 	}
 	if p.stops {
-		if err = p.ctx.Err(); err != nil {
+		if err = p.ctxErr(); err != nil {
 			return nil, err
 		}
 	}
@@ -974,8 +1093,8 @@ func (p *pass) finish(ctx context.Context, name string, phase execloop.Phase, d 
 	var runErr error
 	var fatal *FatalError
 	switch {
-	case p.ctx.Err() != nil:
-		runErr = p.ctx.Err()
+	case p.ctxErr() != nil:
+		runErr = p.ctxErr()
 	case errors.As(err, &fatal):
 		runErr = &FatalError{Message: fmt.Sprintf("execloop: task %q failed in %s", name, phase), Err: err}
 	case errors.Is(err, ErrInProgress):
@@ -991,7 +1110,7 @@ func (p *pass) finish(ctx context.Context, name string, phase execloop.Phase, d 
 		}
 	}
 	p.counts[outcome]++
-	if p.once && p.ctx.Err() == nil {
+	if p.once && p.ctxErr() == nil {
 		p.record(TaskResult{Name: name, Outcome: outcome, Phase: phase, Err: err, Duration: d})
 	}
 	if p.obs != nil {
@@ -1027,8 +1146,8 @@ func (p *pass) logOutcome(name string, phase execloop.Phase, outcome execloop.Ou
 			l.Debugf("task %q in progress in %s: %v", name, phase, err)
 		}
 		return
-	case runErr != nil && p.ctx.Err() != nil:
-		l.Warningf("task %q interrupted in %s: %v", name, phase, context.Cause(p.ctx))
+	case runErr != nil && p.ctxErr() != nil:
+		l.Warningf("task %q interrupted in %s: %v", name, phase, p.cause())
 	case runErr != nil:
 		l.Errorf("task %q failed in %s, ending the run: %v", name, phase, err)
 	default:
@@ -1055,7 +1174,7 @@ func (p *pass) taskLog(name string) execloop.Logger {
 // finishes its running phase on the runner, starts no other, and the runner
 // then ends.
 func (p *pass) runOnRunner(ctx context.Context, t Task) ([]Task, error) {
-	if p.stops && p.ctx.Err() != nil {
+	if p.stops && p.ctxErr() != nil {
 		return nil, errNotStarted
 	}
 	if p.runner == nil {
