@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/execloop/execloop/execloop"
 	"github.com/execloop/execloop/execloop/executor"
@@ -189,6 +190,17 @@ func FuzzRunOnce(f *testing.F) {
 		}
 		if got, want := summary(hres, herr), summary(res, err); got != want {
 			t.Fatalf("on the helper, the pass ended\n%s\nwant\n%s", got, want)
+		}
+		// So does a Run that keeps its own time limit, whose second pass
+		// finds nothing left to do.
+		o := execloop.Options{ErrorsToTolerate: tolerate, ExecutionTimeout: time.Hour}
+		l := &graph{data: data[1:], tr: &trace{}, parents: map[string]string{}}
+		lerr := executor.New(&o).Run(&passes{lists: [][]executor.Task{l.tasks(16, 0, "")}})
+		if got, want := l.tr.String(), g.tr.String(); got != want {
+			t.Fatalf("under Run's own time limit, phases ran\n%s\nwant\n%s", got, want)
+		}
+		if got, want := fmt.Sprint(lerr), fmt.Sprint(err); got != want {
+			t.Fatalf("under Run's own time limit, the run ended with %s, want %s", got, want)
 		}
 	})
 }
