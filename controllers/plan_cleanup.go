@@ -92,13 +92,13 @@ func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 	var tasks []executor.Task
 	objs = slices.DeleteFunc(objs, func(obj execloopv1alpha1.AppliedObject) bool {
 		if orphan || obj.Release {
-			tasks = append(tasks, &releaseTask{prefix: "release:", plan: c.plan, id: c.id, mapper: c.mapper, obj: obj})
+			tasks = append(tasks, &releaseTask{name: removalName("release:", obj, c.plan.Status.Objects), plan: c.plan, id: c.id, mapper: c.mapper, obj: obj})
 			return true
 		}
 		return false
 	})
 	for _, obj := range deletableNow(c.plan, objs) {
-		k := &removal{prefix: "delete:", plan: c.plan, id: c.id, mapper: c.mapper, obj: obj}
+		k := &removal{name: removalName("delete:", obj, c.plan.Status.Objects), plan: c.plan, id: c.id, mapper: c.mapper, obj: obj}
 		if c.namespaceGoing {
 			k.giveUp = c.leftBehind
 		}
@@ -114,7 +114,7 @@ func (c *cleanup) Finished() bool { return len(c.plan.Status.Objects) == 0 }
 // removal deletes an object of a Plan's inventory (when it is still the
 // Plan's) and waits until it is gone, then drops it from the inventory.
 type removal struct {
-	prefix  string // "delete:" in the cleanup plan, "prune:" in a pass
+	name    string // see removalName
 	plan    *execloopv1alpha1.Plan
 	id      *identity
 	mapper  meta.RESTMapper
@@ -127,7 +127,7 @@ type removal struct {
 
 var _ executor.ContextTask = (*removal)(nil)
 
-func (k *removal) Name() string { return k.prefix + k.obj.Task }
+func (k *removal) Name() string { return k.name }
 func (k *removal) Pre() error   { return nil }
 func (k *removal) PerformAction() ([]executor.Task, error) {
 	return k.PerformActionContext(context.Background())
@@ -169,14 +169,14 @@ func (k *removal) PostContext(ctx context.Context) error {
 // and owner reference, so that neither the Plan nor the garbage collector
 // touches it again, and drops it from the inventory.
 type releaseTask struct {
-	prefix string // "release:" in the cleanup plan, "prune:" in a pass
+	name   string // see removalName
 	plan   *execloopv1alpha1.Plan
 	id     *identity
 	mapper meta.RESTMapper
 	obj    execloopv1alpha1.AppliedObject
 }
 
-func (k *releaseTask) Name() string { return k.prefix + k.obj.Task }
+func (k *releaseTask) Name() string { return k.name }
 func (k *releaseTask) Pre() error   { return nil }
 func (k *releaseTask) PerformAction() ([]executor.Task, error) {
 	return k.PerformActionContext(context.Background())

@@ -17,6 +17,8 @@ limitations under the License.
 package controllers
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -131,6 +133,32 @@ func sameObject(t *taskSpec, obj execloopv1alpha1.AppliedObject) bool {
 func sameKindAndName(t *taskSpec, obj execloopv1alpha1.AppliedObject) bool {
 	gv, _ := schema.ParseGroupVersion(obj.APIVersion)
 	return gv.Group == t.gvk.Group && obj.Kind == t.gvk.Kind && obj.Name == t.key.Name
+}
+
+// removalName names the task that prunes, deletes or releases obj, one of
+// the entries all: prefix and the task that applied it ("prune:config").
+// Entries of the same task (one that named another object twice while the
+// prune of the first waits on a finalizer) each get the object's kind and
+// name as well ("prune:config/ConfigMap/team-a/old"), so that each has a
+// status of its own; a name past the status's 253 characters ends in a
+// hash of the whole.
+func removalName(prefix string, obj execloopv1alpha1.AppliedObject, all []execloopv1alpha1.AppliedObject) string {
+	name, same := prefix+obj.Task, 0
+	for _, o := range all {
+		if o.Task == obj.Task {
+			same++
+		}
+	}
+	if same > 1 {
+		name += "/" + obj.Kind + "/" + objectName(obj)
+	}
+	const most = 253 // TaskStatus.Name's MaxLength
+	if len(name) <= most {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	suffix := "-" + hex.EncodeToString(sum[:4])
+	return name[:most-len(suffix)] + suffix
 }
 
 // objectName is an inventory entry's namespace/name, or name.

@@ -259,6 +259,63 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "new"}})()).To(BeTrue(), "nothing it created is left behind")
 	})
 
+	It("prunes each old object of a task that named another one twice under a name of its own", func() {
+		createPlan(ns, "twice", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "config", Apply: configMap("first", map[string]any{"a": "b"})},
+		}})
+		Eventually(phaseOf(ns, "twice")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		const hold = "test.execloop.dev/hold"
+		holdOn := func(name string, on bool) {
+			Eventually(func(g Gomega) {
+				c := getConfigMap(g, ns, name)
+				if on {
+					controllerutil.AddFinalizer(c, hold)
+				} else {
+					controllerutil.RemoveFinalizer(c, hold)
+				}
+				g.Expect(k8sClient.Update(ctx, c)).To(Succeed())
+			}).Should(Succeed())
+		}
+		repoint := func(name string) {
+			Eventually(func(g Gomega) {
+				p := getPlan(g, ns, "twice")
+				p.Spec.Tasks[0].Apply = configMap(name, map[string]any{"a": "b"})
+				g.Expect(k8sClient.Update(ctx, p)).To(Succeed())
+			}).Should(Succeed())
+		}
+		holdOn("first", true)
+		repoint("second")
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "twice")
+			g.Expect(inventoryNames(p)).To(ConsistOf("first", "second"))
+			g.Expect(taskOf(g, p, "prune:config").Message).To(ContainSubstring("held by the finalizers " + hold))
+		}).Should(Succeed())
+		holdOn("second", true)
+		repoint("third")
+
+		// Two prunes wait, each with its own status.
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "twice")
+			g.Expect(inventoryNames(p)).To(ConsistOf("first", "second", "third"))
+			for _, old := range []string{"first", "second"} {
+				t := taskOf(g, p, "prune:config/ConfigMap/"+ns+"/"+old)
+				g.Expect(t.State).To(Equal(status.TaskInProgress))
+				g.Expect(t.Message).To(ContainSubstring("ConfigMap " + ns + "/" + old + " to be deleted (held by the finalizers " + hold))
+			}
+		}).Should(Succeed())
+
+		holdOn("first", false)
+		holdOn("second", false)
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "twice")
+			g.Expect(p.Status.IsReady(p.Generation)).To(BeTrue())
+			g.Expect(inventoryNames(p)).To(ConsistOf("third"))
+		}).Should(Succeed())
+		for _, old := range []string{"first", "second"} {
+			Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: old}})()).To(BeTrue(), old)
+		}
+	})
+
 	It("deletes in reverse dependency order, after edges added later included, each object once what must go before it is gone", func() {
 		createPlan(ns, "ordered", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
 			{Name: "a", Apply: configMap("a", nil)},

@@ -113,13 +113,13 @@ func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 	var prune []execloopv1alpha1.AppliedObject
 	for _, obj := range p.stale {
 		if obj.Release {
-			out = append(out, &releaseTask{prefix: "prune:", plan: p.plan, id: p.id, mapper: p.mapper, obj: obj})
+			out = append(out, &releaseTask{name: removalName("prune:", obj, p.stale), plan: p.plan, id: p.id, mapper: p.mapper, obj: obj})
 			continue
 		}
 		prune = append(prune, obj)
 	}
 	for _, obj := range deletableNow(p.plan, prune) {
-		out = append(out, &removal{prefix: "prune:", plan: p.plan, id: p.id, mapper: p.mapper, obj: obj})
+		out = append(out, &removal{name: removalName("prune:", obj, p.stale), plan: p.plan, id: p.id, mapper: p.mapper, obj: obj})
 	}
 	if p.watcher != nil {
 		// Here, once the names of the objects read are resolved.
