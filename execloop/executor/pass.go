@@ -206,10 +206,24 @@ func (p *pass) wait() (Result, error) {
 	if p.alarmed {
 		select {
 		case <-p.ended:
-			p.alarm.Stop()
+			if !p.alarm.Stop() {
+				select { // a fired value that GODEBUG=asynctimerchan=1 keeps
+				case <-p.alarm.C:
+				default:
+				}
+			}
 			return p.outcome()
 		case <-p.alarm.C:
-			p.alarmState.Store(rung)
+			// Once the pass made a context, the tasks' checks (a runner's
+			// among them) read it and the contexts made from it, and it
+			// expires on a timer of its own: the run ends once they are
+			// done too. Its cancel function, called once it is done,
+			// returns when the cancellation under way has reached them.
+			if !p.alarmState.CompareAndSwap(quiet, rung) {
+				<-p.made.Done()
+				p.cancelMade()
+				p.alarmState.Store(rung)
+			}
 		}
 	} else {
 		select {

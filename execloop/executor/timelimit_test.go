@@ -188,6 +188,43 @@ func TestARunKeepsItsOwnTimeLimit(t *testing.T) {
 			}
 		})
 
+		t.Run(l.name+": once the run returned, the context its tasks received is done", func(t *testing.T) {
+			// The context made for the tasks expires on a timer of its own:
+			// a caller that returned at its alarm before that context was
+			// done would let a phase checking only it (a task with a
+			// timeout of its own runs on a goroutine that does) start after.
+			leaks := goleak.IgnoreCurrent()
+			for i := range 100 {
+				got := make(chan context.Context, 1)
+				release := make(chan struct{})
+				holds := executor.NewTask("holds", executor.TaskFuncs{
+					Timeout: time.Hour,
+					PerformAction: func(ctx context.Context) ([]executor.Task, error) {
+						got <- ctx
+						<-release // ignores its context
+						return nil, nil
+					},
+				})
+				exec, _ := limitedRun(time.Millisecond, 0, l.logged)
+				if err := exec.Run(repeat{holds}); err != context.DeadlineExceeded { //nolint:errorlint // as above
+					t.Fatalf("run %d: Run = %#v, want context.DeadlineExceeded itself", i, err)
+				}
+				var ctx context.Context
+				select {
+				case ctx = <-got:
+				default:
+					close(release)
+					continue // the limit passed before the task started
+				}
+				err := ctx.Err()
+				close(release)
+				if err == nil {
+					t.Fatalf("run %d: Run returned while the context of its task was not done", i)
+				}
+			}
+			goleak.VerifyNone(t, leaks)
+		})
+
 		t.Run(l.name+": a limit that passes at any moment ends the run cleanly", func(t *testing.T) {
 			// Limits that pass anywhere in a pass of quick tasks: in a
 			// phase, in the executor's work between phases, in Create.
