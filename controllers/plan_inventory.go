@@ -19,12 +19,14 @@ package controllers
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/execloop/executor"
 )
 
 // inventory returns the inventory entry of t's object, or nil.
@@ -75,6 +77,25 @@ func (p *planRun) record(t *taskSpec, live *unstructured.Unstructured, adopted b
 		p.plan.Status.Objects = append(p.plan.Status.Objects, entry)
 	}
 	return nil
+}
+
+// maxInventory is the most entries status.objects may hold (its MaxItems):
+// a status with one more is refused, and the object it would record is
+// lost to the plan.
+const maxInventory = 512
+
+// roomFor returns an error wrapping executor.ErrInProgress when applying
+// t's object would add an entry to a full inventory: the object waits to
+// be applied until prunes make room, rather than be applied and not
+// recorded. The inventory holds an entry per task at most, and the stale
+// entries of removed or re-pointed tasks until their prune is done.
+func (p *planRun) roomFor(t *taskSpec) error {
+	n := len(p.plan.Status.Objects)
+	if n < maxInventory || p.inventory(t) != nil {
+		return nil
+	}
+	return fmt.Errorf("the inventory (status.objects) is full, with %d objects, %d of them waiting to be pruned: %s waits to be applied until prunes make room: %w",
+		n, len(p.stale), t.describe(), executor.ErrInProgress)
 }
 
 // sortInventory gives each inventory entry the task that applies its object

@@ -17,10 +17,17 @@ limitations under the License.
 package controllers
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/execloop/executor"
 )
 
 func TestRemovalNamesAreUniqueAndFitTheStatus(t *testing.T) {
@@ -55,5 +62,44 @@ func TestRemovalNamesAreUniqueAndFitTheStatus(t *testing.T) {
 	}
 	if !strings.HasPrefix(na, "delete:"+strings.Repeat("t", 63)+"/ConfigMap/") {
 		t.Errorf("a cut name keeps its start: %q", na)
+	}
+}
+
+func TestAFullInventoryHoldsBackNewObjectsOnly(t *testing.T) {
+	entry := func(task, name string) execloopv1alpha1.AppliedObject {
+		return execloopv1alpha1.AppliedObject{Task: task, APIVersion: "v1", Kind: "ConfigMap", Namespace: "team-a", Name: name}
+	}
+	plan := &execloopv1alpha1.Plan{}
+	for i := range maxInventory - 1 {
+		plan.Status.Objects = append(plan.Status.Objects, entry("gone", fmt.Sprintf("old-%d", i)))
+	}
+	plan.Status.Objects = append(plan.Status.Objects, entry("config", "kept"))
+	spec := func(name string) *taskSpec {
+		return &taskSpec{
+			name: "config", kind: kindApply,
+			gvk: schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
+			key: types.NamespacedName{Namespace: "team-a", Name: name},
+		}
+	}
+	run := &planRun{plan: plan, stale: plan.Status.Objects[:maxInventory-1]}
+
+	if err := run.roomFor(spec("kept")); err != nil {
+		t.Errorf("an object with an entry is applied again whatever the count: %v", err)
+	}
+	fresh := spec("fresh")
+	run.state = map[string]*taskState{"config": {needsApply: true}}
+	// No client: the task must not reach the API server.
+	_, err := (&planTask{run: run, t: fresh}).PerformActionContext(context.Background())
+	if !errors.Is(err, executor.ErrInProgress) {
+		t.Fatalf("applying a new object to a full inventory: %v, want a wait", err)
+	}
+	want := "the inventory (status.objects) is full, with 512 objects, 511 of them waiting to be pruned: ConfigMap team-a/fresh waits to be applied until prunes make room"
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error = %q, want it to start with %q", err, want)
+	}
+
+	plan.Status.Objects = plan.Status.Objects[1:] // a prune made room
+	if err := run.roomFor(fresh); err != nil {
+		t.Errorf("with room for one more: %v", err)
 	}
 }

@@ -416,6 +416,11 @@ func (k *planTask) PreContext(ctx context.Context) error {
 // returns the tasks this one unblocks.
 func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
 	st := k.run.state[k.t.name]
+	if k.t.kind == kindApply && st.needsApply {
+		if err := k.run.roomFor(k.t); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case k.t.kind == kindApply && st.needsApply && k.t.createOnly:
 		if err := k.create(ctx, st); err != nil {

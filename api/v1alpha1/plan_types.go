@@ -405,7 +405,8 @@ type PlanStatus struct {
 
 	// objects are the objects the plan's tasks applied, one entry per
 	// object: up to one per task, and those of removed or re-pointed tasks
-	// until they are pruned.
+	// until they are pruned. When 512 entries are held, a task that would
+	// apply an object with no entry waits until prunes make room.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=512
