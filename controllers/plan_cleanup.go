@@ -92,19 +92,30 @@ func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 	var tasks []executor.Task
 	objs = slices.DeleteFunc(objs, func(obj execloopv1alpha1.AppliedObject) bool {
 		if orphan || obj.Release {
-			tasks = append(tasks, &releaseTask{name: removalName("release:", obj, c.plan.Status.Objects), plan: c.plan, id: c.id, mapper: c.mapper, obj: obj})
+			tasks = append(tasks, &releaseTask{name: c.taskName("release:", obj), plan: c.plan, id: c.id, mapper: c.mapper, obj: obj})
 			return true
 		}
 		return false
 	})
 	for _, obj := range deletableNow(c.plan, objs) {
-		k := &removal{name: removalName("delete:", obj, c.plan.Status.Objects), plan: c.plan, id: c.id, mapper: c.mapper, obj: obj}
+		k := &removal{name: c.taskName("delete:", obj), plan: c.plan, id: c.id, mapper: c.mapper, obj: obj}
 		if c.namespaceGoing {
 			k.giveUp = c.leftBehind
 		}
 		tasks = append(tasks, k)
 	}
 	return tasks, nil
+}
+
+// taskName is removalName for the cleanup, except that a task that had its
+// long name in an earlier pass keeps it once the other entries of its task
+// are gone: the cleanup lists no task names, so a status entry it stopped
+// reporting would stay, in progress, until the Plan is gone.
+func (c *cleanup) taskName(prefix string, obj execloopv1alpha1.AppliedObject) string {
+	if long := longRemovalName(prefix, obj); c.plan.Status.Task(long) != nil {
+		return long
+	}
+	return removalName(prefix, obj, c.plan.Status.Objects)
 }
 
 // Finished reports whether the inventory is empty after a pass in which

@@ -26,7 +26,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
-	"github.com/execloop/execloop/execloop/executor"
 )
 
 // inventory returns the inventory entry of t's object, or nil.
@@ -84,18 +83,18 @@ func (p *planRun) record(t *taskSpec, live *unstructured.Unstructured, adopted b
 // lost to the plan.
 const maxInventory = 512
 
-// roomFor returns an error wrapping executor.ErrInProgress when applying
-// t's object would add an entry to a full inventory: the object waits to
-// be applied until prunes make room, rather than be applied and not
-// recorded. The inventory holds an entry per task at most, and the stale
+// roomFor returns an error when applying t's object would add an entry to
+// a full inventory: the object waits to be applied until prunes make room,
+// rather than be applied and not recorded; in progress, until the task's
+// timeout passes (see waiting). The inventory holds an entry per task at most, and the stale
 // entries of removed or re-pointed tasks until their prune is done.
 func (p *planRun) roomFor(t *taskSpec) error {
 	n := len(p.plan.Status.Objects)
 	if n < maxInventory || p.inventory(t) != nil {
 		return nil
 	}
-	return fmt.Errorf("the inventory (status.objects) is full, with %d objects, %d of them waiting to be pruned: %s waits to be applied until prunes make room: %w",
-		n, len(p.stale), t.describe(), executor.ErrInProgress)
+	return p.waiting(t, fmt.Sprintf("not applied until the inventory has room (status.objects holds %d objects, its most, %d of them to be pruned: see the prune: tasks)",
+		n, len(p.stale)))
 }
 
 // sortInventory gives each inventory entry the task that applies its object
@@ -158,21 +157,31 @@ func sameKindAndName(t *taskSpec, obj execloopv1alpha1.AppliedObject) bool {
 
 // removalName names the task that prunes, deletes or releases obj, one of
 // the entries all: prefix and the task that applied it ("prune:config").
-// Entries of the same task (one that named another object twice while the
-// prune of the first waits on a finalizer) each get the object's kind and
-// name as well ("prune:config/ConfigMap/team-a/old"), so that each has a
-// status of its own; a name past the status's 253 characters ends in a
-// hash of the whole.
+// Entries of the same task (one that named another object while the prune
+// of the first waits on a finalizer) each get the long name instead (see
+// longRemovalName), so that each has a status of its own.
 func removalName(prefix string, obj execloopv1alpha1.AppliedObject, all []execloopv1alpha1.AppliedObject) string {
-	name, same := prefix+obj.Task, 0
+	same := 0
 	for _, o := range all {
 		if o.Task == obj.Task {
 			same++
 		}
 	}
 	if same > 1 {
-		name += "/" + obj.Kind + "/" + objectName(obj)
+		return longRemovalName(prefix, obj)
 	}
+	return prefix + obj.Task
+}
+
+// longRemovalName is removalName with the object's kind, group and name:
+// "prune:config/ConfigMap/team-a/old", "delete:gw/Gateway.example.com/web".
+// A name past the status's 253 characters ends in a hash of the whole.
+func longRemovalName(prefix string, obj execloopv1alpha1.AppliedObject) string {
+	kind := obj.Kind
+	if gv, _ := schema.ParseGroupVersion(obj.APIVersion); gv.Group != "" {
+		kind += "." + gv.Group
+	}
+	name := prefix + obj.Task + "/" + kind + "/" + objectName(obj)
 	const most = 253 // TaskStatus.Name's MaxLength
 	if len(name) <= most {
 		return name

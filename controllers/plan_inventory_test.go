@@ -20,14 +20,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop/executor"
+	"github.com/execloop/execloop/execloop/reconciler/status"
 )
 
 func TestRemovalNamesAreUniqueAndFitTheStatus(t *testing.T) {
@@ -50,6 +54,14 @@ func TestRemovalNamesAreUniqueAndFitTheStatus(t *testing.T) {
 		if got := removalName("prune:", *o, all); got != want {
 			t.Errorf("removalName(%s) = %q, want %q", o.Name, got, want)
 		}
+	}
+
+	// Entries that differ only by the group of their kind are two objects.
+	istio, gatewayAPI := obj("gw", "Gateway", "team-a", "web"), obj("gw", "Gateway", "team-a", "web")
+	istio.APIVersion, gatewayAPI.APIVersion = "networking.istio.io/v1", "gateway.networking.k8s.io/v1"
+	pair := []execloopv1alpha1.AppliedObject{istio, gatewayAPI}
+	if a, b := removalName("delete:", istio, pair), removalName("delete:", gatewayAPI, pair); a == b || a != "delete:gw/Gateway.networking.istio.io/team-a/web" {
+		t.Errorf("kinds of two groups: %q and %q, want distinct names with the group", a, b)
 	}
 
 	long := func(name string) execloopv1alpha1.AppliedObject {
@@ -93,13 +105,60 @@ func TestAFullInventoryHoldsBackNewObjectsOnly(t *testing.T) {
 	if !errors.Is(err, executor.ErrInProgress) {
 		t.Fatalf("applying a new object to a full inventory: %v, want a wait", err)
 	}
-	want := "the inventory (status.objects) is full, with 512 objects, 511 of them waiting to be pruned: ConfigMap team-a/fresh waits to be applied until prunes make room"
+	want := "waiting for ConfigMap team-a/fresh: not applied until the inventory has room (status.objects holds 512 objects, its most, 511 of them to be pruned: see the prune: tasks)"
 	if !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error = %q, want it to start with %q", err, want)
 	}
+	// The task's timeout bounds the wait, as it bounds any other.
+	now := time.Now()
+	fresh.timeout = time.Minute
+	run.now = func() time.Time { return now }
+	plan.Status.Tasks = []status.TaskStatus{{Name: "config", State: status.TaskInProgress, StartedTime: &metav1.Time{Time: now.Add(-2 * time.Minute)}}}
+	if err := run.roomFor(fresh); err == nil || errors.Is(err, executor.ErrInProgress) || !strings.Contains(err.Error(), "after the task's timeout of 1m0s") {
+		t.Errorf("past the task's timeout: %v, want a failure", err)
+	}
+	plan.Status.Tasks = nil
 
 	plan.Status.Objects = plan.Status.Objects[1:] // a prune made room
 	if err := run.roomFor(fresh); err != nil {
 		t.Errorf("with room for one more: %v", err)
+	}
+}
+
+func TestACleanupKeepsTheNameItGaveATask(t *testing.T) {
+	obj := func(name string) execloopv1alpha1.AppliedObject {
+		return execloopv1alpha1.AppliedObject{Task: "config", APIVersion: "v1", Kind: "ConfigMap", Namespace: "team-a", Name: name}
+	}
+	plan := &execloopv1alpha1.Plan{}
+	plan.Status.Objects = []execloopv1alpha1.AppliedObject{obj("first"), obj("third")}
+	c := newCleanup(plan, nil, nil)
+	names := func() []string {
+		tasks, err := c.CreateContext(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range tasks {
+			out = append(out, k.Name())
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := []string{"delete:config/ConfigMap/team-a/first", "delete:config/ConfigMap/team-a/third"}
+	if got := names(); !slices.Equal(got, want) {
+		t.Fatalf("first pass: %q, want %q", got, want)
+	}
+	// The pass recorded their statuses; third went, first is held.
+	for _, n := range want {
+		plan.Status.Tasks = append(plan.Status.Tasks, status.TaskStatus{Name: n, State: status.TaskInProgress})
+	}
+	plan.Status.Objects = plan.Status.Objects[:1]
+	if got := names(); !slices.Equal(got, want[:1]) {
+		t.Errorf("once first is the task's only entry: %q, want %q, the name its status has", got, want[:1])
+	}
+	// A Plan deleted with one entry per task keeps the short names.
+	plan.Status.Tasks = nil
+	if got := names(); !slices.Equal(got, []string{"delete:config"}) {
+		t.Errorf("a task's only entry: %q, want delete:config", got)
 	}
 }
