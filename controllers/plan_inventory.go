@@ -86,8 +86,9 @@ const maxInventory = 512
 // roomFor returns an error when applying t's object would add an entry to
 // a full inventory: the object waits to be applied until prunes make room,
 // rather than be applied and not recorded; in progress, until the task's
-// timeout passes (see waiting). The inventory holds an entry per task at most, and the stale
-// entries of removed or re-pointed tasks until their prune is done.
+// timeout passes (see waiting). The inventory holds an entry per task at
+// most, and the stale entries of removed or re-pointed tasks until their
+// prune is done.
 func (p *planRun) roomFor(t *taskSpec) error {
 	n := len(p.plan.Status.Objects)
 	if n < maxInventory || p.inventory(t) != nil {

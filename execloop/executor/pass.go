@@ -63,7 +63,8 @@ type pass struct {
 	// A run that keeps its own time limit (alarmed: see start) has no
 	// context of its own until code of the plan's or of a task's wants
 	// one (made, see context): the caller waits for its alarm, and once it
-	// rings, moves clock to rung, which the helper reads before each phase.
+	// rings, moves alarmState to rung, which the helper reads before each
+	// phase.
 	alarmed    bool
 	deadline   time.Time       // when the time limit ends
 	alarm      *time.Timer     // the caller's, kept with the pass in helperPasses
