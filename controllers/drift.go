@@ -252,15 +252,22 @@ func (key watchKey) selection() metav1.ListOptions {
 }
 
 // driftHandler wakes the Plan that applied an object someone else changed
-// or deleted, or whose values others read and that changed.
+// or deleted, or whose values others read and that changed, and the Plan
+// that held an object whose label now names another Plan: it reports the
+// takeover at its next pass.
 func (w *watcher) driftHandler() cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(oldObj, newObj any) {
 			o, n := asMeta(oldObj), asMeta(newObj)
-			if o == nil || n == nil || !changedBySomeone(o, n) && !valuesChanged(o, n) {
+			if o == nil || n == nil {
 				return
 			}
-			w.wake(n)
+			if o.GetLabels()[PlanUIDLabel] != n.GetLabels()[PlanUIDLabel] {
+				w.wake(o)
+			}
+			if changedBySomeone(o, n) || valuesChanged(o, n) {
+				w.wake(n)
+			}
 		},
 		DeleteFunc: func(obj any) {
 			if m := asMeta(obj); m != nil {

@@ -31,10 +31,10 @@ import (
 // plans apply to, the watcher keeps a metadata-only watch of every object,
 // as the plan's identity (the same RBAC: list and watch of the resource),
 // and an object that its synced cache does not hold is taken as absent
-// without a read. As with a read, an object someone creates between the
-// cache's view and the apply is not seen; the window is the watch's delay.
-// Tasks under adoptionPolicy Refuse, which must never write to such an
-// object, still read first.
+// without a read. An object someone creates between the cache's view and
+// the apply is not taken over all the same: the apply of an object taken
+// as absent can only create it (plan_claim.go). Tasks under adoptionPolicy
+// Refuse still read first, which spares them a refused apply.
 
 // existsKeyOf is the key of the metadata-only watch of every object of
 // mapping's resource in namespace, as id.

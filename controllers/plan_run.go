@@ -403,11 +403,8 @@ func (k *planTask) PreContext(ctx context.Context) error {
 	if st.err != nil {
 		return st.err
 	}
-	if k.t.kind == kindApply && st.live != nil {
-		if owner := st.live.GetLabels()[PlanUIDLabel]; owner != "" && owner != string(k.run.plan.UID) {
-			return fmt.Errorf("%s is managed by another Plan (%s): two Plans must not apply the same object",
-				k.t.describe(), st.live.GetAnnotations()[PlanAnnotation])
-		}
+	if k.t.kind == kindApply {
+		return k.run.anotherPlans(k.t, st.live)
 	}
 	return nil
 }
@@ -458,14 +455,39 @@ func (k *planTask) create(ctx context.Context, st *taskState) error {
 
 // apply applies the task's object: adopting one that is there and not the
 // plan's (or refusing it, under adoptionPolicy Refuse), marking one whose
-// values other tasks read, and recording it in the inventory.
+// values other tasks read, and recording it in the inventory. The apply
+// claims the object the pass judged (plan_claim.go); when the object
+// turns out to be another, it is read and judged again, and applied again
+// once.
 func (k *planTask) apply(ctx context.Context, st *taskState) error {
+	err := k.applyClaimed(ctx, st)
+	if !claimLost(err) {
+		return err
+	}
+	live, err := k.contested(ctx)
+	if err != nil {
+		return err
+	}
+	st.live = live
+	if err := k.applyClaimed(ctx, st); !claimLost(err) {
+		return err
+	}
+	return fmt.Errorf("%s changed again while it was applied; the next pass judges it afresh: %w", k.t.describe(), executor.ErrInProgress)
+}
+
+// applyClaimed applies the task's object, claimed as st.live, and records
+// it. A lost claim is returned as the API server's error, as is.
+func (k *planTask) applyClaimed(ctx context.Context, st *taskState) error {
 	applied, adopted, err := k.run.toApply(k.t, st)
 	if err != nil {
 		return err
 	}
+	claim(applied, st.live, adopted)
 	err = k.run.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
 		client.FieldOwner(FieldManager), client.ForceOwnership)
+	if claimLost(err) {
+		return err
+	}
 	if fields := immutableFields(err); len(fields) > 0 && st.live != nil {
 		return k.immutable(ctx, st, fields)
 	}
