@@ -112,7 +112,7 @@ var _ = BeforeSuite(func() {
 		// The Plans' own requests (as the operator or a ServiceAccount) go
 		// through applyHooks, which specs use to act between a Plan's
 		// read of an object and its apply.
-		Config:   applyHooks.wrap(cfg),
+		Config:                  applyHooks.wrap(cfg),
 		Defaults:                execloop.Options{SleepBetweenRuns: suiteSleep, ErrorsToTolerate: suiteTolerate},
 		MaxConcurrentReconciles: 4,
 		// Failed tasks back off from suiteSleep up to this, so that what
