@@ -37,8 +37,10 @@ const celCacheSize = 1024
 var (
 	// readyWhenPrograms: readyWhen and failedWhen, over the live object.
 	readyWhenPrograms = newProgramCache(objectEnv, true)
-	// manifestPrograms: the ${...} of manifests and target names.
-	manifestPrograms = newProgramCache(manifestEnv, false)
+	// manifestPrograms: the ${...} of manifests and target names, whose
+	// evaluations are tracked: what a value was computed from tells
+	// whether it came from a Secret (redact.go).
+	manifestPrograms = newProgramCache(manifestEnv, false, cel.EvalOptions(cel.OptTrackState))
 	// conditionPrograms: includeWhen, over the variables of manifests.
 	conditionPrograms = newProgramCache(manifestEnv, true)
 )
@@ -61,7 +63,8 @@ var manifestEnv = sync.OnceValues(func() (*cel.Env, error) {
 // programCache compiles the expressions of one environment, once each.
 type programCache struct {
 	env      func() (*cel.Env, error)
-	boolean  bool // the expressions must give a bool
+	boolean  bool                // the expressions must give a bool
+	options  []cel.ProgramOption // besides the cost limit
 	mu       sync.Mutex
 	compiled map[string]compiledExpr
 }
@@ -73,8 +76,8 @@ type compiledExpr struct {
 	refs []string
 }
 
-func newProgramCache(env func() (*cel.Env, error), boolean bool) *programCache {
-	return &programCache{env: env, boolean: boolean, compiled: map[string]compiledExpr{}}
+func newProgramCache(env func() (*cel.Env, error), boolean bool, options ...cel.ProgramOption) *programCache {
+	return &programCache{env: env, boolean: boolean, options: options, compiled: map[string]compiledExpr{}}
 }
 
 // compile returns the program of an expression and the tasks it reads, or
@@ -100,7 +103,7 @@ func (c *programCache) compile(expr string) (compiledExpr, error) {
 	if err != nil {
 		return compiledExpr{}, err
 	}
-	prog, err := env.Program(ast, cel.CostLimit(celCostLimit), cel.InterruptCheckFrequency(100))
+	prog, err := env.Program(ast, append([]cel.ProgramOption{cel.CostLimit(celCostLimit), cel.InterruptCheckFrequency(100)}, c.options...)...)
 	if err != nil {
 		return compiledExpr{}, err
 	}

@@ -224,7 +224,7 @@ func FuzzManifestExpressions(f *testing.F) {
 			tasks[r] = map[string]any{"object": live}
 		}
 		vars := map[string]any{"plan": map[string]any{"metadata": map[string]any{"name": "fuzz", "namespace": "ns"}}, "tasks": tasks}
-		out, err := tmpl.resolve(context.Background(), manifest, vars)
+		out, _, err := tmpl.resolve(context.Background(), manifest, vars, nil)
 		var missing *missingValue
 		switch {
 		case errors.As(err, &missing):

@@ -72,6 +72,10 @@ type taskSpec struct {
 	adoption   execloopv1alpha1.AdoptionPolicy // of the task, or else of the plan; Release when neither says
 	after      []*taskSpec
 	dependents []*taskSpec
+
+	// fromSecrets is what its expressions computed from Secrets in this
+	// pass (redact.go).
+	fromSecrets fromSecrets
 }
 
 // exprRefs are the names of the tasks t's expressions read: its

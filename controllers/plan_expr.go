@@ -290,7 +290,8 @@ func (p *planRun) fill(ctx context.Context, t *taskSpec) error {
 	if err != nil {
 		return err
 	}
-	m, err := t.tmpl.resolve(ctx, t.raw.Object, vars)
+	m, from, err := t.tmpl.resolve(ctx, t.raw.Object, vars, p.secretsRead(t))
+	t.fromSecrets = from
 	var missing *missingValue
 	switch {
 	case errors.As(err, &missing):
@@ -380,43 +381,52 @@ func planVariable(p *execloopv1alpha1.Plan) map[string]any {
 // resolve returns a copy of manifest with the values of the template's
 // fields, evaluated with vars. A value not there yet is a *missingValue; a
 // value of a type its place cannot take is an error naming the field and
-// the expression.
-func (tmpl *template) resolve(ctx context.Context, manifest map[string]any, vars map[string]any) (map[string]any, error) {
+// the expression. The fields an expression computed from one of secrets
+// (the values of Secrets that vars hold; nil for none), and the results
+// of those expressions, are in from, also when an error stopped it.
+func (tmpl *template) resolve(ctx context.Context, manifest map[string]any, vars map[string]any, secrets *secretValues) (_ map[string]any, from fromSecrets, _ error) {
 	out := runtime.DeepCopyJSON(manifest)
 	for _, f := range tmpl.fields {
-		v, err := f.value(ctx, vars)
+		v, err := f.value(ctx, vars, secrets, &from)
 		if err != nil {
-			return nil, err
+			return nil, from, err
 		}
 		setPath(out, f.path, v)
 	}
-	return out, nil
+	return out, from, nil
 }
 
-func (f *exprField) value(ctx context.Context, vars map[string]any) (any, error) {
+func (f *exprField) value(ctx context.Context, vars map[string]any, secrets *secretValues, from *fromSecrets) (any, error) {
 	var text strings.Builder
 	for _, p := range f.parts {
 		if p.expr == "" {
 			text.WriteString(p.text)
 			continue
 		}
-		out, _, err := p.prog.ContextEval(ctx, vars)
+		out, details, err := p.prog.ContextEval(ctx, vars)
 		if err != nil {
 			if notThereYet(err) {
 				return nil, &missingValue{at: f.at, expr: p.expr, cause: err}
 			}
 			return nil, fmt.Errorf("%s: ${%s}: %w", f.at, p.expr, err)
 		}
+		secret := secrets.met(details, out)
 		if f.whole {
 			v, err := jsonOf(out)
 			if err != nil {
 				return nil, fmt.Errorf("%s: ${%s} gives a %s, which a manifest cannot hold", f.at, p.expr, out.Type().TypeName())
+			}
+			if secret || secrets.holdsLeaf(v) { // a map or a list of a Secret's values
+				from.record(f.path, v)
 			}
 			return v, nil
 		}
 		s, ok := textOf(out)
 		if !ok {
 			return nil, fmt.Errorf("%s: ${%s} gives a %s, which cannot be part of a string", f.at, p.expr, out.Type().TypeName())
+		}
+		if secret {
+			from.record(f.path, s)
 		}
 		text.WriteString(s)
 	}

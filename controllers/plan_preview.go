@@ -71,7 +71,9 @@ type TaskPreview struct {
 	// Live and Planned are the object as it is and as the apply would
 	// leave it (the API server's dry run), without managedFields, uid,
 	// resourceVersion, generation and creationTimestamp; nil when absent.
-	// A Secret's values are masked.
+	// What came from a Secret is masked ("***"): a Secret's values, in any
+	// object a field an expression computed from a Secret's value, and
+	// such values wherever they show, in Object and Reason too.
 	Live, Planned *unstructured.Unstructured
 }
 
@@ -137,6 +139,7 @@ func (pv *Previewer) Preview(ctx context.Context, p *execloopv1alpha1.Plan) ([]T
 			out = append(out, *pr)
 		}
 	}
+	run.redactPreviews(out)
 	return out, nil
 }
 
@@ -148,9 +151,6 @@ func (p *planRun) preview(ctx context.Context, t *taskSpec, st *taskState) TaskP
 	}
 	pr.Live = forPreview(st.live)
 	p.judgePreview(ctx, t, st, &pr)
-	if pr.Planned == nil { // every path but a dry run, which masked both
-		maskSecret(pr.Live, nil)
-	}
 	return pr
 }
 
@@ -196,7 +196,6 @@ func (p *planRun) previewApply(ctx context.Context, t *taskSpec, st *taskState, 
 		return
 	}
 	pr.Planned = forPreview(applied)
-	maskSecret(pr.Live, pr.Planned)
 	switch {
 	case st.live == nil:
 		pr.Action = ActionCreate
@@ -224,7 +223,6 @@ func (p *planRun) previewPrune(ctx context.Context, obj execloopv1alpha1.Applied
 		return nil, nil
 	}
 	pr.Live = forPreview(live)
-	maskSecret(pr.Live, nil)
 	if obj.Release {
 		pr.Reason = "let go, not deleted: the plan adopted it and adoptionPolicy is Release"
 	} else {
@@ -270,65 +268,4 @@ func forPreview(obj *unstructured.Unstructured) *unstructured.Unstructured {
 // equalObjects compares two objects as previewed.
 func equalObjects(a, b *unstructured.Unstructured) bool {
 	return apiequality.Semantic.DeepEqual(a.Object, b.Object)
-}
-
-// masked stands for a Secret's value in a preview.
-const masked = "***"
-
-// lastApplied is the annotation in which kubectl apply keeps the object it
-// applied.
-const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
-
-// maskSecret replaces the values of a Secret's data in live and planned
-// (either may be nil) with "***", telling a changed value by
-// "*** (before)" and "*** (after)", as kubectl diff does: a preview shows
-// which keys change, never what they hold.
-func maskSecret(live, planned *unstructured.Unstructured) {
-	isSecret := func(u *unstructured.Unstructured) bool {
-		return u != nil && u.GetKind() == "Secret" && u.GroupVersionKind().Group == ""
-	}
-	if !isSecret(live) && !isSecret(planned) {
-		return
-	}
-	for _, u := range []*unstructured.Unstructured{live, planned} {
-		if isSecret(u) {
-			// kubectl apply keeps the whole Secret, values and all, here.
-			unstructured.RemoveNestedField(u.Object, "metadata", "annotations", lastApplied)
-			if len(u.GetAnnotations()) == 0 {
-				unstructured.RemoveNestedField(u.Object, "metadata", "annotations")
-			}
-		}
-	}
-	values := func(u *unstructured.Unstructured, field string) map[string]any {
-		if !isSecret(u) {
-			return nil
-		}
-		m, _, _ := unstructured.NestedMap(u.Object, field)
-		return m
-	}
-	for _, field := range []string{"data", "stringData"} {
-		before, after := values(live, field), values(planned, field)
-		for k, v := range before {
-			w, ok := after[k]
-			switch {
-			case ok && apiequality.Semantic.DeepEqual(v, w):
-				before[k], after[k] = masked, masked
-			case ok:
-				before[k], after[k] = "*** (before)", "*** (after)"
-			default:
-				before[k] = masked
-			}
-		}
-		for k := range after {
-			if _, ok := before[k]; !ok {
-				after[k] = masked
-			}
-		}
-		if before != nil {
-			_ = unstructured.SetNestedMap(live.Object, before, field)
-		}
-		if after != nil {
-			_ = unstructured.SetNestedMap(planned.Object, after, field)
-		}
-	}
 }

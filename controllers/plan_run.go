@@ -125,7 +125,7 @@ func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 		// Here, once the names of the objects read are resolved.
 		p.watcher.retain(client.ObjectKeyFromObject(p.plan), p.watchKeys())
 	}
-	return out, nil
+	return redacting(p, out), nil
 }
 
 // watchKeys are the watches the plan's passes read through: two per

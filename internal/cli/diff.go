@@ -63,7 +63,9 @@ Each task is marked create, update, unchanged, delete, prune (an object the
 Plan applied that no task applies any more), skipped (includeWhen is false),
 blocked (it waits for a task, a kind or a value not there yet), denied (with
 the verb and the resource) or failed; a unified diff follows for each
-change. A Secret's values are masked.
+change. What came from a Secret is masked: a Secret's values, and in any
+object a field an expression computed from one (on both sides of the
+diff), and such values wherever else they show.
 
 A Plan from a file is first applied as a dry run as you, so the API server
 checks and defaults it; one already in the cluster keeps its status, so

@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -58,6 +59,8 @@ var (
 	k8sClient  client.Client
 	kubeconfig string
 	mgrDone    chan struct{}
+	// managerLog is what the manager logged, as it logs it.
+	managerLog = &syncBuffer{}
 )
 
 func TestCLI(t *testing.T) {
@@ -68,7 +71,7 @@ func TestCLI(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	logf.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(GinkgoWriter, managerLog)), zap.UseDevMode(true)))
 	ctx, cancel = context.WithCancel(context.TODO())
 	testEnv = &envtest.Environment{
 		CRDDirectoryPaths:        []string{filepath.Join("..", "..", "config", "crd", "bases")},

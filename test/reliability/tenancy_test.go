@@ -34,10 +34,14 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/controllers"
 )
 
 // secretValue must never show in a log line, an event or a status.
@@ -181,18 +185,44 @@ func TestTenancy(t *testing.T) {
 	if err := k8sClient.Create(ctx, own); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Minute, "bad-secret Stalled", func() (bool, string) {
-		p := &execloopv1alpha1.Plan{}
-		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(own), p); err != nil {
-			return false, err.Error()
+	// A Secret's value, read by a wait task and used as stored and as an
+	// expression changed it, in Services the API server refuses, quoting
+	// the value: the refusal must carry neither.
+	sentinel := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: a, Name: "sentinel"}, Data: map[string][]byte{"password": []byte(secretValue)}}
+	if err := k8sClient.Create(ctx, sentinel); err != nil {
+		t.Fatal(err)
+	}
+	externalName := func(name, value string) execloopv1alpha1.PlanTask {
+		return execloopv1alpha1.PlanTask{Name: name, Apply: rawObject(map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": name},
+			"spec": map[string]any{"type": "ExternalName", "externalName": value}})}
+	}
+	refused := &execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: a, Name: "refused-secret-value"},
+		Spec: execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "creds", Wait: ref("Secret", "", sentinel.Name)},
+			externalName("stored", "${tasks.creds.object.data.password}"),
+			externalName("derived", "${string(base64.decode(tasks.creds.object.data.password)).upperAscii()}"),
+		}}}
+	if err := k8sClient.Create(ctx, refused); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*execloopv1alpha1.Plan{own, refused} {
+		waitFor(t, time.Minute, p.Name+" Stalled", func() (bool, string) {
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
+				return false, err.Error()
+			}
+			return p.Status.IsStalled(p.Generation), string(p.Status.Phase)
+		})
+	}
+	for _, task := range []string{"stored", "derived"} {
+		if ts := refused.Status.Task(task); ts == nil || !strings.Contains(ts.Message, `spec.externalName: Invalid value: "***"`) {
+			t.Errorf("task %s of the refused Plan: its message does not name the field and the masked value: %+v", task, ts)
 		}
-		return p.Status.IsStalled(p.Generation), string(p.Status.Phase)
-	})
+	}
 
 	// A stall's event and the log line of its error are written after its
 	// status: wait for them, or the search below may run before they exist
 	// and find nothing in them.
-	stalledPlans := []client.ObjectKey{client.ObjectKeyFromObject(own)}
+	stalledPlans := []client.ObjectKey{client.ObjectKeyFromObject(own), client.ObjectKeyFromObject(refused)}
 	for name, at := range attempts {
 		stalledPlans = append(stalledPlans, client.ObjectKey{Namespace: at.ns, Name: name})
 	}
@@ -215,10 +245,13 @@ func TestTenancy(t *testing.T) {
 		return true, ""
 	})
 
-	// The secret's value shows nowhere: logs, events, statuses.
+	// The secret's value shows nowhere: logs, events, statuses, previews.
 	leaks := 0
-	needles := []string{secretValue, base64.StdEncoding.EncodeToString([]byte(secretValue))}
+	needles := []string{secretValue, base64.StdEncoding.EncodeToString([]byte(secretValue)), strings.ToUpper(secretValue)}
 	haystacks := map[string]string{"the manager's logs": logs.String()}
+	for name, text := range secretPreviews(t, a, refused, sentinel.Name) {
+		haystacks[name] = text
+	}
 	for _, ns := range []string{a, c} {
 		var events eventsv1.EventList
 		if err := k8sClient.List(ctx, &events, client.InNamespace(ns)); err != nil {
@@ -257,5 +290,62 @@ func TestTenancy(t *testing.T) {
 	figures.add(section, "")
 	figures.add(section, "A Plan in C that names no ServiceAccount converged as C's `deployer` (it may work with ConfigMaps), and was denied a Secret the operator itself could have written: `--default-service-account` forces impersonation.")
 	figures.add(section, "")
-	figures.add(section, "Secrets: the value of a Secret that plans tried to apply (denied, and refused by the API server as invalid) was searched for, as is and base64-encoded, in %d places (the managers' debug logs, the events and the status of every Plan): found **%d** times.", len(haystacks), leaks)
+	figures.add(section, "Secrets: the value of a Secret that plans tried to apply (denied, and refused by the API server as invalid), and of one a plan read and used, as stored and as an expression changed it, in Services the API server refused quoting it, was searched for, as is, base64-encoded and changed, in %d places (the managers' debug logs, the events and the status of every Plan, the previews of the refused Plan and of a ConfigMap holding a DSN computed from the value): found **%d** times.", len(haystacks), leaks)
+}
+
+// secretPreviews previews, as kubectl execloop diff does, the refused Plan
+// and a Plan (a dry run, not created) whose ConfigMap holds a DSN computed
+// from the value of the Secret named secret, over a ConfigMap that holds
+// one already; it returns each preview as text, by where it comes from.
+func secretPreviews(t *testing.T, ns string, refused *execloopv1alpha1.Plan, secret string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	dsn := func(user, password string) string { return "postgres://" + user + ":" + password + "@db:5432/app" }
+	live := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "dsn"}, Data: map[string]string{"dsn": dsn("app", secretValue)}}
+	if err := k8sClient.Create(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	derived := &execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "derived-preview"},
+		Spec: execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "creds", Wait: &execloopv1alpha1.ObjectReference{APIVersion: "v1", Kind: "Secret", Name: secret}},
+			configMapTask("dsn", nil, map[string]any{"dsn": dsn("admin", "${string(base64.decode(tasks.creds.object.data.password))}")}),
+		}}}
+	if err := k8sClient.Create(ctx, derived, client.DryRunAll); err != nil { // as the plugin does with a file
+		t.Fatal(err)
+	}
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv := &controllers.Previewer{Config: cfg, Scheme: scheme, Mapper: mapper}
+	texts := map[string]string{}
+	for _, c := range []struct {
+		plan *execloopv1alpha1.Plan
+		task string
+		want controllers.Action
+	}{{refused, "derived", controllers.ActionFailed}, {derived, "dsn", controllers.ActionUpdate}} {
+		previews, err := pv.Preview(ctx, c.plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, pr := range previews {
+			fmt.Fprintf(&b, "%s %s %s: %s\n", pr.Action, pr.Task, pr.Object, pr.Reason)
+			for _, obj := range []*unstructured.Unstructured{pr.Live, pr.Planned} {
+				if obj != nil {
+					j, _ := json.Marshal(obj.Object)
+					fmt.Fprintf(&b, "%s\n", j)
+				}
+			}
+			if pr.Task == c.task && pr.Action != c.want {
+				t.Errorf("the preview of Plan %s: task %s would %s, not %s: the search proves nothing\n%s", c.plan.Name, pr.Task, pr.Action, c.want, b.String())
+			}
+		}
+		texts["the preview of Plan "+ns+"/"+c.plan.Name] = b.String()
+	}
+	return texts
 }

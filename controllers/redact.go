@@ -1,0 +1,487 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/execloop/execloop/execloop/executor"
+)
+
+// Values read from Secrets never leave a pass in clear.
+//
+// A pass reads Secrets (a wait task's object, an apply task's) and its
+// expressions compute values from them. Everything the pass writes out goes
+// through one redaction step, the secretValues of the pass
+// (planRun.secretValues):
+//
+//   - the errors of its tasks (redactedTask), which are all that the
+//     status (status.tasks[].message, the conditions), the events and the
+//     log lines of a pass say about a task;
+//   - its previews (planRun.redactPreviews): the reasons, and the live and
+//     planned objects kubectl execloop diff shows.
+//
+// It replaces with "***" every value of the pass's secretValues: each value
+// of the data and stringData of every Secret the pass read or applies,
+// decoded and as stored (base64); and the result of every expression
+// whose evaluation met such a value (fromSecrets). In a preview, a field an
+// expression computed from a Secret, and a Secret's values, are masked as a
+// whole, on the live side too: "*** (before)" and "*** (after)" when they
+// differ, so a changed value shows as changed.
+//
+// Values shorter than minSecretLen (4) bytes are not masked, nor their
+// base64: replacing every "1" or "on" in a message would make it
+// unreadable and hide almost nothing.
+// The mask replaces a value wherever it occurs in a text, so a Secret value
+// that is also an ordinary word ("default", say) is masked where the word
+// shows.
+
+// minSecretLen is the length, in bytes, from which a value read from a
+// Secret is masked. Shorter values stay as they are.
+const minSecretLen = 4
+
+// secretValues are the values to mask: those of Secrets, and those computed
+// from them. The zero value holds none and is ready to use.
+type secretValues struct {
+	set map[string]struct{}
+}
+
+// add adds v, unless it is shorter than minSecretLen.
+func (s *secretValues) add(v string) {
+	if len(v) < minSecretLen {
+		return
+	}
+	if s.set == nil {
+		s.set = map[string]struct{}{}
+	}
+	s.set[v] = struct{}{}
+}
+
+// addSecret adds the values of obj when it is a Secret: each value of its
+// data and stringData, decoded and as stored (base64). A value shorter than
+// minSecretLen is left out in both forms.
+func (s *secretValues) addSecret(obj *unstructured.Unstructured) {
+	if !isSecret(obj) {
+		return
+	}
+	addBoth := func(value string) {
+		if len(value) >= minSecretLen {
+			s.add(value)
+			s.add(base64.StdEncoding.EncodeToString([]byte(value)))
+		}
+	}
+	data, _, _ := unstructured.NestedMap(obj.Object, "data")
+	for _, v := range data {
+		if str, ok := v.(string); ok {
+			if b, err := base64.StdEncoding.DecodeString(str); err == nil {
+				addBoth(string(b))
+			} else {
+				s.add(str)
+			}
+		}
+	}
+	stringData, _, _ := unstructured.NestedMap(obj.Object, "stringData")
+	for _, v := range stringData {
+		if str, ok := v.(string); ok {
+			addBoth(str)
+		}
+	}
+}
+
+// addAll adds the values of o.
+func (s *secretValues) addAll(o *secretValues) {
+	for v := range o.set {
+		s.add(v)
+	}
+}
+
+// addLeaves adds the strings of a JSON value: a string, or those in a map
+// or a list.
+func (s *secretValues) addLeaves(v any) {
+	switch x := v.(type) {
+	case string:
+		s.add(x)
+	case map[string]any:
+		for _, e := range x {
+			s.addLeaves(e)
+		}
+	case []any:
+		for _, e := range x {
+			s.addLeaves(e)
+		}
+	}
+}
+
+// holds reports whether text holds one of the values.
+func (s *secretValues) holds(text string) bool {
+	for v := range s.set {
+		if strings.Contains(text, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsLeaf reports whether a string of a JSON value holds one of the
+// values.
+func (s *secretValues) holdsLeaf(v any) bool {
+	if s == nil {
+		return false
+	}
+	switch x := v.(type) {
+	case string:
+		return s.holds(x)
+	case map[string]any:
+		for _, e := range x {
+			if s.holdsLeaf(e) {
+				return true
+			}
+		}
+	case []any:
+		return slices.ContainsFunc(x, s.holdsLeaf)
+	}
+	return false
+}
+
+// met reports whether an evaluation met one of the values: a string or
+// bytes value it computed on the way (CEL's tracked state, with
+// cel.OptTrackState) or its result holds one. To use a Secret's value, an
+// expression selects it (tasks.creds.object.data.password), and that step's
+// value is tracked; whatever it computes from there is derived from it.
+func (s *secretValues) met(details *cel.EvalDetails, out ref.Val) bool {
+	if s == nil || len(s.set) == 0 {
+		return false
+	}
+	scalar := func(v ref.Val) bool {
+		switch x := v.(type) {
+		case types.String:
+			return s.holds(string(x))
+		case types.Bytes:
+			return s.holds(string(x))
+		}
+		return false
+	}
+	if details != nil && details.State() != nil {
+		state := details.State()
+		for _, id := range state.IDs() {
+			if v, ok := state.Value(id); ok && scalar(v) {
+				return true
+			}
+		}
+	}
+	return out != nil && scalar(out)
+}
+
+// mask returns text with every value replaced by masked; a longer value
+// goes first where two overlap.
+func (s *secretValues) mask(text string) string {
+	if len(s.set) == 0 || !s.holds(text) {
+		return text
+	}
+	values := slices.SortedFunc(maps.Keys(s.set), func(a, b string) int {
+		return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b))
+	})
+	pairs := make([]string, 0, 2*len(values))
+	for _, v := range values {
+		pairs = append(pairs, v, masked)
+	}
+	return strings.NewReplacer(pairs...).Replace(text)
+}
+
+// maskStrings masks the values in every string of a JSON value, in place.
+func (s *secretValues) maskStrings(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if str, ok := e.(string); ok {
+				x[k] = s.mask(str)
+			} else {
+				s.maskStrings(e)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if str, ok := e.(string); ok {
+				x[i] = s.mask(str)
+			} else {
+				s.maskStrings(e)
+			}
+		}
+	}
+}
+
+// isSecret reports whether obj is a core Secret.
+func isSecret(obj *unstructured.Unstructured) bool {
+	return obj != nil && obj.GetKind() == "Secret" && obj.GroupVersionKind().Group == ""
+}
+
+// fromSecrets is what, in this pass, a task's expressions computed from
+// values of Secrets.
+type fromSecrets struct {
+	// paths are the fields of the manifest whose values were computed
+	// from a Secret, as exprField.path.
+	paths [][]any
+	// values are the results of the expressions that computed them.
+	values secretValues
+}
+
+// record records that the field at path holds v, computed from a
+// Secret: a string, or a JSON value whose strings are added.
+func (f *fromSecrets) record(path []any, v any) {
+	if n := len(f.paths); n == 0 || !slices.Equal(f.paths[n-1], path) {
+		f.paths = append(f.paths, path)
+	}
+	f.values.addLeaves(v)
+}
+
+// secretValues are the values the pass masks: those of every Secret it
+// read or applies, and those its expressions computed from them.
+func (p *planRun) secretValues() *secretValues {
+	s := &secretValues{}
+	for _, t := range p.tasks {
+		if st := p.state[t.name]; st != nil {
+			s.addSecret(st.live)
+		}
+		s.addSecret(t.manifest)
+		s.addAll(&t.fromSecrets.values)
+	}
+	return s
+}
+
+// secretsRead are the values of Secrets that t's expressions may meet: those
+// of the objects of the tasks they read that are Secrets, and those that
+// these tasks' own expressions computed from Secrets in this pass.
+func (p *planRun) secretsRead(t *taskSpec) *secretValues {
+	s := &secretValues{}
+	for _, r := range t.refs {
+		if st := p.state[r.name]; st != nil {
+			s.addSecret(st.live)
+		}
+		s.addAll(&r.fromSecrets.values)
+	}
+	return s
+}
+
+// redact returns err with the pass's secretValues masked in its message.
+// errors.Is and errors.As still reach what err wraps; only its text
+// changes.
+func (p *planRun) redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := p.secretValues().mask(err.Error())
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+// redactedError is an error whose message has values of Secrets masked.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactedTask runs a task of a pass, and masks the pass's secretValues in
+// the errors it returns; the tasks it returns are redactedTasks too.
+type redactedTask struct {
+	executor.ContextTask
+	run *planRun
+}
+
+var (
+	_ executor.ContextTask = (*redactedTask)(nil)
+	_ executor.TimeoutTask = (*redactedTask)(nil)
+	// The tasks of a pass, which redacting wraps.
+	_ = []executor.ContextTask{(*planTask)(nil), (*removal)(nil), (*releaseTask)(nil)}
+)
+
+// redacting wraps the tasks of a pass of p, each a ContextTask, in
+// redactedTasks.
+func redacting(p *planRun, tasks []executor.Task) []executor.Task {
+	for i, t := range tasks {
+		tasks[i] = &redactedTask{ContextTask: t.(executor.ContextTask), run: p}
+	}
+	return tasks
+}
+
+// Timeout is the task's own, if it has one; zero (no limit) otherwise.
+func (r *redactedTask) Timeout() time.Duration {
+	if t, ok := r.ContextTask.(executor.TimeoutTask); ok {
+		return t.Timeout()
+	}
+	return 0
+}
+
+func (r *redactedTask) Pre() error { return r.PreContext(context.Background()) }
+func (r *redactedTask) PerformAction() ([]executor.Task, error) {
+	return r.PerformActionContext(context.Background())
+}
+func (r *redactedTask) Post() error { return r.PostContext(context.Background()) }
+
+func (r *redactedTask) PreContext(ctx context.Context) error {
+	return r.run.redact(r.ContextTask.PreContext(ctx))
+}
+
+func (r *redactedTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
+	children, err := r.ContextTask.PerformActionContext(ctx)
+	return redacting(r.run, children), r.run.redact(err)
+}
+
+func (r *redactedTask) PostContext(ctx context.Context) error {
+	return r.run.redact(r.ContextTask.PostContext(ctx))
+}
+
+// redactPreviews masks, in the previews of p, what came from Secrets: in
+// the live and planned objects, a Secret's values and the fields the
+// task's expressions computed from Secrets, each as a whole (maskFields);
+// then, in every string of the objects and in the names and reasons, the
+// pass's secretValues and the values of the Secrets the previews show.
+func (p *planRun) redactPreviews(previews []TaskPreview) {
+	s := p.secretValues()
+	for _, pr := range previews {
+		s.addSecret(pr.Live)
+		s.addSecret(pr.Planned)
+	}
+	for i := range previews {
+		pr := &previews[i]
+		paths := secretPaths(pr.Live, pr.Planned)
+		if t := p.task(pr.Task); t != nil && t.kind == kindApply && pr.Action != ActionPrune {
+			paths = append(paths, t.fromSecrets.paths...)
+		}
+		maskFields(pr.Live, pr.Planned, paths)
+		for _, u := range []*unstructured.Unstructured{pr.Live, pr.Planned} {
+			if u != nil {
+				s.maskStrings(u.Object)
+			}
+		}
+		pr.Object, pr.Reason = s.mask(pr.Object), s.mask(pr.Reason)
+	}
+}
+
+// task returns p's task of that name; nil when there is none.
+func (p *planRun) task(name string) *taskSpec {
+	for _, t := range p.tasks {
+		if t.name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// masked stands for a value read from a Secret.
+const masked = "***"
+
+// lastApplied is the annotation in which kubectl apply keeps the object it
+// applied.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// secretPaths are the paths of the values of a Secret's data and
+// stringData, in live or planned (either may be nil, or not a Secret).
+func secretPaths(live, planned *unstructured.Unstructured) [][]any {
+	var paths [][]any
+	for _, field := range []string{"data", "stringData"} {
+		keys := map[string]struct{}{}
+		for _, u := range []*unstructured.Unstructured{live, planned} {
+			if isSecret(u) {
+				m, _, _ := unstructured.NestedMap(u.Object, field)
+				for k := range m {
+					keys[k] = struct{}{}
+				}
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
+			paths = append(paths, []any{field, k})
+		}
+	}
+	return paths
+}
+
+// maskFields replaces the values at paths in live and planned (either may
+// be nil) with "***", telling a changed value by "*** (before)" and
+// "*** (after)", as kubectl diff does for a Secret: a preview shows which
+// fields change, never what they hold. A Secret, and an object with a
+// masked field, loses kubectl's last-applied-configuration annotation,
+// which holds the values again.
+func maskFields(live, planned *unstructured.Unstructured, paths [][]any) {
+	objects := []*unstructured.Unstructured{live, planned}
+	for _, u := range objects {
+		if u != nil && (len(paths) > 0 || isSecret(u)) {
+			unstructured.RemoveNestedField(u.Object, "metadata", "annotations", lastApplied)
+			if len(u.GetAnnotations()) == 0 {
+				unstructured.RemoveNestedField(u.Object, "metadata", "annotations")
+			}
+		}
+	}
+	for _, path := range paths {
+		var values [2]any
+		var found [2]bool
+		for i, u := range objects {
+			if u != nil {
+				values[i], found[i] = valueAt(u.Object, path)
+			}
+		}
+		marks := [2]string{masked, masked}
+		if found[0] && found[1] && !apiequality.Semantic.DeepEqual(values[0], values[1]) {
+			marks = [2]string{masked + " (before)", masked + " (after)"}
+		}
+		for i, u := range objects {
+			if found[i] {
+				setPath(u.Object, path, marks[i])
+			}
+		}
+	}
+}
+
+// valueAt returns the value at path in m, and whether there is one.
+func valueAt(m map[string]any, path []any) (any, bool) {
+	var cur any = m
+	for _, step := range path {
+		switch k := step.(type) {
+		case string:
+			mm, ok := cur.(map[string]any)
+			if !ok {
+				return nil, false
+			}
+			if cur, ok = mm[k]; !ok {
+				return nil, false
+			}
+		case int:
+			l, ok := cur.([]any)
+			if !ok || k >= len(l) {
+				return nil, false
+			}
+			cur = l[k]
+		}
+	}
+	return cur, true
+}

@@ -1,0 +1,139 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/execloop/executor"
+)
+
+// secretObject is a Secret whose data holds each value, base64-encoded, by
+// its key.
+func secretObject(data map[string]string) *unstructured.Unstructured {
+	d := map[string]any{}
+	for k, v := range data {
+		d[k] = base64.StdEncoding.EncodeToString([]byte(v))
+	}
+	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": "creds"}, "data": d}}
+}
+
+func TestAValueComputedFromASecretIsRecordedWithItsField(t *testing.T) {
+	creds := secretObject(map[string]string{"password": "hunter2-x9", "user": "app-user"})
+	config := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "config"},
+		"data": map[string]any{"host": "db.shop"}}
+	vars := map[string]any{"plan": planVariable(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}}), "tasks": map[string]any{
+		"creds": map[string]any{"object": creds.Object}, "config": map[string]any{"object": config},
+	}}
+	var secrets secretValues
+	secrets.addSecret(creds)
+
+	tests := []struct {
+		name       string
+		value      string
+		wantSecret bool
+		wantValues []string // among the values recorded
+	}{
+		{name: "a Secret's data as stored", value: "${tasks.creds.object.data.password}", wantSecret: true,
+			wantValues: []string{base64.StdEncoding.EncodeToString([]byte("hunter2-x9"))}},
+		{name: "a Secret's value decoded and changed", value: "${string(base64.decode(tasks.creds.object.data.password)).upperAscii()}", wantSecret: true,
+			wantValues: []string{"HUNTER2-X9"}},
+		{name: "a DSN that holds a Secret's value", value: "postgres://app:${string(base64.decode(tasks.creds.object.data.password))}@${tasks.config.object.data.host}/app", wantSecret: true,
+			wantValues: []string{"hunter2-x9"}},
+		{name: "a Secret's whole data", value: "${tasks.creds.object.data}", wantSecret: true},
+		{name: "a choice made on a Secret's value", value: `${tasks.creds.object.data.password == "x" ? "was-x" : "was-not-x"}`, wantSecret: true,
+			wantValues: []string{"was-not-x"}},
+		{name: "a Secret's name", value: "${tasks.creds.object.metadata.name}", wantSecret: false},
+		{name: "a value of a ConfigMap", value: "${tasks.config.object.data.host}", wantSecret: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			manifest := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "app"},
+				"data": map[string]any{"value": tt.value, "plain": "${plan.metadata.name}"}}
+			tmpl, err := compileTemplate("app", "apply", manifest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, from, err := tmpl.resolve(context.Background(), manifest, vars, &secrets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want [][]any
+			if tt.wantSecret {
+				want = [][]any{{"data", "value"}}
+			}
+			if !reflect.DeepEqual(from.paths, want) {
+				t.Errorf("fields computed from a Secret: %v, want %v", from.paths, want)
+			}
+			for _, v := range tt.wantValues {
+				if _, ok := from.values.set[v]; !ok {
+					t.Errorf("values computed from a Secret: %v, want %q among them", from.values.set, v)
+				}
+			}
+		})
+	}
+}
+
+func TestTheMaskReplacesEveryValueOfASecretAndLeavesShortOnes(t *testing.T) {
+	var s secretValues
+	s.addSecret(secretObject(map[string]string{"password": "hunter2-x9", "pin": "123"}))
+	s.add("HUNTER2-X9")
+	s.add("hunter2-x9-and-more")
+	tests := []struct{ in, want string }{
+		{`spec.externalName: Invalid value: "hunter2-x9": a lowercase RFC 1123 subdomain`, `spec.externalName: Invalid value: "***": a lowercase RFC 1123 subdomain`},
+		{"data: aHVudGVyMi14OQ==", "data: ***"},
+		{"upper HUNTER2-X9, longer hunter2-x9-and-more", "upper ***, longer ***"},
+		{"pin 123 and its base64 MTIz stay: shorter than 4", "pin 123 and its base64 MTIz stay: shorter than 4"},
+	}
+	for _, tt := range tests {
+		if got := s.mask(tt.in); got != tt.want {
+			t.Errorf("mask(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestATaskErrorOfAPassHasTheValuesOfSecretsMasked(t *testing.T) {
+	creds := &taskSpec{name: "creds", kind: kindWait}
+	run := &planRun{tasks: []*taskSpec{creds}, state: map[string]*taskState{
+		"creds": {live: secretObject(map[string]string{"password": "hunter2-x9"})},
+	}}
+	refused := fmt.Errorf(`applying Service shop/db: spec.externalName: Invalid value: "hunter2-x9": %w`, executor.ErrInProgress)
+	tasks := redacting(run, []executor.Task{executor.NewTask("db", executor.TaskFuncs{
+		Pre: func(context.Context) error { return refused },
+	})})
+	err := tasks[0].(executor.ContextTask).PreContext(context.Background())
+	if want := `applying Service shop/db: spec.externalName: Invalid value: "***": in progress`; err == nil || err.Error() != want {
+		t.Errorf("the task's error: %v, want %q", err, want)
+	}
+	if !errors.Is(err, executor.ErrInProgress) {
+		t.Error("the masked error no longer wraps what the task's did")
+	}
+	if strings.Contains(fmt.Sprintf("%v %+v %s", err, err, err), "hunter2") {
+		t.Error("the value shows when the error is formatted")
+	}
+}
