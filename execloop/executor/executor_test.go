@@ -434,41 +434,53 @@ func TestPanicsAreErrorsOfTheTask(t *testing.T) {
 	})
 }
 
-func TestGoexitOnTheHelperGoroutineFailsTheTask(t *testing.T) {
-	// With a context that can be done, phases run on a helper goroutine:
+func TestGoexitOffTheCallersGoroutineFailsTheRun(t *testing.T) {
+	// With a context that can be done, phases run on a helper goroutine,
+	// and a task with a timeout of its own on a goroutine of its own:
 	// runtime.Goexit there (t.FailNow in a task, say) ends that goroutine,
-	// not the caller's, which must not wait for it for ever.
+	// not the caller's, which must not wait for it for ever. The run cannot
+	// go on as the task's code meant: it fails, and says why.
 	ctx, cancel := context.WithCancel(background)
 	defer cancel()
-	tr := &trace{}
-	goexit := executor.NewTask("goexit", executor.TaskFuncs{
-		PerformAction: func(context.Context) ([]executor.Task, error) { runtime.Goexit(); return nil, nil },
-	})
-	plan := repeat{goexit, &fake{name: "b", tr: tr}}
-	exec := tolerant(3)
-	for pass := 1; pass <= 2; pass++ {
-		done := make(chan struct{})
-		var res executor.Result
-		var err error
-		go func() {
-			defer close(done)
-			res, err = exec.RunOnce(ctx, plan)
-		}()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("pass %d: RunOnce did not return after a phase called runtime.Goexit", pass)
-		}
-		if err != nil {
-			t.Fatalf("pass %d: RunOnce: %v", pass, err)
-		}
-		if len(res.Tasks) != 2 || res.Tasks[0].Outcome != execloop.Failed || res.Tasks[0].Phase != execloop.PhasePerformAction ||
-			res.Tasks[0].Err == nil || res.Tasks[0].Err.Error() != "PerformAction called runtime.Goexit" || res.Tasks[1].Outcome != execloop.Succeeded {
-			t.Fatalf("pass %d: tasks = %+v; want goexit Failed in PerformAction with \"PerformAction called runtime.Goexit\", then b Succeeded", pass, res.Tasks)
-		}
-	}
-	if got, want := tr.String(), "b.Pre b.PerformAction b.Post b.Pre b.PerformAction b.Post"; got != want {
-		t.Errorf("trace = %q, want %q", got, want)
+	for _, where := range []struct {
+		name    string
+		ctx     context.Context
+		timeout time.Duration
+	}{
+		{"on the helper", ctx, 0},
+		{"on a task's own goroutine, beside the helper", ctx, time.Hour},
+		{"on a task's own goroutine, beside the caller's", background, time.Hour},
+	} {
+		t.Run(where.name, func(t *testing.T) {
+			tr := &trace{}
+			goexit := executor.NewTask("goexit", executor.TaskFuncs{
+				Timeout:       where.timeout,
+				PerformAction: func(context.Context) ([]executor.Task, error) { runtime.Goexit(); return nil, nil },
+			})
+			plan := repeat{goexit, &fake{name: "b", tr: tr}}
+			done := make(chan struct{})
+			var res executor.Result
+			var err error
+			go func() {
+				defer close(done)
+				res, err = tolerant(3).RunOnce(where.ctx, plan)
+			}()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("RunOnce did not return after a phase called runtime.Goexit")
+			}
+			var fe *executor.FatalError
+			if !errors.As(err, &fe) || err.Error() != `execloop: task "goexit" failed in PerformAction: fatal: PerformAction called runtime.Goexit` {
+				t.Fatalf("RunOnce = %v, want a FatalError saying the task called runtime.Goexit", err)
+			}
+			if len(res.Tasks) != 1 || res.Tasks[0].Outcome != execloop.Failed || res.Tasks[0].Phase != execloop.PhasePerformAction {
+				t.Errorf("tasks = %+v; want goexit Failed in PerformAction, and nothing after", res.Tasks)
+			}
+			if got := tr.String(); got != "" {
+				t.Errorf("phases ran %q after the task called runtime.Goexit, want none", got)
+			}
+		})
 	}
 }
 
