@@ -61,7 +61,7 @@ func (r *run) begin() bool {
 		}
 		defer r.mu.Unlock()
 	}
-	r.p = pass{ctx: r.ctx, open: true}
+	r.p.ctx, r.p.open, r.p.done, r.p.counts, r.p.tasks, r.p.cur = r.ctx, true, false, [3]int{}, nil, nil
 	if r.timed {
 		r.p.start = time.Now()
 	}
