@@ -279,7 +279,10 @@ func (r *run) startTask(t Task) (*execution, error) {
 	apart := cancel != nil || (r.obs != nil && ctx.Done() != r.p.ctx.Done())
 	x := &r.p.inline
 	if apart {
-		x = new(execution) // a task left behind keeps its own
+		if r.runner == nil {
+			r.runner = r.startRunner()
+		}
+		x = &r.runner.x
 	}
 	x.task, x.name, x.passCtx, x.ctx = t, name, r.p.ctx, ctx
 	x.timeout, x.cancel, x.apart, x.phase, x.exited = timeout, cancel, apart, execloop.PhasePre, false

@@ -121,44 +121,80 @@ func (r *run) enterLocked(x *execution, next execloop.Phase) error {
 	return x.ctx.Err()
 }
 
-// phasesApart runs x's phases on a goroutine of their own, and waits for
-// them or for the task's context, whichever comes first: so a task's own
-// timeout, or the end of the run, abandons a phase that ignores its
-// context, and the pass goes on. A task left behind finishes the phase it
-// is in, starts no other, and its goroutine ends. It returns the phase the
-// task ended in.
-func (r *run) phasesApart(x *execution) ([]Task, execloop.Phase, error) {
-	type result struct {
-		children []Task
-		phase    execloop.Phase
-		err      error
-	}
-	ended := make(chan result, 1) // the goroutine never waits to hand its result in
+// runner is a goroutine of the run's that runs, one at a time, the phases
+// of the tasks that run apart (see phasesApart). A task left behind keeps
+// its runner: the runner finishes the phase under way, starts no other,
+// and ends; the next task that runs apart gets a new runner.
+type runner struct {
+	x       execution        // the task it runs
+	calls   chan struct{}    // a task is in x; closed when the run needs the runner no more
+	results chan apartResult // buffered: a runner left behind never waits to hand in its result
+}
+
+// apartResult is how a task that ran apart ended.
+type apartResult struct {
+	children []Task
+	phase    execloop.Phase
+	err      error
+}
+
+// startRunner starts a runner for the run's tasks that run apart.
+func (r *run) startRunner() *runner {
+	rn := &runner{calls: make(chan struct{}), results: make(chan apartResult, 1)}
 	go func() {
-		var res result
 		defer func() {
-			if x.exited {
-				res = result{phase: x.phase, err: goexitError(x.phase)}
+			if rn.x.exited { // the runner ends, and says why
+				rn.results <- apartResult{phase: rn.x.phase, err: goexitError(rn.x.phase)}
 			}
-			ended <- res
 		}()
-		res.children, res.err = r.phases(x)
-		res.phase = x.phase
+		for range rn.calls {
+			children, err := r.phases(&rn.x)
+			rn.results <- apartResult{children: children, phase: rn.x.phase, err: err}
+		}
 	}()
+	return rn
+}
+
+// stopRunner lets the run's runner, if any, end once it is idle.
+func (r *run) stopRunner() {
+	if r.runner != nil {
+		close(r.runner.calls)
+		r.runner = nil
+	}
+}
+
+// phasesApart runs the phases of x, the runner's task, on the runner, and
+// waits for them or for the task's context, whichever comes first: so a
+// task's own timeout, or the end of the run, abandons a phase that ignores
+// its context, and the pass goes on. It returns the phase the task ended
+// in.
+func (r *run) phasesApart(x *execution) ([]Task, execloop.Phase, error) {
+	rn := r.runner
+	rn.calls <- struct{}{}
 	select {
-	case res := <-ended:
-		return res.children, res.phase, res.err
+	case res := <-rn.results:
+		return r.ranApart(res)
 	case <-x.ctx.Done():
 	}
 	select {
-	case res := <-ended: // it ended as the context was done: keep its result
-		return res.children, res.phase, res.err
+	case res := <-rn.results: // it ended as the context was done: keep its result
+		return r.ranApart(res)
 	default:
 	}
 	r.mu.Lock()
 	phase := x.phase
 	r.mu.Unlock()
+	r.stopRunner() // left behind with its task
 	return nil, phase, x.ctx.Err()
+}
+
+// ranApart returns how the runner's task ended. A runner whose task called
+// runtime.Goexit has ended.
+func (r *run) ranApart(res apartResult) ([]Task, execloop.Phase, error) {
+	if r.runner.x.exited {
+		r.runner = nil
+	}
+	return res.children, res.phase, res.err
 }
 
 // goexitError is the error of a task whose phase called runtime.Goexit

@@ -53,8 +53,9 @@ type run struct {
 	obs      execloop.Observer
 	timed    bool // task durations are wanted: by RunOnce's Result, the observer or the debug log
 
-	errors int  // spent so far in the run, carried-in ones included
-	p      pass // the pass under way
+	errors int     // spent so far in the run, carried-in ones included
+	p      pass    // the pass under way
+	runner *runner // runs the tasks that run apart, once one did
 	res    Result
 
 	// On the helper goroutine (see onHelper).
@@ -99,6 +100,7 @@ func (e *Executor) start(ctx context.Context, plan Plan, once bool, spent int) (
 // sleeping between passes. It returns the run's error, and leaves the last
 // pass's Result in r.res.
 func (r *run) passes() error {
+	defer r.stopRunner()
 	for {
 		err := r.runPass()
 		if r.once || err != nil || r.p.done {
@@ -182,7 +184,7 @@ func (r *run) helperEnded(v any) {
 		return
 	}
 	switch x := r.p.cur; {
-	case v == nil && x != nil && x.exited:
+	case v == nil && x != nil && !x.apart && x.exited:
 		err := r.finish(x, x.phase, goexitError(x.phase))
 		r.handOver(r.end(err), nil, false)
 	case v == nil && r.p.creating:
@@ -223,8 +225,8 @@ func (r *run) giveUp() (res Result, gaveUp bool, err error) {
 	if !r.shared || !r.p.open {
 		return Result{}, true, stop // nothing to tell, or between passes
 	}
-	if x := r.p.cur; r.tells && x != nil {
-		_ = r.account(x, x.phase, r.tick(), stop, stop)
+	if r.tells && r.p.cur != nil { // without tells, only the helper touches cur
+		_ = r.account(r.p.cur, r.p.cur.phase, r.tick(), stop, stop)
 	}
 	r.closePass(stop)
 	return r.res, true, stop
