@@ -61,7 +61,7 @@ type run struct {
 	// On the helper goroutine (see onHelper).
 	shared bool          // the caller reads the run when it gives up: RunOnce's Result, or what tells needs
 	tells  bool          // the caller tells the observer or the logger of the task under way
-	mu     sync.Mutex    // guards what the caller reads, when shared, and a task on a goroutine of its own
+	mu     sync.Mutex    // guards what the caller reads, when shared, and the task on the runner
 	left   bool          // the caller gave up on the run
 	ended  bool          // the helper ended the run: res and err are its outcome
 	done   chan struct{} // closed once ended is set
@@ -178,12 +178,12 @@ func (r *run) help() {
 // Panics in phases and in Create are recovered where they happen.
 func (r *run) helperEnded(v any) {
 	r.mu.Lock()
-	left := r.left
+	left, x := r.left, r.p.cur
 	r.mu.Unlock()
 	if left {
 		return
 	}
-	switch x := r.p.cur; {
+	switch {
 	case v == nil && x != nil && !x.apart && x.exited:
 		err := r.finish(x, x.phase, goexitError(x.phase))
 		r.handOver(r.end(err), nil, false)
