@@ -222,7 +222,7 @@ func (r *run) runTask(t Task) ([]Task, error) {
 		return nil, err
 	}
 	var children []Task
-	phase := execloop.PhasePre
+	var phase execloop.Phase
 	if x.apart {
 		children, phase, err = r.phasesApart(x)
 	} else {
