@@ -60,7 +60,7 @@ A tolerated task error is never returned: RunOnce reports it in its Result.
 # Goroutines
 
 When the run's context can never be done (context.Background() with no
-ExecutionTimeout, say), everything runs on the caller's goroutine.
+ExecutionTimeout, say), the run's passes run on the caller's goroutine.
 Otherwise (a deadline, a cancel function, or the ExecutionTimeout, which
 RunWithContext makes into one context.WithTimeout per run) the run's passes
 run on one helper goroutine, phases one after the other, while the caller
@@ -73,15 +73,18 @@ does not list the task left behind, which did not end; the observer and the
 logger hear that it was interrupted, and in which phase.
 
 A task with a time limit of its own (TimeoutTask), or whose observer-made
-context has a Done channel of its own, runs on a goroutine of its own for
-the same reason, so that its time limit abandons it and the pass goes on.
+context has a Done channel of its own, runs on the run's runner, a
+goroutine that runs such tasks one at a time, for the same reason: so that
+its time limit abandons it and the pass goes on. A runner left behind with
+its task ends once the phase under way returns; the next such task gets a
+new one.
 
 A phase that calls runtime.Goexit (t.FailNow in a test, say) on the helper
-or on a task's own goroutine ends that goroutine: the task fails with a
-fatal error saying so, which ends the run; runtime.Goexit in Create there
-ends the run with a Create error. A panic or runtime.Goexit outside the
-phases (in an observer, a logger, a task's Name) happens again on the
-caller's goroutine. On the caller's goroutine, runtime.Goexit ends it, as
-it would without the executor.
+or on the runner ends that goroutine: the task fails with a fatal error
+saying so, which ends the run; runtime.Goexit in Create there ends the run
+with a Create error. A panic or runtime.Goexit outside the phases (in an
+observer, a logger, a task's Name) happens again on the caller's
+goroutine. On the caller's goroutine, runtime.Goexit ends it, as it would
+without the executor.
 */
 package executor

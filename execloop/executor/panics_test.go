@@ -134,7 +134,7 @@ func TestPanicsAreErrorsOfTheTask(t *testing.T) {
 
 func TestGoexitOffTheCallersGoroutineFailsTheRun(t *testing.T) {
 	// With a context that can be done, phases run on a helper goroutine,
-	// and a task with a timeout of its own on a goroutine of its own:
+	// and a task with a timeout of its own on the run's runner goroutine:
 	// runtime.Goexit there (t.FailNow in a task, say) ends that goroutine,
 	// not the caller's, which must not wait for it for ever. The run cannot
 	// go on as the task's code meant: it fails, and says why.
@@ -146,8 +146,8 @@ func TestGoexitOffTheCallersGoroutineFailsTheRun(t *testing.T) {
 		timeout time.Duration
 	}{
 		{"on the helper", ctx, 0},
-		{"on a task's own goroutine, beside the helper", ctx, time.Hour},
-		{"on a task's own goroutine, beside the caller's", background, time.Hour},
+		{"on the runner, beside the helper", ctx, time.Hour},
+		{"on the runner, beside the caller's goroutine", background, time.Hour},
 	} {
 		t.Run(where.name, func(t *testing.T) {
 			tr := &trace{}
