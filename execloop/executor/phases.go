@@ -34,7 +34,7 @@ type execution struct {
 	ctx     context.Context // the task's: passCtx, bounded by the task's timeout, made by the observer
 	timeout time.Duration   // the task's own, if any
 	cancel  context.CancelFunc
-	apart   bool           // the phases run on a goroutine of their own (see phasesApart)
+	apart   bool           // the phases run on the run's runner (see phasesApart)
 	phase   execloop.Phase // the phase running, or the last that ran
 	exited  bool           // a phase called runtime.Goexit
 }
