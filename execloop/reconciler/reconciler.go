@@ -207,9 +207,8 @@ type Reconciler[T Object] struct {
 var _ reconcile.Reconciler = (*Reconciler[Object])(nil)
 
 // objectMemory is what the Reconciler remembers of an object between
-// reconciles.
-// The object's status is the record that survives a restart; this only
-// covers the time until the informer cache has caught up with it.
+// reconciles. The object's status is the record that survives a restart;
+// this only covers the time until the informer cache has caught up with it.
 type objectMemory struct {
 	uid      types.UID
 	rv       string    // resourceVersion of the Reconciler's last write
