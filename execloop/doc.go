@@ -71,8 +71,8 @@ Every phase returns an error, and the error decides what happens next:
   - runtime.Goexit in a phase (t.FailNow in a test, say) ends the goroutine
     the phase runs on. That is the caller's when the context can never be
     done; otherwise phases run on a helper goroutine (see the executor
-    package's Goroutines), whose end is an error of the task, and the pass
-    goes on.
+    package's Goroutines), whose end fails the task with a fatal error that
+    says so, and ends the run.
   - A timeout: a task may have a time limit of its own (executor.TimeoutTask);
     exceeding it is an error of the task that wraps context.DeadlineExceeded.
 

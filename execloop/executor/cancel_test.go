@@ -171,7 +171,7 @@ func TestACancelledPassOnTheHelperGoroutine(t *testing.T) {
 		})
 	}
 
-	t.Run("runtime.Goexit in a phase fails that task, and the run goes on through its later passes", func(t *testing.T) {
+	t.Run("runtime.Goexit in a phase fails the run, with an error that says so", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(background)
 		defer cancel()
 		tr := &trace{}
@@ -181,13 +181,15 @@ func TestACancelledPassOnTheHelperGoroutine(t *testing.T) {
 		plan := &passes{lists: [][]executor.Task{{goexit, &fake{name: "b", tr: tr}}, {&fake{name: "c", tr: tr}}}}
 		log := &lines{}
 		o := execloop.Options{ErrorsToTolerate: 1, Logger: log}
-		if err := executor.New(&o).RunWithContext(ctx, plan); err != nil {
-			t.Fatalf("RunWithContext: %v", err)
+		err := executor.New(&o).RunWithContext(ctx, plan)
+		var fe *executor.FatalError
+		if !errors.As(err, &fe) || err.Error() != `execloop: task "goexit" failed in Post: fatal: Post called runtime.Goexit` {
+			t.Fatalf("RunWithContext = %v, want a FatalError saying the task called runtime.Goexit", err)
 		}
-		if got, want := tr.String(), "b.Pre b.PerformAction b.Post c.Pre c.PerformAction c.Post"; got != want {
-			t.Errorf("phases ran %q, want %q", got, want)
+		if got := tr.String(); got != "" {
+			t.Errorf("phases ran %q after the task called runtime.Goexit, want none", got)
 		}
-		if !slices.Contains(log.out, `WARNING task "goexit" failed in Post (1 of 1 tolerated errors spent): Post called runtime.Goexit`) {
+		if !slices.Contains(log.out, `ERROR task "goexit" failed in Post, ending the run: fatal: Post called runtime.Goexit`) {
 			t.Errorf("the log lacks the task's failure:\n%s", strings.Join(log.out, "\n"))
 		}
 	})

@@ -59,34 +59,32 @@ A tolerated task error is never returned: RunOnce reports it in its Result.
 
 # Goroutines
 
-When the run's context can be done (a deadline or a cancel function;
-ExecutionTimeout gives every Run a deadline), its passes run on one helper
-goroutine, phases one after the other, while the caller waits for the run or
-for the context, whichever comes first. The helper checks the context before
-each phase, so no phase starts once it is done. A phase that ignores its
-context cannot keep a run past its deadline: the caller returns at once, and
-the phase is left to finish on its own; the helper then starts nothing else
-and ends when the phase returns. RunOnce's Result does not list the task left
-behind, which did not end; the observer and the logger hear that it was
-interrupted, and in which phase. A task with a time limit of its own
-(TimeoutTask), or whose observer-made context has a Done channel of its own,
-runs on a goroutine of its own for the same reason, so that its time limit
-abandons it and the pass goes on.
+When the run's context can never be done (context.Background() with no
+ExecutionTimeout, say), the run's passes run on the caller's goroutine.
+Otherwise (a deadline, a cancel function, or the ExecutionTimeout, which
+RunWithContext makes into one context.WithTimeout per run) the run's passes
+run on one helper goroutine, phases one after the other, while the caller
+waits for the helper or for the context, whichever comes first. The helper
+checks the context before each phase, so no phase starts once it is done. A
+phase that ignores its context cannot keep a run past its end: the caller
+returns at once, and the phase is left to finish on its own; the helper
+then starts nothing else and ends when the phase returns. RunOnce's Result
+does not list the task left behind, which did not end; the observer and the
+logger hear that it was interrupted, and in which phase.
 
-A Run under a context that can never be done (context.Background(), say),
-with an ExecutionTimeout and no observer, keeps the time limit itself: the
-caller waits for a timer rather than for a context, and the helper reads a
-flag before each phase. The plan's CreateContext and a task's phases still
-receive a context whose deadline is the run's (made the first time one is
-wanted, and shared by the rest of the run), and the run still returns
-context.DeadlineExceeded itself. Making a context.WithTimeout per run costs
-more than a pass of ten no-op tasks.
+A task with a time limit of its own (TimeoutTask), or whose observer-made
+context has a Done channel of its own, runs on the run's runner, a
+goroutine that runs such tasks one at a time, for the same reason: so that
+its time limit abandons it and the pass goes on. A runner left behind with
+its task ends once the phase under way returns; the next such task gets a
+new one.
 
-A phase that calls runtime.Goexit on the helper ends that goroutine: the task
-fails with an error, and the run goes on on a new helper; runtime.Goexit in
-Create there ends the run with a Create error. A panic or runtime.Goexit
-outside the phases (in an observer, a logger, a task's Name) happens again on
-the caller's goroutine. With a context that can never be done, everything
-runs on the caller's goroutine, and runtime.Goexit ends that.
+A phase that calls runtime.Goexit (t.FailNow in a test, say) on the helper
+or on the runner ends that goroutine: the task fails with a fatal error
+saying so, which ends the run; runtime.Goexit in Create there ends the run
+with a Create error. A panic or runtime.Goexit outside the phases (in an
+observer, a logger, a task's Name) happens again on the caller's
+goroutine. On the caller's goroutine, runtime.Goexit ends it, as it would
+without the executor.
 */
 package executor

@@ -86,24 +86,22 @@ func (e *Executor) Run(plan Plan) error {
 //     that, and a phase still running is left to finish on its own
 //     goroutine, which ends when the phase returns.
 //
-// The plan and the tasks receive ctx bounded by ExecutionTimeout. When ctx
-// can never be done, the run makes that context only once the plan or a
-// task asks for one (see Goroutines in the package documentation).
+// The plan and the tasks receive ctx bounded by ExecutionTimeout.
 func (e *Executor) RunWithContext(ctx context.Context, plan Plan) error {
 	if e.err != nil {
 		return e.err
 	}
-	var err error
-	switch d := e.opts.ExecutionTimeout; {
-	case d > 0 && ctx.Done() == nil && e.obs == nil:
-		_, err = e.start(ctx, plan, false, 0, d) // the pass keeps the time limit itself
-	case d > 0:
-		run, cancel := context.WithTimeout(ctx, d)
-		_, err = e.start(run, plan, false, 0, 0)
-		cancel()
-	default:
-		_, err = e.start(ctx, plan, false, 0, 0)
+	run := ctx
+	if d := e.opts.ExecutionTimeout; d > 0 {
+		var cancel context.CancelFunc
+		run, cancel = context.WithTimeout(ctx, d)
+		// Called before the run returns: it returns once the cancellation
+		// of run, under way when the time limit passed, has reached the
+		// contexts made from it, so that no task's check before a phase
+		// finds its context not done after the run returned.
+		defer cancel()
 	}
+	_, err := e.start(run, plan, false, 0)
 	e.logStopped(ctx, err)
 	return err
 }
@@ -205,5 +203,5 @@ func (e *Executor) RunOnce(ctx context.Context, plan Plan, opts ...PassOption) (
 		}
 		spent = c.errorsSpent
 	}
-	return e.start(ctx, plan, true, spent, 0)
+	return e.start(ctx, plan, true, spent)
 }

@@ -158,3 +158,12 @@ func (t *funcTask) PostContext(ctx context.Context) error {
 	}
 	return t.f.Post(ctx)
 }
+
+// CreateTasks asks plan for the tasks still needed: it calls CreateContext
+// with ctx when plan is a ContextPlan, and Create otherwise.
+func CreateTasks(ctx context.Context, plan Plan) ([]Task, error) {
+	if cp, ok := plan.(ContextPlan); ok {
+		return cp.CreateContext(ctx)
+	}
+	return plan.Create()
+}

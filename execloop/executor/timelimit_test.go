@@ -33,10 +33,9 @@ import (
 )
 
 // A run under a context that is never done, with an ExecutionTimeout and
-// no observer, keeps its time limit itself, making a context only for the
-// plan or a task that receives one. These specs hold it to the contract a
-// context.WithTimeout keeps, with and without a logger (which the caller
-// tells of the task it interrupted).
+// no observer, has the time limit as its only end: these specs hold it to
+// the contract, with and without a logger (which the caller tells of the
+// task it interrupted).
 var limited = []struct {
 	name   string
 	logged bool
@@ -171,8 +170,8 @@ func TestARunKeepsItsOwnTimeLimit(t *testing.T) {
 					}
 				}
 			}
-			// A plan without CreateContext: the first task that wants a
-			// context gets one made, and the next one shares it.
+			// A plan without CreateContext: the tasks that want a context
+			// get the run's.
 			check("tasks", &passes{lists: [][]executor.Task{{&fake{name: "plain", tr: &trace{}}, sees, ownTimeout}}}, 2)
 			check("tasks, one with a timeout of its own first", &passes{lists: [][]executor.Task{{ownTimeout, sees}}}, 2)
 			creates := 0
@@ -186,10 +185,10 @@ func TestARunKeepsItsOwnTimeLimit(t *testing.T) {
 		})
 
 		t.Run(l.name+": once the run returned, the context its tasks received is done", func(t *testing.T) {
-			// The context made for the tasks expires on a timer of its own:
-			// a caller that returned at its alarm before that context was
-			// done would let a phase checking only it (a task with a
-			// timeout of its own runs on a goroutine that does) start after.
+			// The cancellation of the run's context reaches the contexts
+			// made from it (a task's own timeout) only after the run's is
+			// done: a run that returned before would let a phase checking
+			// only its task's context start after the run returned.
 			leaks := goleak.IgnoreCurrent()
 			for i := range 100 {
 				got := make(chan context.Context, 1)

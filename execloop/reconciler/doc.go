@@ -117,12 +117,15 @@ that, the finished tasks the pass did not record go first, the oldest first,
 and those in progress or failed stay, so that a plan whose task names change
 with its spec cannot grow the status past what the API server accepts.
 
-Events (events.k8s.io): status.TaskFailed (Warning, once per distinct error),
-PlanCompleted (Normal), PlanStalled (Warning). Metrics, in controller-runtime's
-registry: execloop_task_duration_seconds, execloop_task_executions_total,
-execloop_passes_total and execloop_objects, labelled by controller and
-outcome, result or state only: no label carries an object's or a task's name,
-so the number of series does not grow with what users create. Tracing: with
+Events (events.k8s.io), by reason: TaskFailed (Warning, once per distinct
+error of a task), PlanCompleted (Normal: the plan needs no more tasks),
+PlanStalled (Warning: the object is Stalled) and CleanupCompleted (Normal:
+the cleanup plan is done and the finalizer removed). Metrics, in
+controller-runtime's registry: execloop_task_duration_seconds,
+execloop_task_executions_total, execloop_passes_total and execloop_objects,
+labelled by controller and outcome, result or state only: no label carries
+an object's or a task's name, so the number of series does not grow with
+what users create. Tracing: with
 a TracerProvider, one span per pass and a child span per task (named after
 the task).
 */

@@ -19,6 +19,8 @@ package reconciler
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/execloop/execloop/execloop/executor"
 )
 
 // Metric labels.
@@ -57,4 +59,30 @@ var (
 
 func init() {
 	metrics.Registry.MustRegister(taskDuration, taskExecutions, passes, objectsGauge)
+}
+
+// Object states, as the execloop_objects gauge counts them.
+const (
+	stateReady       = "Ready"
+	stateProgressing = "Progressing"
+	stateStalled     = "Stalled"
+	statePaused      = "Paused"
+	stateDeleting    = "Deleting"
+)
+
+// observe counts the pass and its tasks in the metrics.
+func (s *session[T]) observe(res executor.Result, err error) {
+	for _, t := range res.Tasks {
+		outcome := t.Outcome.String()
+		taskDuration.WithLabelValues(s.r.Name, outcome).Observe(t.Duration.Seconds())
+		taskExecutions.WithLabelValues(s.r.Name, outcome).Inc()
+	}
+	result := "progressing"
+	switch {
+	case err != nil:
+		result = "error"
+	case res.Done:
+		result = "done"
+	}
+	passes.WithLabelValues(s.r.Name, result).Inc()
 }

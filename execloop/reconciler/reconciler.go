@@ -201,15 +201,15 @@ type Reconciler[T Object] struct {
 	now       func() time.Time
 
 	mu      sync.Mutex
-	objects map[types.NamespacedName]*memo
+	objects map[types.NamespacedName]*objectMemory
 }
 
 var _ reconcile.Reconciler = (*Reconciler[Object])(nil)
 
-// memo is what the Reconciler remembers of an object between reconciles.
-// The object's status is the record that survives a restart; this only
-// covers the time until the informer cache has caught up with it.
-type memo struct {
+// objectMemory is what the Reconciler remembers of an object between
+// reconciles. The object's status is the record that survives a restart;
+// this only covers the time until the informer cache has caught up with it.
+type objectMemory struct {
 	uid      types.UID
 	rv       string    // resourceVersion of the Reconciler's last write
 	gen      int64     // generation of the last pass
@@ -308,13 +308,13 @@ func (r *Reconciler[T]) complete() error {
 	case r.now == nil:
 		r.now = time.Now
 	}
-	r.objects = map[types.NamespacedName]*memo{}
+	r.objects = map[types.NamespacedName]*objectMemory{}
 	return nil
 }
 
-// memo returns what the Reconciler remembers of the object, starting afresh
-// when the object was deleted and created again under the same name.
-func (r *Reconciler[T]) memo(key types.NamespacedName, uid types.UID) *memo {
+// remember returns what the Reconciler remembers of the object, starting
+// afresh when the object was deleted and created again under the same name.
+func (r *Reconciler[T]) remember(key types.NamespacedName, uid types.UID) *objectMemory {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m := r.objects[key]
@@ -322,7 +322,7 @@ func (r *Reconciler[T]) memo(key types.NamespacedName, uid types.UID) *memo {
 		if m != nil {
 			objectsGauge.WithLabelValues(r.Name, m.state).Dec()
 		}
-		m = &memo{uid: uid}
+		m = &objectMemory{uid: uid}
 		r.objects[key] = m
 	}
 	return m
@@ -341,7 +341,7 @@ func (r *Reconciler[T]) forget(key types.NamespacedName) {
 }
 
 // setState moves the object to state in the objects gauge.
-func (r *Reconciler[T]) setState(m *memo, state string) {
+func (r *Reconciler[T]) setState(m *objectMemory, state string) {
 	if m.state == state {
 		return
 	}
@@ -367,7 +367,7 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		}
 		return ctrl.Result{}, err
 	}
-	m := r.memo(req.NamespacedName, obj.GetUID())
+	m := r.remember(req.NamespacedName, obj.GetUID())
 	if m.rv != "" && obj.GetResourceVersion() != m.rv {
 		// The cache may not hold our last write yet: a pass must not start
 		// from a stale error count or task list.
