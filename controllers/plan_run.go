@@ -469,10 +469,13 @@ func (k *planTask) apply(ctx context.Context, st *taskState) error {
 		return err
 	}
 	st.live = live
-	if err := k.applyClaimed(ctx, st); !claimLost(err) {
-		return err
+	err = k.applyClaimed(ctx, st)
+	if claimLost(err) {
+		// Twice in a row: not a race but a refusal that only looks like
+		// one (a webhook that denies with 409, say). It counts.
+		return fmt.Errorf("applying %s as %s: %w", k.t.describe(), k.run.id.describe(), err)
 	}
-	return fmt.Errorf("%s changed again while it was applied; the next pass judges it afresh: %w", k.t.describe(), executor.ErrInProgress)
+	return err
 }
 
 // applyClaimed applies the task's object, claimed as st.live, and records
