@@ -198,7 +198,11 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 	}
 	kwok, err := c.run(opts.BinaryDir, "kwok",
 		"--kubeconfig="+kubeconfig, "--config="+stages,
-		"--manage-nodes-with-annotation-selector="+nodeAnnotation+"="+nodeAnnotationValue)
+		"--manage-nodes-with-annotation-selector="+nodeAnnotation+"="+nodeAnnotationValue,
+		// The kubelet's default. Without a lease that kwok renews, the
+		// controller-manager finds the node unhealthy after 40 s and marks
+		// its pods not ready; the standalone binary renews none unless told.
+		"--node-lease-duration-seconds=40")
 	if err != nil {
 		return err
 	}
