@@ -294,6 +294,8 @@ var _ = Describe("On a real cluster, the manager", Ordered, func() {
 			}}
 			Expect(k8sClient.Create(ctx, plan)).To(Succeed())
 			Eventually(phaseOf(ns, "cascade")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "adopted"}, adopted)).To(Succeed())
+			Expect(hasOwnerReference(adopted, getPlan(Default, ns, "cascade").UID)).To(BeFalse(), "nothing for the garbage collector to take")
 			Expect(podsOf(ns, "app")(Default)).To(HaveLen(1))
 			Expect(replicaSetsOf(ns, "app")(Default)).To(Equal(1))
 
@@ -340,6 +342,7 @@ var _ = Describe("On a real cluster, the manager", Ordered, func() {
 			}, 3*time.Second).Should(Succeed())
 		},
 		Entry("in the background (kubectl delete, the default)", metav1.DeletePropagationBackground),
+		Entry("in the foreground (kubectl delete --cascade=foreground)", metav1.DeletePropagationForeground),
 	)
 
 	It("deletes a Plan's cluster-scoped objects and objects in other namespaces when its Namespace is deleted", func() {
