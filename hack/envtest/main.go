@@ -74,14 +74,20 @@ type binary struct {
 	cluster           bool
 }
 
+// The build modules: Kubernetes' (with etcd), and kwok's.
+const (
+	kubernetesModule = "module"
+	kwokModule       = "kwok"
+)
+
 // binaries are what envtest runs, then what a local cluster adds to it.
 var binaries = []binary{
-	{"etcd", "module", "./etcd", false},
-	{"kube-apiserver", "module", "k8s.io/kubernetes/cmd/kube-apiserver", false},
-	{"kubectl", "module", "k8s.io/kubernetes/cmd/kubectl", false},
-	{"kube-controller-manager", "module", "k8s.io/kubernetes/cmd/kube-controller-manager", true},
-	{"kube-scheduler", "module", "k8s.io/kubernetes/cmd/kube-scheduler", true},
-	{"kwok", "kwok", "sigs.k8s.io/kwok/cmd/kwok", true},
+	{"etcd", kubernetesModule, "./etcd", false},
+	{"kube-apiserver", kubernetesModule, "k8s.io/kubernetes/cmd/kube-apiserver", false},
+	{"kubectl", kubernetesModule, "k8s.io/kubernetes/cmd/kubectl", false},
+	{"kube-controller-manager", kubernetesModule, "k8s.io/kubernetes/cmd/kube-controller-manager", true},
+	{"kube-scheduler", kubernetesModule, "k8s.io/kubernetes/cmd/kube-scheduler", true},
+	{"kwok", kwokModule, "sigs.k8s.io/kwok/cmd/kwok", true},
 }
 
 func main() {
@@ -136,7 +142,7 @@ func build(ctx context.Context, dir string, force, cluster bool) (string, error)
 		fmt.Fprintf(os.Stderr, "building %s from source into %s (the first build takes minutes)\n", b.name, out)
 		start := time.Now()
 		ldflags := "-s"
-		if b.module == "module" {
+		if b.module == kubernetesModule {
 			ldflags += " " + versionFlags
 		}
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags="+ldflags, "-o", target+".tmp", b.pkg)

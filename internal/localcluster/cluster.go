@@ -272,7 +272,7 @@ func (c *Cluster) waitFor(ctx context.Context, p *process, ready func(context.Co
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s was not ready in time (%v): %w; its log: %s", p.name, err, ctx.Err(), p.log)
+			return fmt.Errorf("%s was not ready in time (%w): %w; its log: %s", p.name, err, ctx.Err(), p.log)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

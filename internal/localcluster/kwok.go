@@ -29,9 +29,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// FailAnnotation, set to "true" on a pod (in a Job's pod template), makes
-// the pod fail once it runs, its containers exiting 1. Without it a Job's
-// pods succeed.
+// FailAnnotation is the pod annotation that, set to "true" (on a Job's pod
+// template), makes the pod fail once it runs, its containers exiting 1.
+// Without it a Job's pods succeed.
 const FailAnnotation = "local.execloop.dev/fail"
 
 // kwok manages the nodes annotated so.

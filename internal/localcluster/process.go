@@ -69,7 +69,7 @@ func startProcess(dir, logDir, name string, args ...string) (*process, error) {
 func (p *process) exited() error {
 	select {
 	case <-p.done:
-		return fmt.Errorf("%s exited (%v); its log: %s", p.name, p.err, p.log)
+		return fmt.Errorf("%s exited (%w); its log: %s", p.name, p.err, p.log)
 	default:
 		return nil
 	}

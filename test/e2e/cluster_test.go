@@ -88,11 +88,11 @@ func releaseHold(key string) {
 	DeferCleanup(func() { label(nil) })
 }
 
-// podsOf returns the pods labelled app=name in ns.
-func podsOf(ns, name string) func(Gomega) []corev1.Pod {
+// appPods returns the pods of Deployment app (deploymentTask) in ns.
+func appPods(ns string) func(Gomega) []corev1.Pod {
 	return func(g Gomega) []corev1.Pod {
 		pods := &corev1.PodList{}
-		g.Expect(k8sClient.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{"app": name})).To(Succeed())
+		g.Expect(k8sClient.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{"app": "app"})).To(Succeed())
 		return pods.Items
 	}
 }
@@ -104,11 +104,11 @@ func gone(obj client.Object, ns, name string) func() bool {
 	}
 }
 
-// replicaSetsOf returns how many ReplicaSets of Deployment name are in ns.
-func replicaSetsOf(ns, name string) func(Gomega) int {
+// appReplicaSets returns how many ReplicaSets Deployment app has in ns.
+func appReplicaSets(ns string) func(Gomega) int {
 	return func(g Gomega) int {
 		list := &appsv1.ReplicaSetList{}
-		g.Expect(k8sClient.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{"app": name})).To(Succeed())
+		g.Expect(k8sClient.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{"app": "app"})).To(Succeed())
 		return len(list.Items)
 	}
 }
@@ -200,7 +200,7 @@ var _ = Describe("On a real cluster, the manager", Ordered, func() {
 		Expect(k8sClient.Create(ctx, plan)).To(Succeed())
 
 		By("waiting while the pod cannot be scheduled")
-		Eventually(podsOf(ns, "app")).Should(ConsistOf(HaveField("Status.Phase", corev1.PodPending)))
+		Eventually(appPods(ns)).Should(ConsistOf(HaveField("Status.Phase", corev1.PodPending)))
 		Eventually(taskStateOf(ns, "rollout", "app")).Should(Equal(status.TaskInProgress))
 		Consistently(gone(&corev1.ConfigMap{}, ns, "after"), 2*time.Second).Should(BeTrue(), "the task after the Deployment waits")
 
@@ -210,7 +210,7 @@ var _ = Describe("On a real cluster, the manager", Ordered, func() {
 		d := &appsv1.Deployment{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app"}, d)).To(Succeed())
 		Expect(d.Status.AvailableReplicas).To(Equal(int32(1)))
-		Expect(podsOf(ns, "app")(Default)).To(ConsistOf(And(
+		Expect(appPods(ns)(Default)).To(ConsistOf(And(
 			HaveField("Status.Phase", corev1.PodRunning),
 			HaveField("Spec.Containers", ConsistOf(HaveField("Image", "registry.example/app:1"))),
 		)))
@@ -236,7 +236,7 @@ var _ = Describe("On a real cluster, the manager", Ordered, func() {
 		Expect(d.Status.UpdatedReplicas).To(Equal(int32(1)))
 		Expect(d.Status.AvailableReplicas).To(Equal(int32(1)))
 		// The old pod, scaled down, may still be on its way out.
-		Eventually(podsOf(ns, "app")).Should(ConsistOf(And(
+		Eventually(appPods(ns)).Should(ConsistOf(And(
 			HaveField("Status.Phase", corev1.PodRunning),
 			HaveField("Spec.Containers", ConsistOf(HaveField("Image", "registry.example/app:2"))),
 		)))
@@ -296,15 +296,15 @@ var _ = Describe("On a real cluster, the manager", Ordered, func() {
 			Eventually(phaseOf(ns, "cascade")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "adopted"}, adopted)).To(Succeed())
 			Expect(hasOwnerReference(adopted, getPlan(Default, ns, "cascade").UID)).To(BeFalse(), "nothing for the garbage collector to take")
-			Expect(podsOf(ns, "app")(Default)).To(HaveLen(1))
-			Expect(replicaSetsOf(ns, "app")(Default)).To(Equal(1))
+			Expect(appPods(ns)(Default)).To(HaveLen(1))
+			Expect(appReplicaSets(ns)(Default)).To(Equal(1))
 
 			Expect(k8sClient.Delete(ctx, getPlan(Default, ns, "cascade"), client.PropagationPolicy(propagation))).To(Succeed())
 			Eventually(gone(&execloopv1alpha1.Plan{}, ns, "cascade")).Should(BeTrue())
 			Eventually(gone(&corev1.ConfigMap{}, ns, "created")).Should(BeTrue())
 			Eventually(gone(&appsv1.Deployment{}, ns, "app")).Should(BeTrue())
-			Eventually(replicaSetsOf(ns, "app")).Should(BeZero(), "the garbage collector deleted the Deployment's ReplicaSet")
-			Eventually(podsOf(ns, "app")).Should(BeEmpty(), "and its pods")
+			Eventually(appReplicaSets(ns)).Should(BeZero(), "the garbage collector deleted the Deployment's ReplicaSet")
+			Eventually(appPods(ns)).Should(BeEmpty(), "and its pods")
 			// The garbage collector acts within a second of an owner's
 			// deletion: three seconds give it every chance.
 			Consistently(gone(&corev1.ConfigMap{}, ns, "adopted"), 3*time.Second).Should(BeFalse(), "the adopted ConfigMap survives")
@@ -338,7 +338,7 @@ var _ = Describe("On a real cluster, the manager", Ordered, func() {
 				g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app"}, d)).To(Succeed())
 				g.Expect(d.DeletionTimestamp).To(BeNil())
 				g.Expect(hasOwnerReference(cm, uid) || hasOwnerReference(d, uid)).To(BeFalse(), "nothing is left for the garbage collector")
-				g.Expect(podsOf(ns, "app")(g)).To(ConsistOf(HaveField("Status.Phase", corev1.PodRunning)))
+				g.Expect(appPods(ns)(g)).To(ConsistOf(HaveField("Status.Phase", corev1.PodRunning)))
 			}, 3*time.Second).Should(Succeed())
 		},
 		Entry("in the background (kubectl delete, the default)", metav1.DeletePropagationBackground),
@@ -393,7 +393,7 @@ var _ = Describe("On a real cluster, the manager", Ordered, func() {
 		}}
 		Expect(k8sClient.Create(ctx, plan)).To(Succeed())
 		Eventually(phaseOf(ns, "offline")).Should(Equal(execloopv1alpha1.PlanSucceeded))
-		Expect(podsOf(ns, "app")(Default)).To(HaveLen(1))
+		Expect(appPods(ns)(Default)).To(HaveLen(1))
 		before.kill(syscall.SIGTERM)
 
 		Expect(k8sClient.Delete(ctx, getPlan(Default, ns, "offline"))).To(Succeed())
@@ -407,6 +407,6 @@ var _ = Describe("On a real cluster, the manager", Ordered, func() {
 		Eventually(gone(&execloopv1alpha1.Plan{}, ns, "offline")).Should(BeTrue())
 		Expect(gone(&corev1.ConfigMap{}, ns, "config")()).To(BeTrue())
 		Expect(gone(&appsv1.Deployment{}, ns, "app")()).To(BeTrue())
-		Eventually(podsOf(ns, "app")).Should(BeEmpty())
+		Eventually(appPods(ns)).Should(BeEmpty())
 	})
 })
