@@ -62,7 +62,7 @@ test-outside: envtest ## Check what an operator author does: a new module outsid
 	hack/outside/check.sh
 
 .PHONY: test-e2e
-test-e2e: manifests generate envtest kustomize ## Run the end-to-end suite: the real manager binary against a local control plane.
+test-e2e: manifests generate cluster-binaries kustomize ## Run the end-to-end suite: the real manager binary against a local cluster (internal/localcluster).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 -timeout 30m ./test/e2e/ -ginkgo.v
 
 # How many inputs make test-reliability gives each fuzzer: about 20 s each on
@@ -116,19 +116,19 @@ build: manifests generate fmt vet ## Build the manager binary into bin/manager, 
 	go build -o $(LOCALBIN)/manager .
 	go build -o $(LOCALBIN)/kubectl-execloop ./cmd/kubectl-execloop
 
-# `make run` uses the cluster of your kubeconfig when there is one, and an
-# embedded local control plane (--local) when there is none.
+# `make run` uses the cluster of your kubeconfig when there is one, and a
+# local cluster (--local: internal/localcluster) when there is none.
 HAVE_KUBECONFIG := $(shell if [ -n "$$KUBECONFIG" ] || [ -f "$$HOME/.kube/config" ]; then echo yes; fi)
 ifeq ($(HAVE_KUBECONFIG),yes)
 RUN_DEPS =
 RUN_FLAGS =
 else
-RUN_DEPS = envtest
+RUN_DEPS = cluster-binaries
 RUN_FLAGS = --local
 endif
 
 .PHONY: run
-run: manifests generate fmt vet $(RUN_DEPS) ## Run the operator from your host (embedded control plane when no kubeconfig is found). Extra flags: ARGS=...
+run: manifests generate fmt vet $(RUN_DEPS) ## Run the operator from your host (a local cluster when no kubeconfig is found). Extra flags: ARGS=...
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run . $(RUN_FLAGS) $(ARGS)
 
 # The container image. It cannot be built on machines without a container
@@ -218,6 +218,17 @@ envtest: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd $(ENVTEST_ASSET
 $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd $(ENVTEST_ASSETS)/kubectl &:
 	@echo "Building kube-apiserver, etcd and kubectl $(ENVTEST_K8S_VERSION) from source into $(ENVTEST_ASSETS): the first build takes five to ten minutes on 2 cores (6m10s and 8m07s measured), later runs reuse it."
 	go run ./hack/envtest -dir $(LOCALBIN)/k8s
+
+CLUSTER_BINARIES = $(ENVTEST_ASSETS)/kube-controller-manager $(ENVTEST_ASSETS)/kube-scheduler $(ENVTEST_ASSETS)/kwok
+
+.PHONY: cluster-binaries
+cluster-binaries: envtest $(CLUSTER_BINARIES) ## Build kube-controller-manager, kube-scheduler and kwok from source into bin/k8s/ when missing, for the local cluster of make run and make test-e2e.
+
+# What a whole local cluster adds to envtest's binaries (internal/localcluster
+# runs them), built by hack/envtest -cluster the same way.
+$(CLUSTER_BINARIES) &:
+	@echo "Building kube-controller-manager, kube-scheduler and kwok from source into $(ENVTEST_ASSETS): the first build takes about seven minutes on 2 cores, later runs reuse it."
+	go run ./hack/envtest -dir $(LOCALBIN)/k8s -cluster
 
 # go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
 # $1 - target path with name of binary

@@ -16,7 +16,7 @@ limitations under the License.
 
 // Command manager runs the execloop operator: flags, then the logger, then a
 // controller-runtime manager with the Plan controller. With --local it first
-// starts an embedded control plane and runs against it.
+// starts a local cluster (internal/localcluster) and runs against it.
 package main
 
 import (
@@ -95,7 +95,7 @@ func main() {
 	flag.BoolVar(&f.enableHTTP2, "enable-http2", false,
 		"Serve metrics over HTTP/2 as well. Off by default because of the HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
 	flag.BoolVar(&f.local, "local", false,
-		"Start an embedded control plane (kube-apiserver and etcd from "+localAssetsDir()+"), install the CRDs and config/admission, "+
+		"Start a local cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok from "+localAssetsDir()+"), install the CRDs and config/admission, "+
 			"write its kubeconfig to "+localKubeconfigPath+" and run against it. What 'make run' uses when no kubeconfig is found.")
 	flag.BoolVar(&f.applySamples, "apply-samples", false, "Apply the Plans of config/samples once the manager runs.")
 	flag.StringVar(&f.progress, "progress", "auto",
@@ -196,7 +196,7 @@ func (f *flags) logOutput(showProgress bool) (io.Writer, func(), error) {
 	return file, func() { _ = file.Close() }, nil
 }
 
-// run starts the manager and blocks until it stops; a local control plane
+// run starts the manager and blocks until it stops; a local cluster
 // started for it is stopped before run returns.
 func run(f flags, showProgress bool, setupLog logr.Logger) error {
 	ctx, stop := context.WithCancel(ctrl.SetupSignalHandler())
@@ -204,7 +204,7 @@ func run(f flags, showProgress bool, setupLog logr.Logger) error {
 
 	var cfg *rest.Config
 	if f.local {
-		cp, err := startLocal(setupLog)
+		cp, err := startLocal(ctx, setupLog)
 		if err != nil {
 			return err
 		}

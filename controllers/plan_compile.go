@@ -397,8 +397,11 @@ func target(pt *execloopv1alpha1.PlanTask) (execloopv1alpha1.ObjectReference, *u
 }
 
 // prepareManifest makes an apply manifest the plan's: the target namespace,
-// the plan's label, annotation and (in its own namespace) owner reference,
-// and none of the fields the API server owns.
+// the plan's label, annotation and (in its own namespace, unless its
+// deletionPolicy is Orphan) owner reference, and none of the fields the API
+// server owns. Under Orphan an owner reference would let the garbage
+// collector delete the objects with the Plan (kubectl delete
+// --cascade=foreground does so before the cleanup can release them).
 func prepareManifest(p *execloopv1alpha1.Plan, m *unstructured.Unstructured, namespace string) {
 	delete(m.Object, "status")
 	for _, f := range []string{"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink", "deletionTimestamp"} {
@@ -417,7 +420,7 @@ func prepareManifest(p *execloopv1alpha1.Plan, m *unstructured.Unstructured, nam
 	}
 	annotations[PlanAnnotation] = p.Namespace + "/" + p.Name
 	m.SetAnnotations(annotations)
-	if namespace == p.Namespace {
+	if namespace == p.Namespace && p.Spec.DeletionPolicy != execloopv1alpha1.DeletionPolicyOrphan {
 		m.SetOwnerReferences(append(m.GetOwnerReferences(), metav1.OwnerReference{
 			APIVersion: execloopv1alpha1.GroupVersion.String(), Kind: "Plan", Name: p.Name, UID: p.UID,
 			BlockOwnerDeletion: ptr.To(false),

@@ -15,11 +15,15 @@ limitations under the License.
 */
 
 // Package e2e runs the real manager binary, as a user would, against a
-// control plane the suite starts: samples and chains converge, a manager
-// killed with SIGKILL mid-plan resumes without creating anything twice, two
-// managers share the work through leader election, the manager runs with
-// nothing but the RBAC that config/ generates, deletion cleans up and
-// invalid plans are turned away.
+// whole local cluster the suite starts (internal/localcluster: a
+// controller-manager, a scheduler and kwok's fake node beside the API
+// server): samples and chains converge, a manager killed with SIGKILL
+// mid-plan resumes without creating anything twice, two managers share the
+// work through leader election, the manager runs with nothing but the RBAC
+// that config/ generates, deletion cleans up and invalid plans are turned
+// away; and what only a real cluster shows: Deployments that really roll
+// out, Jobs that complete or fail, the garbage collector meeting a deleted
+// Plan, a deleted Namespace holding a Plan.
 package e2e
 
 import (
@@ -42,16 +46,16 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/internal/localcluster"
 	"github.com/execloop/execloop/test/support"
 )
 
 var (
 	ctx        context.Context
 	cancel     context.CancelFunc
-	testEnv    *envtest.Environment
+	cluster    *localcluster.Cluster
 	cfg        *rest.Config
 	k8sClient  client.Client
 	scheme     = runtime.NewScheme()
@@ -88,26 +92,31 @@ var _ = BeforeSuite(func() {
 	out, err = build.CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), string(out))
 
-	By("starting the control plane")
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:        []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing:    true,
-		BinaryAssetsDirectory:    support.AssetsDir(root),
-		ControlPlaneStartTimeout: support.StartTimeout,
+	By("starting the local cluster")
+	assets := os.Getenv("KUBEBUILDER_ASSETS") // make test-e2e's
+	if assets == "" {
+		assets = support.AssetsDir(root)
 	}
-	cfg, err = testEnv.Start()
+	start := time.Now()
+	cluster, err = localcluster.Start(ctx, localcluster.Options{
+		BinaryDir:         assets,
+		CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd", "bases")},
+		StartTimeout:      support.StartTimeout,
+	})
 	Expect(err).NotTo(HaveOccurred())
+	GinkgoWriter.Printf("the local cluster started in %s\n", time.Since(start).Round(time.Millisecond))
+	cfg = cluster.Config
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 	kubeconfig = filepath.Join(workDir, "admin.kubeconfig")
-	Expect(os.WriteFile(kubeconfig, testEnv.KubeConfig, 0o600)).To(Succeed())
+	Expect(os.WriteFile(kubeconfig, cluster.KubeConfig, 0o600)).To(Succeed())
 })
 
 var _ = AfterSuite(func() {
 	stopAll()
 	cancel()
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
+	if cluster != nil {
+		Expect(cluster.Stop()).To(Succeed())
 	}
 })
 
@@ -184,7 +193,8 @@ func stopAll() {
 	processes = nil
 }
 
-// When a spec fails, the tail of each manager's log goes to its output.
+// When a spec fails, the tail of each manager's log, and of the cluster's
+// controllers', goes to its output.
 var _ = JustAfterEach(func() {
 	if !CurrentSpecReport().Failed() {
 		return
@@ -192,11 +202,11 @@ var _ = JustAfterEach(func() {
 	processesMu.Lock()
 	defer processesMu.Unlock()
 	for _, p := range processes {
-		lines := strings.Split(p.logs(), "\n")
-		if len(lines) > 80 {
-			lines = lines[len(lines)-80:]
-		}
-		GinkgoWriter.Printf("--- last lines of the log of %s:\n%s\n", p.name, strings.Join(lines, "\n"))
+		GinkgoWriter.Printf("--- last lines of the log of %s:\n%s\n", p.name, lastLines(p.logs(), 80))
+	}
+	for _, name := range []string{"kube-controller-manager", "kube-scheduler", "kwok"} {
+		b, _ := os.ReadFile(filepath.Join(cluster.Dir, name+".log"))
+		GinkgoWriter.Printf("--- last lines of the log of %s:\n%s\n", name, lastLines(string(b), 30))
 	}
 })
 
@@ -204,4 +214,13 @@ func newNamespace() string {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-"}}
 	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
 	return ns.Name
+}
+
+// lastLines returns the last n lines of text.
+func lastLines(text string, n int) string {
+	lines := strings.Split(text, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

@@ -1,0 +1,29 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package localcluster
+
+import "syscall"
+
+// sysProcAttr puts a process in a group of its own (a Ctrl-C in the
+// terminal then reaches only the caller, which stops it in order), and has
+// the kernel kill it when the thread that started it dies, so that it never
+// outlives a caller killed with SIGKILL. Go ends no thread of its own while
+// the program runs, unless a goroutine locked to it exits: this package
+// locks none.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
