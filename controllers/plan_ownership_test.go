@@ -163,7 +163,7 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 		// plan finds its objects absent from that cache, which holds the
 		// plans' objects only. Whether someone else made one, the
 		// metadata-only watch of every ConfigMap there says once it has
-		// synced (existence.go), so this waits for it: then no object is
+		// synced (watch_existence.go), so this waits for it: then no object is
 		// read before its first apply, and the hand-made ones must still
 		// be adopted or refused.
 		first := createPlan(ns, "first", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{

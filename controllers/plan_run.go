@@ -130,7 +130,7 @@ func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 
 // watchKeys are the watches the plan's passes read through: two per
 // resource and namespace of its apply tasks (its objects, and whether any
-// object is there: existence.go), and one per object of a wait
+// object is there: watch_existence.go), and one per object of a wait
 // task that other tasks read, as its identity.
 func (p *planRun) watchKeys() map[watchKey]struct{} {
 	keys := make(map[watchKey]struct{}, len(p.tasks))
@@ -223,7 +223,7 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 // applying again, which a cache that lags behind the last apply could
 // give, is checked against the API server; and an object absent from the
 // cache of the plans' objects is read unless the existence watch says no
-// object is there (existence.go): whether one is there that someone else
+// object is there (watch_existence.go): whether one is there that someone else
 // made (to adopt, refuse or leave alone) is the API server's to say.
 func (p *planRun) fromCache(ctx context.Context, t *taskSpec, st *taskState) bool {
 	plan := client.ObjectKeyFromObject(p.plan)

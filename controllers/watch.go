@@ -48,7 +48,7 @@ import (
 // and watch the resource gets none, and its Plans read from the API server
 // and see drift at their next pass. The watcher asks again, at most every
 // deniedRetry, so that RBAC granted later takes effect without a restart.
-// It also watches single objects that wait tasks read (drift_targets.go).
+// It also watches single objects that wait tasks read (watch_targets.go).
 //
 // An informer lives as long as a Plan uses it: when the last Plan that
 // reads through it is gone, or no longer applies objects of that resource
@@ -82,7 +82,7 @@ type watchKey struct {
 	resource  schema.GroupVersionResource
 	namespace string
 	name      string // set for a watch of one object a wait task reads (watchTarget)
-	all       bool   // a metadata-only watch of every object, for existence (existence.go)
+	all       bool   // a metadata-only watch of every object, for existence (watch_existence.go)
 }
 
 var (
