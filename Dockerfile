@@ -14,15 +14,16 @@ COPY go.mod go.mod
 COPY go.sum go.sum
 RUN go mod download
 
-# Copy the Go source
-COPY *.go ./
+# Copy the Go source: the manager that ships (cmd/manager) and what it
+# imports; not the local runner of `make run` at the top of the repository.
+COPY cmd/manager/ cmd/manager/
 COPY api/ api/
 COPY controllers/ controllers/
 COPY execloop/ execloop/
 COPY internal/ internal/
 
 # A static binary: CGO off.
-RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} go build -trimpath -ldflags=-s -o manager .
+RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} go build -trimpath -ldflags=-s -o manager ./cmd/manager
 
 # Use distroless as minimal base image to package the manager binary
 # Refer to https://github.com/GoogleContainerTools/distroless for more details

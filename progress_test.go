@@ -26,6 +26,7 @@ import (
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop/reconciler/status"
+	"github.com/execloop/execloop/internal/manager"
 	"github.com/execloop/execloop/internal/manifest"
 )
 
@@ -80,19 +81,14 @@ func TestSamplesAreReadFromTheKustomization(t *testing.T) {
 	}
 }
 
-func TestFlagsAreChecked(t *testing.T) {
-	ok := flags{progress: "auto", maxConcurrentReconciles: 1}
+func TestTheProgressFlagIsChecked(t *testing.T) {
+	ok := flags{Flags: manager.Flags{MaxConcurrentReconciles: 1}, progress: "auto"}
 	if err := ok.validate(); err != nil {
 		t.Errorf("valid flags: %v", err)
 	}
 	for want, f := range map[string]flags{
-		`--progress must be auto, always or never, got "sometimes"`: {progress: "sometimes", maxConcurrentReconciles: 1},
-		"--max-concurrent-reconciles must be at least 1, got 0":     {progress: "auto"},
-		"--sleep-between-runs must not be negative, got -1s":        {progress: "auto", maxConcurrentReconciles: 1, sleepBetweenRuns: -1e9},
-		"--errors-to-tolerate must not be negative, got -2":         {progress: "auto", maxConcurrentReconciles: 1, errorsToTolerate: -2},
-		"--execution-timeout must not be negative, got -1m0s":       {progress: "auto", maxConcurrentReconciles: 1, executionTimeout: -60e9},
-		"--max-backoff must not be negative, got -1s":               {progress: "auto", maxConcurrentReconciles: 1, maxBackoff: -1e9},
-		"--stalled-retry-interval must not be negative, got -1s":    {progress: "auto", maxConcurrentReconciles: 1, stalledRetryInterval: -1e9},
+		`--progress must be auto, always or never, got "sometimes"`: {Flags: manager.Flags{MaxConcurrentReconciles: 1}, progress: "sometimes"},
+		"--max-concurrent-reconciles must be at least 1, got 0":     {progress: "never"},
 	} {
 		if err := f.validate(); err == nil || err.Error() != want {
 			t.Errorf("validate() = %v, want %q", err, want)

@@ -81,7 +81,7 @@ var _ = BeforeSuite(func() {
 
 	By("building the manager binary")
 	managerBin = filepath.Join(workDir, "manager")
-	build := exec.Command("go", "build", "-o", managerBin, ".")
+	build := exec.Command("go", "build", "-o", managerBin, "./cmd/manager")
 	build.Dir = root
 	out, err := build.CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), string(out))
@@ -139,7 +139,7 @@ func startManager(name, kubeconfig string, args ...string) *managerProcess {
 	out, err := os.Create(logPath)
 	Expect(err).NotTo(HaveOccurred())
 	args = append([]string{
-		"--kubeconfig", kubeconfig, "--progress=never", "--health-probe-bind-address=0",
+		"--kubeconfig", kubeconfig, "--health-probe-bind-address=0",
 		"--sleep-between-runs=200ms", "--zap-devel=false", "--zap-log-level=debug",
 	}, args...)
 	cmd := exec.Command(managerBin, args...)

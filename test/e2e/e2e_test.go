@@ -29,7 +29,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -135,12 +134,11 @@ func installObjects() []*unstructured.Unstructured {
 // tokenKubeconfig writes a kubeconfig that authenticates as a
 // ServiceAccount with a token from the TokenRequest API.
 func tokenKubeconfig(ns, sa string) string {
-	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}
-	Expect(k8sClient.SubResource("token").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa}}, tr)).To(Succeed())
-	Expect(tr.Status.Token).NotTo(BeEmpty())
+	token, err := support.ServiceAccountToken(ctx, k8sClient, ns, sa)
+	Expect(err).NotTo(HaveOccurred())
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos[sa] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	kc.AuthInfos[sa] = &clientcmdapi.AuthInfo{Token: token}
 	kc.Contexts["sa"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: sa}
 	kc.CurrentContext = "sa"
 	path := filepath.Join(workDir, sa+".kubeconfig")

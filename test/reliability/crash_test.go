@@ -116,7 +116,7 @@ func TestCrashConsistency(t *testing.T) {
 	// land before the manager did anything.
 	run := func() *exec.Cmd {
 		started := workersStarted()
-		cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--progress=never", "--health-probe-bind-address=0",
+		cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--health-probe-bind-address=0",
 			"--sleep-between-runs=100ms", "--zap-log-level=info", "--log-file", logFile)
 		cmd.Dir = root
 		if err := cmd.Start(); err != nil {

@@ -228,7 +228,7 @@ func newNamespace(t testing.TB, prefix string) string {
 // buildManager builds the manager binary once.
 var buildManager = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(workDir, "manager")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/manager")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
