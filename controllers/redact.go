@@ -20,8 +20,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +57,9 @@ import (
 // whole, on the live side too: "*** (before)" and "*** (after)" when they
 // differ, so a changed value shows as changed.
 //
+// Each value is masked also in the forms messages quote it in (%q, JSON,
+// without surrounding white space: see secretValues.add).
+//
 // Values shorter than minSecretLen (4) bytes are not masked, nor their
 // base64: replacing every "1" or "on" in a message would make it
 // unreadable and hide almost nothing.
@@ -72,8 +77,27 @@ type secretValues struct {
 	set map[string]struct{}
 }
 
-// add adds v, unless it is shorter than minSecretLen.
+// add adds v, unless it is shorter than minSecretLen, and the forms in
+// which messages quote it: as Go's %q and strconv do, and as JSON does
+// (the API server shows a bad string as %q, a bad map or list as JSON,
+// which writes "&", "<" and ">" as \u0026, \u003c and \u003e), each
+// without its quotes; and without its leading and trailing white space (a
+// value from `echo pw | base64` ends in a newline). A form shorter than
+// minSecretLen is left out.
 func (s *secretValues) add(v string) {
+	if len(v) < minSecretLen {
+		return
+	}
+	s.put(v)
+	s.put(unquoted(strconv.Quote(v)))
+	if j, err := json.Marshal(v); err == nil {
+		s.put(unquoted(string(j)))
+	}
+	s.put(strings.TrimSpace(v))
+}
+
+// put adds v as it is, unless it is shorter than minSecretLen.
+func (s *secretValues) put(v string) {
 	if len(v) < minSecretLen {
 		return
 	}
@@ -82,6 +106,9 @@ func (s *secretValues) add(v string) {
 	}
 	s.set[v] = struct{}{}
 }
+
+// unquoted is q, a quoted string, without its quotes.
+func unquoted(q string) string { return q[1 : len(q)-1] }
 
 // addSecret adds the values of obj when it is a Secret: each value of its
 // data and stringData, decoded and as stored (base64). A value shorter than
@@ -114,10 +141,10 @@ func (s *secretValues) addSecret(obj *unstructured.Unstructured) {
 	}
 }
 
-// addAll adds the values of o.
+// addAll adds the values of o (with their forms, which o holds).
 func (s *secretValues) addAll(o *secretValues) {
 	for v := range o.set {
-		s.add(v)
+		s.put(v)
 	}
 }
 

@@ -22,11 +22,15 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop/executor"
@@ -135,5 +139,49 @@ func TestATaskErrorOfAPassHasTheValuesOfSecretsMasked(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprintf("%v %+v %s", err, err, err), "hunter2") {
 		t.Error("the value shows when the error is formatted")
+	}
+}
+
+func TestTheMaskCoversAValueAsMessagesQuoteIt(t *testing.T) {
+	invalid := func(value any) string {
+		return apierrors.NewInvalid(schema.GroupKind{Kind: "ConfigMap"}, "app", field.ErrorList{
+			field.Invalid(field.NewPath("metadata", "labels"), value, "not a valid label"),
+		}).Error()
+	}
+	_, parseErr := strconv.Atoi("hunter\x0122")
+	tests := []struct {
+		name   string
+		secret string // the Secret's value, decoded
+		text   string // a message that shows it
+		gone   string // what must not show
+	}{
+		{name: "a string the API server quotes with %q", secret: "hunter22\n",
+			text: invalid("hunter22\n"), gone: "hunter"},
+		{name: "a map the API server shows as JSON", secret: "pw<&>pw",
+			text: invalid(map[string]any{"pass": "pw<&>pw"}), gone: "pw"},
+		{name: "a control character the API server quotes with %q, unlike JSON", secret: "hunter\x0122",
+			text: invalid("hunter\x0122"), gone: "hunter"},
+		{name: "a value strconv quotes", secret: "hunter\x0122",
+			text: parseErr.Error(), gone: "hunter"},
+		{name: "a value without its trailing newline", secret: "hunter22\n",
+			text: invalid("hunter22"), gone: "hunter"},
+		{name: "a quoted form of a short value stays", secret: "p\n\t",
+			text: invalid("p\n\t"), gone: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s secretValues
+			s.addSecret(secretObject(map[string]string{"password": tt.secret}))
+			got := s.mask(tt.text)
+			if tt.gone == "" {
+				if got != tt.text {
+					t.Errorf("mask(%q) = %q, want it unchanged", tt.text, got)
+				}
+				return
+			}
+			if strings.Contains(got, tt.gone) || !strings.Contains(got, masked) {
+				t.Errorf("mask(%q) = %q, want %q masked", tt.text, got, tt.gone)
+			}
+		})
 	}
 }
