@@ -225,6 +225,25 @@ func (s *secretValues) met(details *cel.EvalDetails, out ref.Val) bool {
 	return out != nil && scalar(out)
 }
 
+// addComputed adds every string and bytes value an evaluation computed on
+// the way (CEL's tracked state): what an evaluation that failed derived
+// from a Secret may show in its error, though it has no result to record.
+func (s *secretValues) addComputed(details *cel.EvalDetails) {
+	if details == nil || details.State() == nil {
+		return
+	}
+	state := details.State()
+	for _, id := range state.IDs() {
+		v, _ := state.Value(id)
+		switch x := v.(type) {
+		case types.String:
+			s.add(string(x))
+		case types.Bytes:
+			s.add(string(x))
+		}
+	}
+}
+
 // mask returns text with every value replaced by masked; a longer value
 // goes first where two overlap.
 func (s *secretValues) mask(text string) string {

@@ -185,3 +185,101 @@ func TestTheMaskCoversAValueAsMessagesQuoteIt(t *testing.T) {
 		})
 	}
 }
+
+// credsAndConfig are the variables of expressions that read a Secret,
+// creds, whose dsn holds a password, and a ConfigMap, config.
+func credsAndConfig() (vars map[string]any, creds, config *unstructured.Unstructured) {
+	creds = secretObject(map[string]string{"dsn": "app:hunter2-x9@db.shop"})
+	config = &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "config"}, "data": map[string]any{"host": "db.shop"}}}
+	vars = map[string]any{"plan": planVariable(&execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}}),
+		"tasks": map[string]any{"creds": map[string]any{"object": creds.Object}, "config": map[string]any{"object": config.Object}}}
+	return vars, creds, config
+}
+
+func TestAnExpressionThatFailsOnAValueDerivedFromASecretHasItMasked(t *testing.T) {
+	vars, creds, _ := credsAndConfig()
+	var secrets secretValues
+	secrets.addSecret(creds)
+	const user = `string(base64.decode(tasks.creds.object.data.dsn)).split("@")[0]`
+	tests := []struct {
+		name     string
+		value    string
+		missing  bool   // the error says a value is not there yet
+		wantText string // in the masked error
+	}{
+		{name: "a key derived from a Secret that is not there yet", value: "${tasks.config.object.data[" + user + "]}",
+			missing: true, wantText: "no such key: ***"},
+		{name: "a pattern derived from a Secret that does not parse", value: `${tasks.config.object.data.host.matches(` + user + ` + "(")}`,
+			wantText: "missing closing )"},
+		{name: "a key not derived from a Secret keeps its message", value: `${tasks.config.object.data["no-" + tasks.config.object.data.host]}`,
+			missing: true, wantText: "no such key: no-db.shop"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			manifest := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "app"},
+				"data": map[string]any{"value": tt.value}}
+			tmpl, err := compileTemplate("app", "apply", manifest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, from, err := tmpl.resolve(context.Background(), manifest, vars, &secrets)
+			var missing *missingValue
+			if err == nil || errors.As(err, &missing) != tt.missing {
+				t.Fatalf("the error: %v, want one that says a value is missing: %v", err, tt.missing)
+			}
+			from.values.addAll(&secrets)
+			got := from.values.mask(err.Error())
+			if strings.Contains(got, "hunter2") || strings.Contains(got, "app:") || !strings.Contains(got, tt.wantText) {
+				t.Errorf("the masked error: %q, want %q in it and no value derived from the Secret", got, tt.wantText)
+			}
+		})
+	}
+}
+
+func TestAnIncludeWhenThatFailsOnAValueDerivedFromASecretHasItMasked(t *testing.T) {
+	_, creds, config := credsAndConfig()
+	credsTask, configTask := &taskSpec{name: "creds", kind: kindWait}, &taskSpec{name: "config", kind: kindWait}
+	expr := `tasks.config.object.data[string(base64.decode(tasks.creds.object.data.dsn)).split("@")[0]] == "x"`
+	c, err := conditionPrograms.compile(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &taskSpec{name: "app", kind: kindApply, refs: []*taskSpec{credsTask, configTask},
+		include: &exprPart{expr: expr, prog: c.prog, refs: c.refs}}
+	run := &planRun{plan: &execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}},
+		tasks: []*taskSpec{credsTask, configTask, app},
+		state: map[string]*taskState{"creds": {live: creds}, "config": {live: config}}}
+	_, err = run.included(context.Background(), app)
+	if !errors.Is(err, executor.ErrInProgress) {
+		t.Fatalf("the error: %v, want the task waiting", err)
+	}
+	if got := run.redact(err).Error(); strings.Contains(got, "hunter2") || !strings.Contains(got, "no such key: ***") {
+		t.Errorf("the masked error: %q, want the key masked", got)
+	}
+}
+
+func TestAReadyWhenThatFailsOnASecretHasItsMessageWithheld(t *testing.T) {
+	_, creds, config := credsAndConfig()
+	config.Object["data"] = creds.Object["data"] // the same data, in clear: nothing to withhold
+	c, err := readyWhenPrograms.compile(`object.data[object.data.dsn.substring(0, 8)] == "x"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		live       *unstructured.Unstructured
+		wantReason string
+	}{
+		{name: "over a Secret", live: creds, wantReason: "readyWhen: " + withheld},
+		{name: "over a ConfigMap", live: config, wantReason: "readyWhen: no such key: YXBwOmh1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ready, reason, err := readiness(context.Background(), tt.live, c.prog)
+			if ready || err != nil || reason != tt.wantReason {
+				t.Errorf("readiness: %v, %q, %v; want not ready, %q", ready, reason, err, tt.wantReason)
+			}
+		})
+	}
+}
