@@ -21,6 +21,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -395,16 +396,41 @@ func (r *redactedTask) PerformAction() ([]executor.Task, error) {
 func (r *redactedTask) Post() error { return r.PostContext(context.Background()) }
 
 func (r *redactedTask) PreContext(ctx context.Context) error {
+	defer r.maskPanic()
 	return r.run.redact(r.ContextTask.PreContext(ctx))
 }
 
 func (r *redactedTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
+	defer r.maskPanic()
 	children, err := r.ContextTask.PerformActionContext(ctx)
 	return redacting(r.run, children), r.run.redact(err)
 }
 
 func (r *redactedTask) PostContext(ctx context.Context) error {
+	defer r.maskPanic()
 	return r.run.redact(r.ContextTask.PostContext(ctx))
+}
+
+// maskPanic, deferred by a phase, panics again with the pass's
+// secretValues masked in what the phase panicked with, if they show in it:
+// an error as a redactedError, anything else as its masked text. The
+// executor turns the panic into the task's error (executor.PanicError), as
+// it does any other.
+func (r *redactedTask) maskPanic() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	text := fmt.Sprint(v)
+	msg := r.run.secretValues().mask(text)
+	switch err, ok := v.(error); {
+	case msg == text:
+		panic(v)
+	case ok:
+		panic(&redactedError{msg: msg, err: err})
+	default:
+		panic(msg)
+	}
 }
 
 // redactPreviews masks, in the previews of p, what came from Secrets: in

@@ -283,3 +283,51 @@ func TestAReadyWhenThatFailsOnASecretHasItsMessageWithheld(t *testing.T) {
 		})
 	}
 }
+
+func TestAPanicInATaskOfAPassHasTheValuesOfSecretsMasked(t *testing.T) {
+	run := &planRun{tasks: []*taskSpec{{name: "creds", kind: kindWait}}, state: map[string]*taskState{
+		"creds": {live: secretObject(map[string]string{"password": "hunter2-x9"})},
+	}}
+	leak := errors.New("bad value hunter2-x9")
+	tests := []struct {
+		name  string
+		funcs func(v any) executor.TaskFuncs
+		value any
+	}{
+		{name: "Pre panics with a string", value: "bad value hunter2-x9",
+			funcs: func(v any) executor.TaskFuncs {
+				return executor.TaskFuncs{Pre: func(context.Context) error { panic(v) }}
+			}},
+		{name: "PerformAction panics with an error", value: leak,
+			funcs: func(v any) executor.TaskFuncs {
+				return executor.TaskFuncs{PerformAction: func(context.Context) ([]executor.Task, error) { panic(v) }}
+			}},
+		{name: "Post panics with a value without a Secret's", value: 42,
+			funcs: func(v any) executor.TaskFuncs {
+				return executor.TaskFuncs{Post: func(context.Context) error { panic(v) }}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			task := redacting(run, []executor.Task{executor.NewTask("db", tt.funcs(tt.value))})[0].(executor.ContextTask)
+			got := func() (v any) {
+				defer func() { v = recover() }()
+				ctx := context.Background()
+				if err := task.PreContext(ctx); err != nil {
+					return err
+				}
+				if _, err := task.PerformActionContext(ctx); err != nil {
+					return err
+				}
+				return task.PostContext(ctx)
+			}()
+			text := fmt.Sprint(got)
+			if strings.Contains(text, "hunter2") || text != strings.ReplaceAll(fmt.Sprint(tt.value), "hunter2-x9", masked) {
+				t.Errorf("the panic: %q, want %v with the Secret's value masked", text, tt.value)
+			}
+			if err, ok := tt.value.(error); ok && !errors.Is(got.(error), err) {
+				t.Error("the masked panic no longer wraps the error the task panicked with")
+			}
+		})
+	}
+}
