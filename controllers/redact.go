@@ -76,6 +76,9 @@ const minSecretLen = 4
 // from them. The zero value holds none and is ready to use.
 type secretValues struct {
 	set map[string]struct{}
+	// replacer masks the values of set (see mask); nil until mask needs
+	// it, and again when a value is added.
+	replacer *strings.Replacer
 }
 
 // add adds v, unless it is shorter than minSecretLen, and the forms in
@@ -102,10 +105,14 @@ func (s *secretValues) put(v string) {
 	if len(v) < minSecretLen {
 		return
 	}
+	if _, ok := s.set[v]; ok {
+		return
+	}
 	if s.set == nil {
 		s.set = map[string]struct{}{}
 	}
 	s.set[v] = struct{}{}
+	s.replacer = nil
 }
 
 // unquoted is q, a quoted string, without its quotes.
@@ -251,14 +258,22 @@ func (s *secretValues) mask(text string) string {
 	if len(s.set) == 0 || !s.holds(text) {
 		return text
 	}
-	values := slices.SortedFunc(maps.Keys(s.set), func(a, b string) int {
-		return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b))
-	})
-	pairs := make([]string, 0, 2*len(values))
-	for _, v := range values {
-		pairs = append(pairs, v, masked)
+	return s.masker().Replace(text)
+}
+
+// masker is the Replacer of mask, made once for the values s holds.
+func (s *secretValues) masker() *strings.Replacer {
+	if s.replacer == nil {
+		values := slices.SortedFunc(maps.Keys(s.set), func(a, b string) int {
+			return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b))
+		})
+		pairs := make([]string, 0, 2*len(values))
+		for _, v := range values {
+			pairs = append(pairs, v, masked)
+		}
+		s.replacer = strings.NewReplacer(pairs...)
 	}
-	return strings.NewReplacer(pairs...).Replace(text)
+	return s.replacer
 }
 
 // maskStrings masks the values in every string of a JSON value, in place.
@@ -308,17 +323,34 @@ func (f *fromSecrets) record(path []any, v any) {
 }
 
 // secretValues are the values the pass masks: those of every Secret it
-// read or applies, and those its expressions computed from them.
+// read or applies, and those its expressions computed from them. They are
+// computed once, and again after secretsChanged; the caller must not add
+// to them.
 func (p *planRun) secretValues() *secretValues {
-	s := &secretValues{}
-	for _, t := range p.tasks {
-		if st := p.state[t.name]; st != nil {
-			s.addSecret(st.live)
+	p.secretsMu.Lock()
+	defer p.secretsMu.Unlock()
+	if p.secrets == nil {
+		s := &secretValues{}
+		for _, t := range p.tasks {
+			if st := p.state[t.name]; st != nil {
+				s.addSecret(st.live)
+			}
+			s.addSecret(t.manifest)
+			s.addAll(&t.fromSecrets.values)
 		}
-		s.addSecret(t.manifest)
-		s.addAll(&t.fromSecrets.values)
+		s.masker() // here, so that masking never writes to s
+		p.secrets = s
 	}
-	return s
+	return p.secrets
+}
+
+// secretsChanged says that what the pass's secretValues come from changed:
+// a task's object (taskState.live), manifest or fromSecrets. They are
+// computed again when next asked.
+func (p *planRun) secretsChanged() {
+	p.secretsMu.Lock()
+	defer p.secretsMu.Unlock()
+	p.secrets = nil
 }
 
 // secretsRead are the values of Secrets that t's expressions may meet: those
@@ -439,7 +471,8 @@ func (r *redactedTask) maskPanic() {
 // then, in every string of the objects and in the names and reasons, the
 // pass's secretValues and the values of the Secrets the previews show.
 func (p *planRun) redactPreviews(previews []TaskPreview) {
-	s := p.secretValues()
+	s := &secretValues{}
+	s.addAll(p.secretValues())
 	for _, pr := range previews {
 		s.addSecret(pr.Live)
 		s.addSecret(pr.Planned)

@@ -331,3 +331,60 @@ func TestAPanicInATaskOfAPassHasTheValuesOfSecretsMasked(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkRedactingTheErrorsOfAPass redacts the error of each of the 100
+// tasks of a pass that reads a Secret: what a pass in which every task
+// waits does.
+func BenchmarkRedactingTheErrorsOfAPass(b *testing.B) {
+	run := &planRun{state: map[string]*taskState{}}
+	for i := range 100 {
+		t := &taskSpec{name: fmt.Sprintf("task-%d", i), kind: kindApply}
+		run.tasks = append(run.tasks, t)
+		run.state[t.name] = &taskState{}
+	}
+	run.state["task-0"].live = secretObject(map[string]string{"password": "hunter2-x9", "user": "app-user"})
+	errs := make([]error, len(run.tasks))
+	for i, t := range run.tasks {
+		errs[i] = fmt.Errorf("waiting for %s: the object of task creds (hunter2-x9): %w", t.name, executor.ErrInProgress)
+	}
+	for b.Loop() {
+		for _, err := range errs {
+			_ = run.redact(err)
+		}
+	}
+}
+
+func TestAPassComputesItsSecretValuesOnceUntilWhatTheyComeFromChanges(t *testing.T) {
+	run := &planRun{tasks: []*taskSpec{{name: "creds", kind: kindWait}}, state: map[string]*taskState{
+		"creds": {live: secretObject(map[string]string{"password": "hunter2-x9"})},
+	}}
+	first := run.secretValues()
+	replacer := first.masker()
+	tests := []struct {
+		name     string
+		change   func()
+		wantSame bool   // the values computed before
+		hidden   string // a value masked now
+	}{
+		{name: "asked again, after errors were redacted", change: func() {
+			_ = run.redact(errors.New("hunter2-x9"))
+			_ = run.redact(errors.New("hunter2-x9 again"))
+		}, wantSame: true, hidden: "hunter2-x9"},
+		{name: "after the Secret changed", change: func() {
+			run.state["creds"].live = secretObject(map[string]string{"password": "swordfish-2"})
+			run.secretsChanged()
+		}, hidden: "swordfish-2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.change()
+			got := run.secretValues()
+			if same := got == first && got.masker() == replacer; same != tt.wantSame {
+				t.Errorf("the values and their Replacer are the ones computed before: %v, want %v", same, tt.wantSame)
+			}
+			if text := got.mask("a " + tt.hidden); text != "a "+masked {
+				t.Errorf("mask: %q, want %q masked", text, tt.hidden)
+			}
+		})
+	}
+}
