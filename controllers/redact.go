@@ -53,7 +53,9 @@ import (
 // It replaces with "***" every value of the pass's secretValues: each value
 // of the data and stringData of every Secret the pass read or applies,
 // decoded and as stored (base64); and the result of every expression
-// whose evaluation met such a value (fromSecrets). In a preview, a field an
+// whose evaluation met such a value (fromSecrets), or, when it failed,
+// every string it computed on the way (secretValues.addComputed). A
+// readyWhen over a Secret that fails withholds its message (readiness). In a preview, a field an
 // expression computed from a Secret, and a Secret's values, are masked as a
 // whole, on the live side too: "*** (before)" and "*** (after)" when they
 // differ, so a changed value shows as changed.
