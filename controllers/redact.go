@@ -215,43 +215,49 @@ func (s *secretValues) met(details *cel.EvalDetails, out ref.Val) bool {
 	if s == nil || len(s.set) == 0 {
 		return false
 	}
-	scalar := func(v ref.Val) bool {
-		switch x := v.(type) {
-		case types.String:
-			return s.holds(string(x))
-		case types.Bytes:
-			return s.holds(string(x))
-		}
-		return false
+	if slices.ContainsFunc(computed(details), s.holds) {
+		return true
 	}
-	if details != nil && details.State() != nil {
-		state := details.State()
-		for _, id := range state.IDs() {
-			if v, ok := state.Value(id); ok && scalar(v) {
-				return true
-			}
-		}
-	}
-	return out != nil && scalar(out)
+	text, ok := scalarText(out)
+	return ok && s.holds(text)
 }
 
 // addComputed adds every string and bytes value an evaluation computed on
-// the way (CEL's tracked state): what an evaluation that failed derived
-// from a Secret may show in its error, though it has no result to record.
+// the way: what an evaluation that failed derived from a Secret may show
+// in its error, though it has no result to record.
 func (s *secretValues) addComputed(details *cel.EvalDetails) {
+	for _, v := range computed(details) {
+		s.add(v)
+	}
+}
+
+// computed are the string and bytes values an evaluation computed on the
+// way (CEL's tracked state; none when it is not tracked).
+func computed(details *cel.EvalDetails) []string {
 	if details == nil || details.State() == nil {
-		return
+		return nil
 	}
 	state := details.State()
+	var out []string
 	for _, id := range state.IDs() {
-		v, _ := state.Value(id)
-		switch x := v.(type) {
-		case types.String:
-			s.add(string(x))
-		case types.Bytes:
-			s.add(string(x))
+		if v, ok := state.Value(id); ok {
+			if text, ok := scalarText(v); ok {
+				out = append(out, text)
+			}
 		}
 	}
+	return out
+}
+
+// scalarText is the text of a string or bytes value.
+func scalarText(v ref.Val) (string, bool) {
+	switch x := v.(type) {
+	case types.String:
+		return string(x), true
+	case types.Bytes:
+		return string(x), true
+	}
+	return "", false
 }
 
 // mask returns text with every value replaced by masked; a longer value
