@@ -41,8 +41,10 @@ var (
 	// evaluations are tracked: what a value was computed from tells
 	// whether it came from a Secret (redact.go).
 	manifestPrograms = newProgramCache(manifestEnv, false, cel.EvalOptions(cel.OptTrackState))
-	// conditionPrograms: includeWhen, over the variables of manifests.
-	conditionPrograms = newProgramCache(manifestEnv, true)
+	// conditionPrograms: includeWhen, over the variables of manifests,
+	// tracked too: an includeWhen that fails on a value derived from a
+	// Secret may show it in its error (redact.go).
+	conditionPrograms = newProgramCache(manifestEnv, true, cel.EvalOptions(cel.OptTrackState))
 )
 
 // objectEnv has the variable object, the live object of a task.

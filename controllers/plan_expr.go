@@ -338,7 +338,10 @@ func (p *planRun) included(ctx context.Context, t *taskSpec) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	out, _, err := t.include.prog.ContextEval(ctx, vars)
+	out, details, err := t.include.prog.ContextEval(ctx, vars)
+	if err != nil && p.secretsRead(t).met(details, nil) { // its error may show what it derived
+		t.fromSecrets.values.addComputed(details)
+	}
 	switch {
 	case err != nil && notThereYet(err):
 		return false, p.waiting(t, fmt.Sprintf("includeWhen %q to be known (%v)", t.include.expr, err))
@@ -405,6 +408,9 @@ func (f *exprField) value(ctx context.Context, vars map[string]any, secrets *sec
 		}
 		out, details, err := p.prog.ContextEval(ctx, vars)
 		if err != nil {
+			if secrets.met(details, nil) { // its error may show what it derived
+				from.values.addComputed(details)
+			}
 			if notThereYet(err) {
 				return nil, &missingValue{at: f.at, expr: p.expr, cause: err}
 			}

@@ -19,6 +19,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -48,6 +49,9 @@ type planRun struct {
 	state    map[string]*taskState // this pass's, by task name
 	skipped  map[string]string     // this pass's tasks left out, by name: why
 	now      func() time.Time
+
+	secrets   *secretValues // this pass's, once computed (redact.go)
+	secretsMu sync.Mutex    // guards secrets
 }
 
 // taskState is what a pass found out about a task's object.
@@ -95,6 +99,7 @@ func (p *planRun) Create() ([]executor.Task, error) { return p.CreateContext(con
 func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 	p.state = make(map[string]*taskState, len(p.tasks))
 	p.skipped = map[string]string{}
+	p.secretsChanged()
 	var out []executor.Task
 	for _, t := range p.tasks {
 		if !p.depsDone(t) {
@@ -172,6 +177,7 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 	}
 	st := &taskState{}
 	p.state[t.name] = st
+	defer p.secretsChanged() // its object, manifest and fromSecrets
 	if t.include != nil {
 		included, err := p.included(ctx, t)
 		if err != nil {
@@ -450,6 +456,7 @@ func (k *planTask) create(ctx context.Context, st *taskState) error {
 		return fmt.Errorf("creating %s as %s: %w", k.t.describe(), k.run.id.describe(), err)
 	}
 	st.live = created
+	k.run.secretsChanged()
 	return k.run.record(k.t, created, false)
 }
 
@@ -469,6 +476,7 @@ func (k *planTask) apply(ctx context.Context, st *taskState) error {
 		return err
 	}
 	st.live = live
+	k.run.secretsChanged()
 	err = k.applyClaimed(ctx, st)
 	if claimLost(err) {
 		// Twice in a row: not a race but a refusal that only looks like
@@ -498,6 +506,7 @@ func (k *planTask) applyClaimed(ctx context.Context, st *taskState) error {
 		return fmt.Errorf("applying %s (%s) as %s: %w", k.t.describe(), st.why, k.run.id.describe(), err)
 	}
 	st.live = applied
+	k.run.secretsChanged()
 	return k.run.record(k.t, applied, adopted)
 }
 

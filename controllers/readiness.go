@@ -26,6 +26,11 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
 
+// withheld stands for the message of an evaluation that read a Secret's
+// values, which this package cannot tell apart from what it derived from
+// them.
+const withheld = "evaluation failed; its message is withheld because it read a value from a Secret"
+
 // failure is the error of a task whose live object failed by its
 // failedWhen, or nil. An evaluation error (a field the object does not have
 // yet, say) is no failure; a failedWhen that returns something else than a
@@ -51,12 +56,17 @@ func failure(ctx context.Context, live *unstructured.Unstructured, failedWhen ce
 // readiness says whether a live object is ready: readyWhen when the task has
 // one, kstatus Current otherwise. When it is not, the reason says why. An
 // evaluation error (a field the object does not have yet, say) means not
-// ready; a readyWhen that returns something else than a bool is an error of
-// the plan: no wait mends it.
+// ready; its message is the reason, except over a Secret, where it may show
+// what readyWhen derived from the Secret's values (withheld). A readyWhen
+// that returns something else than a bool is an error of the plan: no wait
+// mends it.
 func readiness(ctx context.Context, live *unstructured.Unstructured, readyWhen cel.Program) (ready bool, reason string, err error) {
 	if readyWhen != nil {
 		out, _, err := readyWhen.ContextEval(ctx, map[string]any{"object": live.Object})
-		if err != nil {
+		switch {
+		case err != nil && isSecret(live):
+			return false, "readyWhen: " + withheld, nil
+		case err != nil:
 			return false, "readyWhen: " + err.Error(), nil
 		}
 		b, ok := out.(types.Bool)

@@ -20,8 +20,11 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,10 +53,15 @@ import (
 // It replaces with "***" every value of the pass's secretValues: each value
 // of the data and stringData of every Secret the pass read or applies,
 // decoded and as stored (base64); and the result of every expression
-// whose evaluation met such a value (fromSecrets). In a preview, a field an
+// whose evaluation met such a value (fromSecrets), or, when it failed,
+// every string it computed on the way (secretValues.addComputed). A
+// readyWhen over a Secret that fails withholds its message (readiness). In a preview, a field an
 // expression computed from a Secret, and a Secret's values, are masked as a
 // whole, on the live side too: "*** (before)" and "*** (after)" when they
 // differ, so a changed value shows as changed.
+//
+// Each value is masked also in the forms messages quote it in (%q, JSON,
+// without surrounding white space: see secretValues.add).
 //
 // Values shorter than minSecretLen (4) bytes are not masked, nor their
 // base64: replacing every "1" or "on" in a message would make it
@@ -70,18 +78,47 @@ const minSecretLen = 4
 // from them. The zero value holds none and is ready to use.
 type secretValues struct {
 	set map[string]struct{}
+	// replacer masks the values of set (see mask); nil until mask needs
+	// it, and again when a value is added.
+	replacer *strings.Replacer
 }
 
-// add adds v, unless it is shorter than minSecretLen.
+// add adds v, unless it is shorter than minSecretLen, and the forms in
+// which messages quote it: as Go's %q and strconv do, and as JSON does
+// (the API server shows a bad string as %q, a bad map or list as JSON,
+// which writes "&", "<" and ">" as \u0026, \u003c and \u003e), each
+// without its quotes; and without its leading and trailing white space (a
+// value from `echo pw | base64` ends in a newline). A form shorter than
+// minSecretLen is left out.
 func (s *secretValues) add(v string) {
 	if len(v) < minSecretLen {
+		return
+	}
+	s.put(v)
+	s.put(unquoted(strconv.Quote(v)))
+	if j, err := json.Marshal(v); err == nil {
+		s.put(unquoted(string(j)))
+	}
+	s.put(strings.TrimSpace(v))
+}
+
+// put adds v as it is, unless it is shorter than minSecretLen.
+func (s *secretValues) put(v string) {
+	if len(v) < minSecretLen {
+		return
+	}
+	if _, ok := s.set[v]; ok {
 		return
 	}
 	if s.set == nil {
 		s.set = map[string]struct{}{}
 	}
 	s.set[v] = struct{}{}
+	s.replacer = nil
 }
+
+// unquoted is q, a quoted string, without its quotes.
+func unquoted(q string) string { return q[1 : len(q)-1] }
 
 // addSecret adds the values of obj when it is a Secret: each value of its
 // data and stringData, decoded and as stored (base64). A value shorter than
@@ -114,10 +151,10 @@ func (s *secretValues) addSecret(obj *unstructured.Unstructured) {
 	}
 }
 
-// addAll adds the values of o.
+// addAll adds the values of o (with their forms, which o holds).
 func (s *secretValues) addAll(o *secretValues) {
 	for v := range o.set {
-		s.add(v)
+		s.put(v)
 	}
 }
 
@@ -178,24 +215,49 @@ func (s *secretValues) met(details *cel.EvalDetails, out ref.Val) bool {
 	if s == nil || len(s.set) == 0 {
 		return false
 	}
-	scalar := func(v ref.Val) bool {
-		switch x := v.(type) {
-		case types.String:
-			return s.holds(string(x))
-		case types.Bytes:
-			return s.holds(string(x))
-		}
-		return false
+	if slices.ContainsFunc(computed(details), s.holds) {
+		return true
 	}
-	if details != nil && details.State() != nil {
-		state := details.State()
-		for _, id := range state.IDs() {
-			if v, ok := state.Value(id); ok && scalar(v) {
-				return true
+	text, ok := scalarText(out)
+	return ok && s.holds(text)
+}
+
+// addComputed adds every string and bytes value an evaluation computed on
+// the way: what an evaluation that failed derived from a Secret may show
+// in its error, though it has no result to record.
+func (s *secretValues) addComputed(details *cel.EvalDetails) {
+	for _, v := range computed(details) {
+		s.add(v)
+	}
+}
+
+// computed are the string and bytes values an evaluation computed on the
+// way (CEL's tracked state; none when it is not tracked).
+func computed(details *cel.EvalDetails) []string {
+	if details == nil || details.State() == nil {
+		return nil
+	}
+	state := details.State()
+	var out []string
+	for _, id := range state.IDs() {
+		if v, ok := state.Value(id); ok {
+			if text, ok := scalarText(v); ok {
+				out = append(out, text)
 			}
 		}
 	}
-	return out != nil && scalar(out)
+	return out
+}
+
+// scalarText is the text of a string or bytes value.
+func scalarText(v ref.Val) (string, bool) {
+	switch x := v.(type) {
+	case types.String:
+		return string(x), true
+	case types.Bytes:
+		return string(x), true
+	}
+	return "", false
 }
 
 // mask returns text with every value replaced by masked; a longer value
@@ -204,14 +266,22 @@ func (s *secretValues) mask(text string) string {
 	if len(s.set) == 0 || !s.holds(text) {
 		return text
 	}
-	values := slices.SortedFunc(maps.Keys(s.set), func(a, b string) int {
-		return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b))
-	})
-	pairs := make([]string, 0, 2*len(values))
-	for _, v := range values {
-		pairs = append(pairs, v, masked)
+	return s.masker().Replace(text)
+}
+
+// masker is the Replacer of mask, made once for the values s holds.
+func (s *secretValues) masker() *strings.Replacer {
+	if s.replacer == nil {
+		values := slices.SortedFunc(maps.Keys(s.set), func(a, b string) int {
+			return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b))
+		})
+		pairs := make([]string, 0, 2*len(values))
+		for _, v := range values {
+			pairs = append(pairs, v, masked)
+		}
+		s.replacer = strings.NewReplacer(pairs...)
 	}
-	return strings.NewReplacer(pairs...).Replace(text)
+	return s.replacer
 }
 
 // maskStrings masks the values in every string of a JSON value, in place.
@@ -261,17 +331,34 @@ func (f *fromSecrets) record(path []any, v any) {
 }
 
 // secretValues are the values the pass masks: those of every Secret it
-// read or applies, and those its expressions computed from them.
+// read or applies, and those its expressions computed from them. They are
+// computed once, and again after secretsChanged; the caller must not add
+// to them.
 func (p *planRun) secretValues() *secretValues {
-	s := &secretValues{}
-	for _, t := range p.tasks {
-		if st := p.state[t.name]; st != nil {
-			s.addSecret(st.live)
+	p.secretsMu.Lock()
+	defer p.secretsMu.Unlock()
+	if p.secrets == nil {
+		s := &secretValues{}
+		for _, t := range p.tasks {
+			if st := p.state[t.name]; st != nil {
+				s.addSecret(st.live)
+			}
+			s.addSecret(t.manifest)
+			s.addAll(&t.fromSecrets.values)
 		}
-		s.addSecret(t.manifest)
-		s.addAll(&t.fromSecrets.values)
+		s.masker() // here, so that masking never writes to s
+		p.secrets = s
 	}
-	return s
+	return p.secrets
+}
+
+// secretsChanged says that what the pass's secretValues come from changed:
+// a task's object (taskState.live), manifest or fromSecrets. They are
+// computed again when next asked.
+func (p *planRun) secretsChanged() {
+	p.secretsMu.Lock()
+	defer p.secretsMu.Unlock()
+	p.secrets = nil
 }
 
 // secretsRead are the values of Secrets that t's expressions may meet: those
@@ -349,16 +436,41 @@ func (r *redactedTask) PerformAction() ([]executor.Task, error) {
 func (r *redactedTask) Post() error { return r.PostContext(context.Background()) }
 
 func (r *redactedTask) PreContext(ctx context.Context) error {
+	defer r.maskPanic()
 	return r.run.redact(r.ContextTask.PreContext(ctx))
 }
 
 func (r *redactedTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
+	defer r.maskPanic()
 	children, err := r.ContextTask.PerformActionContext(ctx)
 	return redacting(r.run, children), r.run.redact(err)
 }
 
 func (r *redactedTask) PostContext(ctx context.Context) error {
+	defer r.maskPanic()
 	return r.run.redact(r.ContextTask.PostContext(ctx))
+}
+
+// maskPanic, deferred by a phase, panics again with the pass's
+// secretValues masked in what the phase panicked with, if they show in it:
+// an error as a redactedError, anything else as its masked text. The
+// executor turns the panic into the task's error (executor.PanicError), as
+// it does any other.
+func (r *redactedTask) maskPanic() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	text := fmt.Sprint(v)
+	msg := r.run.secretValues().mask(text)
+	switch err, ok := v.(error); {
+	case msg == text:
+		panic(v)
+	case ok:
+		panic(&redactedError{msg: msg, err: err})
+	default:
+		panic(msg)
+	}
 }
 
 // redactPreviews masks, in the previews of p, what came from Secrets: in
@@ -367,7 +479,8 @@ func (r *redactedTask) PostContext(ctx context.Context) error {
 // then, in every string of the objects and in the names and reasons, the
 // pass's secretValues and the values of the Secrets the previews show.
 func (p *planRun) redactPreviews(previews []TaskPreview) {
-	s := p.secretValues()
+	s := &secretValues{}
+	s.addAll(p.secretValues())
 	for _, pr := range previews {
 		s.addSecret(pr.Live)
 		s.addSecret(pr.Planned)
