@@ -117,9 +117,17 @@ func TestCrashConsistency(t *testing.T) {
 	run := func() *exec.Cmd {
 		started := workersStarted()
 		cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--health-probe-bind-address=0",
-			"--sleep-between-runs=100ms", "--zap-log-level=info", "--log-file", logFile)
+			"--sleep-between-runs=100ms", "--zap-log-level=info")
 		cmd.Dir = root
-		if err := cmd.Start(); err != nil {
+		// The shipped manager logs to standard error; every run appends.
+		out, err := os.OpenFile(logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = out, out
+		err = cmd.Start()
+		_ = out.Close() // the manager holds its own descriptor
+		if err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, time.Minute, "the manager's workers started", func() (bool, string) {
