@@ -87,7 +87,7 @@ func TestRacingPlans(t *testing.T) {
 	// outcome judges every pair: settled once one Plan is Ready and the
 	// other's task failed.
 	type outcome struct {
-		oneReady, bothReady, settled, valuesOfWinner, loserNamesWinner, loserLeftovers, loserRecorded int
+		oneReady, bothReady, settled, retried, valuesOfWinner, loserNamesWinner, loserLeftovers, loserRecorded int
 	}
 	judge := func() outcome {
 		var o outcome
@@ -123,6 +123,9 @@ func TestRacingPlans(t *testing.T) {
 				continue
 			}
 			o.settled++
+			if lost.Attempts >= 2 {
+				o.retried++
+			}
 			if strings.Contains(lost.Message, "is managed by another Plan ("+ns+"/"+winner.Name+")") {
 				o.loserNamesWinner++
 			}
@@ -146,9 +149,12 @@ func TestRacingPlans(t *testing.T) {
 		return o.settled == pairs, fmt.Sprintf("%+v", o)
 	})
 	settled := time.Since(start)
-	// Nothing changes after that: a later pass of either Plan keeps it so.
-	time.Sleep(3 * time.Second)
-	o = judge()
+	// Nothing changes after that: once every loser has tried again, a
+	// later pass of either Plan has kept it so.
+	waitFor(t, 4*time.Minute, "every loser tried again", func() (bool, string) {
+		o = judge()
+		return o.retried == pairs, fmt.Sprintf("%+v", o)
+	})
 	if o.oneReady != pairs || o.bothReady != 0 || o.valuesOfWinner != pairs || o.loserNamesWinner != pairs || o.loserLeftovers != 0 || o.loserRecorded != 0 {
 		t.Errorf("of %d pairs: %+v", pairs, o)
 	}
