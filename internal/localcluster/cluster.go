@@ -76,10 +76,10 @@ type Cluster struct {
 }
 
 // Start starts a cluster and returns once kube-apiserver serves, the CRDs
-// are established, every node is Ready and the controller-manager runs its
-// controllers. When a process exits or is not ready in time, the error
-// names it and its log, whatever started is stopped again, and Dir stays
-// for the logs. Cancelling ctx stops the start the same way.
+// are established, every node is Ready with no taint left and the
+// controller-manager runs its controllers. When a process exits or is not
+// ready in time, the error names it and its log, whatever started is
+// stopped again, and Dir stays for the logs. Cancelling ctx stops the start the same way.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if opts.BinaryDir == "" {
 		return nil, errors.New("localcluster: Options.BinaryDir is required")
@@ -224,6 +224,9 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		return err
 	}
 	if err := c.waitFor(ctx, kwok, nodesReady(cl, nodes)); err != nil {
+		return err
+	}
+	if err := c.waitFor(ctx, controllerManager, nodesUntainted(cl, nodes)); err != nil {
 		return err
 	}
 	// The ServiceAccount controller makes "default" in every namespace:

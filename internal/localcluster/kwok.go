@@ -84,20 +84,43 @@ func createNodes(ctx context.Context, cl client.Client, n int) ([]string, error)
 	return names, nil
 }
 
-// nodesReady returns a check that every node named is Ready.
+// nodesReady returns a check that every node named is Ready: kwok's work.
 func nodesReady(cl client.Client, names []string) func(context.Context) error {
+	return eachNode(cl, names, func(node *corev1.Node) error {
+		for _, c := range node.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				return nil
+			}
+		}
+		return fmt.Errorf("node %s is not Ready", node.Name)
+	})
+}
+
+// nodesUntainted returns a check that no node named has a taint. The API
+// server's TaintNodesByCondition admission gives a new node the taint
+// node.kubernetes.io/not-ready, and the controller-manager's node lifecycle
+// controller takes it away a few seconds after the node is Ready: until
+// then no pod is scheduled there.
+func nodesUntainted(cl client.Client, names []string) func(context.Context) error {
+	return eachNode(cl, names, func(node *corev1.Node) error {
+		if len(node.Spec.Taints) > 0 {
+			return fmt.Errorf("node %s still has the taint %s", node.Name, node.Spec.Taints[0].ToString())
+		}
+		return nil
+	})
+}
+
+// eachNode returns a check that reads every node named and passes it to
+// check, stopping at the first error.
+func eachNode(cl client.Client, names []string, check func(*corev1.Node) error) func(context.Context) error {
 	return func(ctx context.Context) error {
 		for _, name := range names {
 			node := &corev1.Node{}
 			if err := cl.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {
 				return err
 			}
-			ready := false
-			for _, c := range node.Status.Conditions {
-				ready = ready || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue)
-			}
-			if !ready {
-				return fmt.Errorf("node %s is not Ready", name)
+			if err := check(node); err != nil {
+				return err
 			}
 		}
 		return nil
