@@ -90,9 +90,9 @@ FUZZ_EXPRESSIONS_EXECS ?= 10000
 test-reliability: manifests generate envtest ## Run the fuzzers and the reliability and security suites (API faults, crashes, task faults, bad input, tenancy, leaks); write test/reliability/results.md.
 	@mkdir -p $(LOCALBIN)/fuzz
 	go test -count=1 -run '^$$' -fuzz FuzzRunOnce -fuzztime $(FUZZ_RUNONCE_EXECS)x ./execloop/executor | tee $(LOCALBIN)/fuzz/FuzzRunOnce.txt
-	go test -count=1 -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZ_COMPILE_EXECS)x ./controllers | tee $(LOCALBIN)/fuzz/FuzzCompile.txt
-	go test -count=1 -run '^$$' -fuzz FuzzReadyWhen -fuzztime $(FUZZ_READYWHEN_EXECS)x ./controllers | tee $(LOCALBIN)/fuzz/FuzzReadyWhen.txt
-	go test -count=1 -run '^$$' -fuzz FuzzManifestExpressions -fuzztime $(FUZZ_EXPRESSIONS_EXECS)x ./controllers | tee $(LOCALBIN)/fuzz/FuzzManifestExpressions.txt
+	go test -count=1 -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZ_COMPILE_EXECS)x ./internal/planrun | tee $(LOCALBIN)/fuzz/FuzzCompile.txt
+	go test -count=1 -run '^$$' -fuzz FuzzReadyWhen -fuzztime $(FUZZ_READYWHEN_EXECS)x ./internal/planrun | tee $(LOCALBIN)/fuzz/FuzzReadyWhen.txt
+	go test -count=1 -run '^$$' -fuzz FuzzManifestExpressions -fuzztime $(FUZZ_EXPRESSIONS_EXECS)x ./internal/planrun | tee $(LOCALBIN)/fuzz/FuzzManifestExpressions.txt
 	go test -count=1 -v -run TestPlanRoundTrip ./api/v1alpha1 | tee $(LOCALBIN)/fuzz/TestPlanRoundTrip.txt
 	FUZZ_RESULTS=$(LOCALBIN)/fuzz KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" \
 		go test -count=1 -timeout 30m -v ./test/reliability -results $(CURDIR)/test/reliability/results.md

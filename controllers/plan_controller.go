@@ -40,26 +40,20 @@ import (
 	"github.com/execloop/execloop/execloop"
 	"github.com/execloop/execloop/execloop/executor"
 	"github.com/execloop/execloop/execloop/reconciler"
+	"github.com/execloop/execloop/internal/planrun"
 )
 
-// Labels and annotations the operator puts on every object a Plan applies.
+// Labels and annotations the operator puts on every object a Plan applies,
+// and the field manager of its applies (see package planrun).
 const (
-	// PlanUIDLabel holds the UID of the Plan that applied the object; the
-	// drift watches select on it.
-	PlanUIDLabel = "execloop.dev/plan-uid"
-	// PlanAnnotation holds the <namespace>/<name> of the Plan that applied
-	// the object.
-	PlanAnnotation = "execloop.dev/plan"
-	// ValuesReadAnnotation marks an object whose values other tasks of its
-	// Plan read with expressions: any change of it, its status's too,
-	// wakes the Plan, so that what reads it is applied again promptly.
-	ValuesReadAnnotation = "execloop.dev/values-read"
-	// FieldManager is the server-side apply field manager of the objects a
-	// Plan applies.
-	FieldManager = "execloop"
-	// ControllerName names the Plan controller in logs, metrics and events.
-	ControllerName = "plan"
+	PlanUIDLabel         = planrun.PlanUIDLabel
+	PlanAnnotation       = planrun.PlanAnnotation
+	ValuesReadAnnotation = planrun.ValuesReadAnnotation
+	FieldManager         = planrun.FieldManager
 )
+
+// ControllerName names the Plan controller in logs, metrics and events.
+const ControllerName = "plan"
 
 // A Plan is what the adapter drives, and it derives its phase and progress.
 var (
@@ -106,7 +100,7 @@ type PlanReconciler struct {
 	TracerProvider trace.TracerProvider
 
 	plans      *reconciler.Reconciler[*execloopv1alpha1.Plan]
-	identities *identities
+	identities *planrun.Identities
 	watcher    *watcher
 }
 
@@ -144,7 +138,7 @@ func (r *PlanReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder(ControllerName)
 	}
-	ids, err := newIdentities(r.Config, mgr.GetScheme(), mgr.GetRESTMapper())
+	ids, err := planrun.NewIdentities(r.Config, mgr.GetScheme(), mgr.GetRESTMapper())
 	if err != nil {
 		return err
 	}
@@ -203,16 +197,16 @@ func planOptions(p *execloopv1alpha1.Plan, o execloop.Options) execloop.Options 
 // kinds, readyWhen expressions) before anything is applied, and returns the
 // execloop plan of one pass.
 func (r *PlanReconciler) planFor(_ context.Context, p *execloopv1alpha1.Plan) (executor.Plan, error) {
-	id, err := r.identities.forPlan(p, r.DefaultServiceAccount)
+	id, err := r.identities.ForPlan(p, r.DefaultServiceAccount)
 	if err != nil {
 		return nil, err
 	}
-	run, err := compile(p, id, r.identities.mapper)
+	run, err := planrun.Compile(p, id, r.identities.Mapper())
 	if err != nil {
 		return nil, err
 	}
-	run.watcher = r.watcher
-	run.recorder = r.Recorder
+	run.Watches = r.watcher
+	run.Recorder = r.Recorder
 	return run, nil
 }
 
@@ -230,15 +224,15 @@ func (r *PlanReconciler) cleanupFor(ctx context.Context, p *execloopv1alpha1.Pla
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Name: p.Namespace}, &ns); err != nil && !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("reading the Plan's namespace: %w", err)
 	}
-	id, err := r.identities.forPlan(p, r.DefaultServiceAccount)
+	id, err := r.identities.ForPlan(p, r.DefaultServiceAccount)
 	if err != nil {
 		return nil, err
 	}
-	c := newCleanup(p, id, r.identities.mapper)
-	c.namespaceGoing = !ns.DeletionTimestamp.IsZero() || ns.Name == ""
-	c.leftBehind = func(ctx context.Context, obj execloopv1alpha1.AppliedObject, cause error) {
-		msg := fmt.Sprintf("Left %s %s behind: the namespace of Plan %s/%s is being deleted, and %s", obj.Kind, objectName(obj), p.Namespace, p.Name, cause)
-		logf.FromContext(ctx).Error(cause, "Left an object behind", "kind", obj.Kind, "object", objectName(obj))
+	c := planrun.NewCleanup(p, id, r.identities.Mapper())
+	c.NamespaceGoing = !ns.DeletionTimestamp.IsZero() || ns.Name == ""
+	c.LeftBehind = func(ctx context.Context, obj execloopv1alpha1.AppliedObject, cause error) {
+		msg := fmt.Sprintf("Left %s %s behind: the namespace of Plan %s/%s is being deleted, and %s", obj.Kind, planrun.ObjectName(obj), p.Namespace, p.Name, cause)
+		logf.FromContext(ctx).Error(cause, "Left an object behind", "kind", obj.Kind, "object", planrun.ObjectName(obj))
 		left := &unstructured.Unstructured{}
 		left.SetAPIVersion(obj.APIVersion)
 		left.SetKind(obj.Kind)

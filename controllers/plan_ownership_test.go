@@ -171,12 +171,12 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 		}})
 		Eventually(phaseOf(ns, "first")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 		Eventually(func() []string { return planReconciler.watcher.resources(ns) }).Should(ContainElement("configmaps"))
-		id, err := planReconciler.identities.forPlan(first, "")
+		id, err := planReconciler.identities.ForPlan(first, "")
 		Expect(err).NotTo(HaveOccurred())
-		mapping, err := planReconciler.identities.mapper.RESTMapping(schema.GroupKind{Kind: "ConfigMap"}, "v1")
+		mapping, err := planReconciler.identities.Mapper().RESTMapping(schema.GroupKind{Kind: "ConfigMap"}, "v1")
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func() bool {
-			return planReconciler.watcher.absent(ctx, client.ObjectKeyFromObject(first), id, mapping, client.ObjectKey{Namespace: ns, Name: "nothing"})
+			return planReconciler.watcher.Absent(ctx, client.ObjectKeyFromObject(first), id, mapping, client.ObjectKey{Namespace: ns, Name: "nothing"})
 		}).Should(BeTrue(), "the existence watch synced")
 		handmade("late")
 		handmade("late-refused")
@@ -184,7 +184,7 @@ var _ = Describe("The Plan controller, on what a Plan owns", func() {
 		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "late-same"}, Data: map[string]string{"a": "b"}})).To(Succeed())
 		for _, name := range []string{"late", "late-refused", "late-same"} {
 			Eventually(func() bool {
-				return planReconciler.watcher.absent(ctx, client.ObjectKeyFromObject(first), id, mapping, client.ObjectKey{Namespace: ns, Name: name})
+				return planReconciler.watcher.Absent(ctx, client.ObjectKeyFromObject(first), id, mapping, client.ObjectKey{Namespace: ns, Name: name})
 			}).Should(BeFalse(), "the existence watch has seen %s", name)
 		}
 		createPlan(ns, "second", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{

@@ -231,9 +231,9 @@ var _ = Describe("The Plan controller, recovering by itself", func() {
 		// The binding goes first, as with the namespace's own bindings; wait
 		// until the API server denies, or the cleanup could still delete.
 		Expect(k8sClient.Delete(ctx, binding)).To(Succeed())
-		leaver := serviceAccount(ns, "leaver")
+		leaver := identityOf(ns, "leaver")
 		Eventually(func() bool {
-			_, err := leaver.dynamic.Resource(corev1.SchemeGroupVersion.WithResource("configmaps")).Namespace(other).Get(ctx, "kept", metav1.GetOptions{})
+			_, err := leaver.Dynamic().Resource(corev1.SchemeGroupVersion.WithResource("configmaps")).Namespace(other).Get(ctx, "kept", metav1.GetOptions{})
 			return apierrors.IsForbidden(err)
 		}).Should(BeTrue())
 		Expect(k8sClient.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())

@@ -37,6 +37,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/internal/planrun"
 )
 
 // watcher keeps, per identity, resource and namespace, an informer of the
@@ -81,13 +82,14 @@ type watchKey struct {
 	identity  string
 	resource  schema.GroupVersionResource
 	namespace string
-	name      string // set for a watch of one object a wait task reads (watchTarget)
+	name      string // set for a watch of one object a wait task reads (WatchTarget)
 	all       bool   // a metadata-only watch of every object, for existence (watch_existence.go)
 }
 
 var (
 	_ manager.Runnable               = (*watcher)(nil)
 	_ manager.LeaderElectionRunnable = (*watcher)(nil)
+	_ planrun.Watches                = (*watcher)(nil)
 )
 
 func newWatcher(log logr.Logger) *watcher {
@@ -113,7 +115,7 @@ func (w *watcher) NeedLeaderElection() bool { return true }
 // its resource and namespace has synced: a nil object then means that no
 // Plan's object is there. synced is false when there is no synced informer
 // (yet); the caller reads from the API server instead.
-func (w *watcher) get(ctx context.Context, plan types.NamespacedName, id *identity, mapping *meta.RESTMapping, key types.NamespacedName) (obj *unstructured.Unstructured, synced bool) {
+func (w *watcher) Get(ctx context.Context, plan types.NamespacedName, id *planrun.Identity, mapping *meta.RESTMapping, key types.NamespacedName) (obj *unstructured.Unstructured, synced bool) {
 	informer := w.ensure(ctx, plan, id, mapping, watchKeyOf(id, mapping, key.Namespace))
 	if informer == nil || !informer.HasSynced() {
 		return nil, false
@@ -134,7 +136,7 @@ func (w *watcher) get(ctx context.Context, plan types.NamespacedName, id *identi
 // key.name is set) as id, starting it once, and records that plan uses it;
 // nil when id may not list and watch the resource (asked again after
 // w.retryDenied), or the watcher is not running.
-func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *identity, mapping *meta.RESTMapping, key watchKey) cache.SharedIndexInformer {
+func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *planrun.Identity, mapping *meta.RESTMapping, key watchKey) cache.SharedIndexInformer {
 	namespace := key.namespace
 	w.mu.Lock()
 	runCtx := w.ctx
@@ -166,9 +168,9 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 	probe.Limit = 1
 	var err error
 	if key.all {
-		_, err = id.metadata.Resource(mapping.Resource).Namespace(namespace).List(ctx, probe)
+		_, err = id.Metadata().Resource(mapping.Resource).Namespace(namespace).List(ctx, probe)
 	} else {
-		_, err = id.dynamic.Resource(mapping.Resource).Namespace(namespace).List(ctx, probe)
+		_, err = id.Dynamic().Resource(mapping.Resource).Namespace(namespace).List(ctx, probe)
 	}
 	if err != nil {
 		w.mu.Lock()
@@ -183,21 +185,21 @@ func (w *watcher) ensure(ctx context.Context, plan types.NamespacedName, id *ide
 			log = log.V(1) // said when it was first refused
 		}
 		log.Info("not watching; the plans of this identity read from the API server and notice drift at their next pass",
-			"identity", id.describe(), "resource", mapping.Resource.String(), "namespace", namespace, "reason", err.Error())
+			"identity", id.Describe(), "resource", mapping.Resource.String(), "namespace", namespace, "reason", err.Error())
 		return nil
 	}
 	if wasDenied {
 		w.log.Info("watching now: the identity may list and watch the resource",
-			"identity", id.describe(), "resource", mapping.Resource.String(), "namespace", namespace)
+			"identity", id.Describe(), "resource", mapping.Resource.String(), "namespace", namespace)
 	}
 	tweak := func(o *metav1.ListOptions) {
 		o.LabelSelector, o.FieldSelector = selection.LabelSelector, selection.FieldSelector
 	}
 	var informer cache.SharedIndexInformer
 	if key.all {
-		informer = metadatainformer.NewFilteredMetadataInformer(id.metadata, mapping.Resource, namespace, 0, cache.Indexers{}, tweak).Informer()
+		informer = metadatainformer.NewFilteredMetadataInformer(id.Metadata(), mapping.Resource, namespace, 0, cache.Indexers{}, tweak).Informer()
 	} else {
-		informer = dynamicinformer.NewFilteredDynamicInformer(id.dynamic, mapping.Resource, namespace, 0, cache.Indexers{}, tweak).Informer()
+		informer = dynamicinformer.NewFilteredDynamicInformer(id.Dynamic(), mapping.Resource, namespace, 0, cache.Indexers{}, tweak).Informer()
 	}
 	// managedFields are most of an object's size and no concern of ours.
 	if err := informer.SetTransform(func(obj any) (any, error) {
@@ -287,11 +289,11 @@ func storeKey(key types.NamespacedName) string {
 
 // watchKeyOf is the key of the watch that serves id's reads of mapping's
 // resource in namespace: all namespaces for a cluster-scoped resource.
-func watchKeyOf(id *identity, mapping *meta.RESTMapping, namespace string) watchKey {
+func watchKeyOf(id *planrun.Identity, mapping *meta.RESTMapping, namespace string) watchKey {
 	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
 		namespace = metav1.NamespaceAll
 	}
-	return watchKey{identity: id.name, resource: mapping.Resource, namespace: namespace}
+	return watchKey{identity: id.Name(), resource: mapping.Resource, namespace: namespace}
 }
 
 // use records that plan reads through wt. w.mu is held.
@@ -337,11 +339,21 @@ func (w *watcher) release(plan types.NamespacedName) {
 	delete(w.byPlan, plan)
 }
 
-// retain records that plan reads through the watches of keep only, as its
+// Retain records that plan reads through the watches listed only, as its
 // tasks stand now: the informers it used for a resource it no longer
 // applies, or as an identity it no longer acts as, stop when no other Plan
-// uses them.
-func (w *watcher) retain(plan types.NamespacedName, keep map[watchKey]struct{}) {
+// uses them. A watch of the objects Plans applied is two: of those objects,
+// and of whether any object is there (watch_existence.go).
+func (w *watcher) Retain(plan types.NamespacedName, id *planrun.Identity, watches []planrun.Watch) {
+	keep := make(map[watchKey]struct{}, 2*len(watches))
+	for _, wt := range watches {
+		if wt.Target != "" {
+			keep[targetKeyOf(id, wt.Mapping, types.NamespacedName{Namespace: wt.Namespace, Name: wt.Target})] = struct{}{}
+			continue
+		}
+		keep[watchKeyOf(id, wt.Mapping, wt.Namespace)] = struct{}{}
+		keep[existsKeyOf(id, wt.Mapping, wt.Namespace)] = struct{}{}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for key := range w.byPlan[plan] {

@@ -21,6 +21,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/execloop/execloop/internal/planrun"
 )
 
 // The watches of the plans' objects hold only objects with PlanUIDLabel, so
@@ -38,7 +40,7 @@ import (
 
 // existsKeyOf is the key of the metadata-only watch of every object of
 // mapping's resource in namespace, as id.
-func existsKeyOf(id *identity, mapping *meta.RESTMapping, namespace string) watchKey {
+func existsKeyOf(id *planrun.Identity, mapping *meta.RESTMapping, namespace string) watchKey {
 	k := watchKeyOf(id, mapping, namespace)
 	k.all = true
 	return k
@@ -48,7 +50,7 @@ func existsKeyOf(id *identity, mapping *meta.RESTMapping, namespace string) watc
 // metadata-only watch of its resource there, as id, has synced and does not
 // hold it. It is false when that is not known (no watch yet, not synced, or
 // id may not list and watch the resource): the caller reads the object.
-func (w *watcher) absent(ctx context.Context, plan types.NamespacedName, id *identity, mapping *meta.RESTMapping, key types.NamespacedName) bool {
+func (w *watcher) Absent(ctx context.Context, plan types.NamespacedName, id *planrun.Identity, mapping *meta.RESTMapping, key types.NamespacedName) bool {
 	informer := w.ensure(ctx, plan, id, mapping, existsKeyOf(id, mapping, key.Namespace))
 	if informer == nil || !informer.HasSynced() {
 		return false

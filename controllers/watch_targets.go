@@ -22,6 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/execloop/execloop/internal/planrun"
 )
 
 // A wait task's object is not the plan's: it carries no PlanUIDLabel, so
@@ -33,7 +35,7 @@ import (
 // looks again every SleepBetweenRuns, and afterwards it does not matter.
 
 // targetKeyOf is the key of the watch of the one object at key.
-func targetKeyOf(id *identity, mapping *meta.RESTMapping, key types.NamespacedName) watchKey {
+func targetKeyOf(id *planrun.Identity, mapping *meta.RESTMapping, key types.NamespacedName) watchKey {
 	k := watchKeyOf(id, mapping, key.Namespace)
 	k.name = key.Name
 	return k
@@ -42,7 +44,7 @@ func targetKeyOf(id *identity, mapping *meta.RESTMapping, key types.NamespacedNa
 // watchTarget makes sure the object at key is watched for plan, as id.
 // When id may not list and watch it, the plan sees its changes at its next
 // pass only.
-func (w *watcher) watchTarget(ctx context.Context, plan types.NamespacedName, id *identity, mapping *meta.RESTMapping, key types.NamespacedName) {
+func (w *watcher) WatchTarget(ctx context.Context, plan types.NamespacedName, id *planrun.Identity, mapping *meta.RESTMapping, key types.NamespacedName) {
 	w.ensure(ctx, plan, id, mapping, targetKeyOf(id, mapping, key))
 }
 

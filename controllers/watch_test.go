@@ -26,11 +26,15 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/internal/planrun"
 )
 
 // configMaps is the RESTMapping of ConfigMaps, the resource these specs watch.
@@ -40,8 +44,8 @@ var _ = Describe("The watcher of what Plans applied", func() {
 	It("hands the Plans that reconcile at once the one informer of a resource, and stops it after the last", func() {
 		w := startWatcher()
 
-		id := &identity{dynamic: dynamic.NewForConfigOrDie(cfg)}
 		ns := newNamespace()
+		id := identityOf(ns, "") // the operator's own
 
 		// Eight Plans whose reconciles run at once ask for the informer while
 		// the first one starts it; under -race, any read of it outside the
@@ -81,7 +85,7 @@ var _ = Describe("The watcher of what Plans applied", func() {
 		w.mu.Unlock()
 
 		ns := newNamespace()
-		id := serviceAccount(ns, "watcher")
+		id := identityOf(ns, "watcher")
 		plan := types.NamespacedName{Namespace: ns, Name: "p"}
 
 		Expect(w.ensure(ctx, plan, id, configMaps, watchKeyOf(id, configMaps, ns))).To(BeNil(), "the ServiceAccount may not list ConfigMaps yet")
@@ -106,7 +110,7 @@ var _ = Describe("The watcher of what Plans applied", func() {
 		w := startWatcher()
 
 		ns := newNamespace()
-		id := serviceAccount(ns, "nobody")
+		id := identityOf(ns, "nobody")
 		plan := types.NamespacedName{Namespace: ns, Name: "p"}
 
 		Expect(w.ensure(ctx, plan, id, configMaps, watchKeyOf(id, configMaps, ns))).To(BeNil())
@@ -130,11 +134,21 @@ func startWatcher() *watcher {
 	return w
 }
 
-// serviceAccount is the identity of ServiceAccount name in ns, impersonated
-// as the operator impersonates it; only its dynamic client is made.
-func serviceAccount(ns, name string) *identity {
-	user := "system:serviceaccount:" + ns + ":" + name
-	impersonating := rest.CopyConfig(cfg)
-	impersonating.Impersonate = rest.ImpersonationConfig{UserName: user}
-	return &identity{name: user, dynamic: dynamic.NewForConfigOrDie(impersonating)}
+// identityOf is the identity a Plan in ns with spec.serviceAccountName
+// name acts as: that ServiceAccount, impersonated as the operator
+// impersonates it, or the operator itself when name is empty.
+func identityOf(ns, name string) *planrun.Identity {
+	GinkgoHelper()
+	hc, err := rest.HTTPClientFor(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, hc)
+	Expect(err).NotTo(HaveOccurred())
+	ids, err := planrun.NewIdentities(cfg, scheme, mapper)
+	Expect(err).NotTo(HaveOccurred())
+	id, err := ids.ForPlan(&execloopv1alpha1.Plan{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns},
+		Spec:       execloopv1alpha1.PlanSpec{ServiceAccountName: name},
+	}, "")
+	Expect(err).NotTo(HaveOccurred())
+	return id
 }

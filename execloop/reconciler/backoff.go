@@ -29,7 +29,7 @@ import (
 // SleepBetweenRuns. Status.LastHandledReconcileAt records the value the pass
 // started for, so a tool can tell when the request took effect. Paused and
 // suspended objects stay paused.
-const RequestedAtAnnotation = "execloop.dev/reconcile-requested-at"
+const RequestedAtAnnotation = status.RequestedAtAnnotation
 
 const (
 	// DefaultMaxBackoff is the default of Reconciler.MaxBackoff.

@@ -47,7 +47,7 @@ const (
 	// PausedAnnotation set to "true" on an object stops its passes: the
 	// Reconciler records status.ReasonPaused and does nothing else until the
 	// annotation is removed or set to another value.
-	PausedAnnotation = "execloop.dev/paused"
+	PausedAnnotation = status.PausedAnnotation
 
 	// DefaultFinalizer is the finalizer the Reconciler adds to objects when
 	// it has a Cleanup plan factory.

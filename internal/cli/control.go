@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
-	"github.com/execloop/execloop/execloop/reconciler"
+	"github.com/execloop/execloop/execloop/reconciler/status"
 )
 
 // controlOptions are those of retry, suspend and resume.
@@ -52,7 +52,7 @@ func newRetryCommand(o *options) *cobra.Command {
 Ask the operator for a pass of the Plan now, with a fresh error budget:
 whether it is Stalled (it spent its budget, or a task failed in a way that
 does not fix itself), backing off, or waiting for its next pass. It sets the
-annotation ` + reconciler.RequestedAtAnnotation + ` to the time, and waits
+annotation ` + status.RequestedAtAnnotation + ` to the time, and waits
 until the Plan's status.lastHandledReconcileAt shows that value: the operator
 has started that pass. A suspended or paused Plan is refused: it would stay
 so, and run no pass.`),
@@ -103,8 +103,8 @@ func resting(p *execloopv1alpha1.Plan) string {
 	switch {
 	case p.Spec.Suspend:
 		return "suspended (spec.suspend)"
-	case p.GetAnnotations()[reconciler.PausedAnnotation] == "true":
-		return "paused (the annotation " + reconciler.PausedAnnotation + "=true)"
+	case p.GetAnnotations()[status.PausedAnnotation] == "true":
+		return "paused (the annotation " + status.PausedAnnotation + "=true)"
 	}
 	return ""
 }
@@ -131,7 +131,7 @@ func (c *controlOptions) retry(ctx context.Context, arg string) error {
 		return fmt.Errorf("plan %s/%s is %s, and stays so through a retry: resume it first (kubectl execloop resume plan/%s)", p.Namespace, p.Name, why, p.Name)
 	}
 	requested := c.now().UTC().Format(time.RFC3339Nano)
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, reconciler.RequestedAtAnnotation, requested)
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, status.RequestedAtAnnotation, requested)
 	if err := cl.client.Patch(ctx, p, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
 		return fmt.Errorf("asking for a pass of plan %s/%s: %w", p.Namespace, p.Name, err)
 	}
@@ -168,9 +168,9 @@ func (c *controlOptions) setSuspend(ctx context.Context, arg string, suspend boo
 	if !c.wait {
 		return nil
 	}
-	if paused := p.GetAnnotations()[reconciler.PausedAnnotation] == "true"; paused && !suspend {
+	if paused := p.GetAnnotations()[status.PausedAnnotation] == "true"; paused && !suspend {
 		fmt.Fprintf(c.streams.ErrOut, "note: plan %s/%s is also paused by the annotation %s=true, which resume leaves alone; it runs no pass until that goes\n",
-			p.Namespace, p.Name, reconciler.PausedAnnotation)
+			p.Namespace, p.Name, status.PausedAnnotation)
 		return nil
 	}
 	generation := p.Generation

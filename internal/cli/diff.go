@@ -33,8 +33,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
-	"github.com/execloop/execloop/controllers"
 	"github.com/execloop/execloop/internal/manifest"
+	"github.com/execloop/execloop/internal/planrun"
 )
 
 // fieldManager is the plugin's own, for the dry run of a Plan from a file;
@@ -122,7 +122,7 @@ func (d *diffOptions) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	pv := &controllers.Previewer{Config: c.config, Scheme: Scheme(), Mapper: mapper, DefaultServiceAccount: d.defaultServiceAccount}
+	pv := &planrun.Previewer{Config: c.config, Scheme: Scheme(), Mapper: mapper, DefaultServiceAccount: d.defaultServiceAccount}
 	code := 0
 	for _, p := range plans {
 		previews, err := pv.Preview(ctx, p)
@@ -210,7 +210,7 @@ func (d *diffOptions) dryRunPlan(ctx context.Context, c *cluster, u *unstructure
 
 // writeDiff prints a Plan's preview: a line per task, then a unified diff
 // per change. It returns the exit status it calls for.
-func writeDiff(out io.Writer, p *execloopv1alpha1.Plan, identity string, previews []controllers.TaskPreview) int {
+func writeDiff(out io.Writer, p *execloopv1alpha1.Plan, identity string, previews []planrun.TaskPreview) int {
 	fmt.Fprintf(out, "Plan %s/%s, as %s:\n", p.Namespace, p.Name, identity)
 	var table strings.Builder
 	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
@@ -222,7 +222,7 @@ func writeDiff(out io.Writer, p *execloopv1alpha1.Plan, identity string, preview
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", pr.Action, pr.Task, object, oneLine(pr.Reason))
 		switch {
-		case pr.Action == controllers.ActionDenied || pr.Action == controllers.ActionFailed:
+		case pr.Action == planrun.ActionDenied || pr.Action == planrun.ActionFailed:
 			code = 2
 		case pr.Action.Changes():
 			code = max(code, 1)
@@ -244,7 +244,7 @@ func writeDiff(out io.Writer, p *execloopv1alpha1.Plan, identity string, preview
 
 // writeUnified prints the unified diff of one object, live to planned, as
 // YAML.
-func writeUnified(out io.Writer, pr controllers.TaskPreview) {
+func writeUnified(out io.Writer, pr planrun.TaskPreview) {
 	obj := pr.Planned
 	if obj == nil {
 		obj = pr.Live

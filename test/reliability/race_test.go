@@ -176,5 +176,5 @@ func TestRacingPlans(t *testing.T) {
 	figures.add(section, "| applies (all slowed); of those, refused for their precondition, writing nothing | %d; %d |", slowed, lost)
 	figures.add(section, "| every pair settled in | %s |", settled.Round(100*time.Millisecond))
 	figures.add(section, "")
-	figures.add(section, "Why it holds (controllers/plan_claim.go): an apply of an object the Plan found absent carries a resourceVersion no stored object has, so it can only create; an adoption carries the resourceVersion it was read at. The loser's apply is refused, writes nothing, and the object read again names the winner.")
+	figures.add(section, "Why it holds (internal/planrun/claim.go): an apply of an object the Plan found absent carries a resourceVersion no stored object has, so it can only create; an adoption carries the resourceVersion it was read at. The loser's apply is refused, writes nothing, and the object read again names the winner.")
 }

@@ -41,7 +41,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
-	"github.com/execloop/execloop/controllers"
+	"github.com/execloop/execloop/internal/planrun"
 )
 
 // secretValue must never show in a log line, an event or a status.
@@ -321,13 +321,13 @@ func secretPreviews(t *testing.T, ns string, refused *execloopv1alpha1.Plan, sec
 	if err != nil {
 		t.Fatal(err)
 	}
-	pv := &controllers.Previewer{Config: cfg, Scheme: scheme, Mapper: mapper}
+	pv := &planrun.Previewer{Config: cfg, Scheme: scheme, Mapper: mapper}
 	texts := map[string]string{}
 	for _, c := range []struct {
 		plan *execloopv1alpha1.Plan
 		task string
-		want controllers.Action
-	}{{refused, "derived", controllers.ActionFailed}, {derived, "dsn", controllers.ActionUpdate}} {
+		want planrun.Action
+	}{{refused, "derived", planrun.ActionFailed}, {derived, "dsn", planrun.ActionUpdate}} {
 		previews, err := pv.Preview(ctx, c.plan)
 		if err != nil {
 			t.Fatal(err)

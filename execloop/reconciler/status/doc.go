@@ -17,7 +17,8 @@ limitations under the License.
 // Package status holds the status that execloop/reconciler records about an
 // object and that custom resources embed: observedGeneration, the
 // kstatus-compatible Ready, Reconciling and Stalled conditions, the error
-// count, one TaskStatus per task and the pass times. It depends on
+// count, one TaskStatus per task and the pass times; and the annotations
+// the reconciler reads (paused, reconcile requested). It depends on
 // apimachinery only, so that API packages can embed it and stay light to
 // import.
 package status

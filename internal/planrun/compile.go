@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"encoding/json"
@@ -138,8 +138,8 @@ func (t *taskSpec) describe() string {
 // readyWhen that does not compile, two tasks for one object) is a
 // reconcile.TerminalError naming the task: the Plan stalls and nothing is
 // applied.
-func compile(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) (*planRun, error) {
-	run := &planRun{plan: p, id: id, mapper: mapper, now: time.Now}
+func Compile(p *execloopv1alpha1.Plan, id *Identity, mapper meta.RESTMapper) (*Run, error) {
+	run := &Run{plan: p, id: id, mapper: mapper, now: time.Now}
 	byName := make(map[string]*taskSpec, len(p.Spec.Tasks))
 	targets := map[string]string{} // object → task
 	specs := make([]*taskSpec, 0, len(p.Spec.Tasks))
@@ -254,21 +254,21 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper met
 		}
 	}
 	if pt.IncludeWhen != "" {
-		c, err := conditionPrograms.compile(pt.IncludeWhen)
+		c, err := conditionPrograms.Compile(pt.IncludeWhen)
 		if err != nil {
 			return nil, invalid("task %s: includeWhen does not compile: %v", t.name, err)
 		}
 		t.include = &exprPart{expr: pt.IncludeWhen, prog: c.prog, refs: c.refs}
 	}
 	if pt.ReadyWhen != "" {
-		c, err := readyWhenPrograms.compile(pt.ReadyWhen)
+		c, err := readyWhenPrograms.Compile(pt.ReadyWhen)
 		if err != nil {
 			return nil, invalid("task %s: readyWhen does not compile: %v", t.name, err)
 		}
 		t.readyWhen = c.prog
 	}
 	if pt.FailedWhen != "" {
-		c, err := readyWhenPrograms.compile(pt.FailedWhen)
+		c, err := readyWhenPrograms.Compile(pt.FailedWhen)
 		if err != nil {
 			return nil, invalid("task %s: failedWhen does not compile: %v", t.name, err)
 		}

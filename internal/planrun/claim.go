@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"context"
@@ -102,7 +102,7 @@ func claimLost(err error) bool {
 
 // anotherPlans is the error of a task whose object another Plan applied:
 // it names that Plan. nil when live is absent, this plan's, or no Plan's.
-func (p *planRun) anotherPlans(t *taskSpec, live *unstructured.Unstructured) error {
+func (p *Run) anotherPlans(t *taskSpec, live *unstructured.Unstructured) error {
 	if live == nil {
 		return nil
 	}
@@ -125,7 +125,7 @@ func (k *planTask) contested(ctx context.Context) (*unstructured.Unstructured, e
 	case apierrors.IsNotFound(err):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("reading %s as %s, which changed while it was applied: %w", k.t.describe(), k.run.id.describe(), err)
+		return nil, fmt.Errorf("reading %s as %s, which changed while it was applied: %w", k.t.describe(), k.run.id.Describe(), err)
 	}
 	if err := k.run.anotherPlans(k.t, live); err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"context"
@@ -145,7 +145,7 @@ func compileField(task, field, s string, path []any) (*exprField, error) {
 	}
 	for _, p := range parts {
 		if p.expr != "" {
-			c, err := manifestPrograms.compile(p.expr)
+			c, err := manifestPrograms.Compile(p.expr)
 			if err != nil {
 				return nil, invalid("task %s: %s: ${%s} does not compile: %v", task, f.at, p.expr, err)
 			}
@@ -285,7 +285,7 @@ func (m *missingValue) Error() string {
 // fill makes, for this pass, the manifest of a task with expressions from
 // the live objects of the tasks they read. Until such an object, or a value
 // an expression reads of it, is there, the task waits.
-func (p *planRun) fill(ctx context.Context, t *taskSpec) error {
+func (p *Run) fill(ctx context.Context, t *taskSpec) error {
 	vars, err := p.variables(t, t.tmpl.refs)
 	if err != nil {
 		return err
@@ -319,7 +319,7 @@ func (p *planRun) fill(ctx context.Context, t *taskSpec) error {
 
 // variables are the variables of t's expressions that read the tasks
 // named refs; until the object of one of them is there, t waits.
-func (p *planRun) variables(t *taskSpec, refs []string) (map[string]any, error) {
+func (p *Run) variables(t *taskSpec, refs []string) (map[string]any, error) {
 	tasks := make(map[string]any, len(refs))
 	for _, r := range refs {
 		st := p.state[r]
@@ -333,7 +333,7 @@ func (p *planRun) variables(t *taskSpec, refs []string) (map[string]any, error) 
 
 // included evaluates t's includeWhen: false leaves the task out. A value
 // it reads that is not there yet makes the task wait.
-func (p *planRun) included(ctx context.Context, t *taskSpec) (bool, error) {
+func (p *Run) included(ctx context.Context, t *taskSpec) (bool, error) {
 	vars, err := p.variables(t, t.include.refs)
 	if err != nil {
 		return false, err
@@ -356,7 +356,7 @@ func (p *planRun) included(ctx context.Context, t *taskSpec) (bool, error) {
 }
 
 // skip leaves t out of the plan for this pass, and prunes what it applied.
-func (p *planRun) skip(t *taskSpec) {
+func (p *Run) skip(t *taskSpec) {
 	p.skipped[t.name] = fmt.Sprintf("includeWhen %q is false", t.include.expr)
 	if inv := p.inventory(t); inv != nil && !slices.ContainsFunc(p.stale, func(o execloopv1alpha1.AppliedObject) bool { return entryKey(o) == entryKey(*inv) }) {
 		p.stale = append(p.stale, *inv)
@@ -365,7 +365,7 @@ func (p *planRun) skip(t *taskSpec) {
 
 // SkippedTasks lists the tasks the pass left out, with why (it implements
 // execloop/reconciler.TaskSkipper).
-func (p *planRun) SkippedTasks() map[string]string { return p.skipped }
+func (p *Run) SkippedTasks() map[string]string { return p.skipped }
 
 // planVariable is the plan variable of expressions: the Plan's metadata.
 func planVariable(p *execloopv1alpha1.Plan) map[string]any {

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"fmt"
@@ -30,9 +30,9 @@ import (
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 )
 
-// identity is who a Plan's reads and writes are made as: a ServiceAccount
+// Identity is who a Plan's reads and writes are made as: a ServiceAccount
 // (impersonated) or the operator itself.
-type identity struct {
+type Identity struct {
 	// name is the impersonated user name, system:serviceaccount:<ns>:<name>;
 	// empty for the operator itself.
 	name     string
@@ -41,37 +41,48 @@ type identity struct {
 	metadata metadata.Interface // for the watcher's existence caches
 }
 
-// describe names the identity in messages.
-func (id *identity) describe() string {
+// Name is the impersonated user name, empty for the operator itself.
+func (id *Identity) Name() string { return id.name }
+
+// Dynamic is the identity's dynamic client.
+func (id *Identity) Dynamic() dynamic.Interface { return id.dynamic }
+
+// Metadata is the identity's metadata client.
+func (id *Identity) Metadata() metadata.Interface { return id.metadata }
+
+// Describe names the identity in messages.
+func (id *Identity) Describe() string {
 	if id.name == "" {
 		return "the operator's own identity"
 	}
 	return id.name
 }
 
-// identities hands out an identity per ServiceAccount, made once and reused:
+// Identities hands out an identity per ServiceAccount, made once and reused:
 // the clients share the operator's connection pool.
-type identities struct {
+type Identities struct {
 	base   *rest.Config
 	scheme *runtime.Scheme
 	mapper meta.RESTMapper
 
 	mu   sync.Mutex
-	byID map[string]*identity
+	byID map[string]*Identity
 }
 
-func newIdentities(base *rest.Config, scheme *runtime.Scheme, mapper meta.RESTMapper) (*identities, error) {
-	ids := &identities{base: base, scheme: scheme, mapper: mapper, byID: map[string]*identity{}}
+// NewIdentities makes the identities of Plans from the operator's config:
+// each impersonates its ServiceAccount from base.
+func NewIdentities(base *rest.Config, scheme *runtime.Scheme, mapper meta.RESTMapper) (*Identities, error) {
+	ids := &Identities{base: base, scheme: scheme, mapper: mapper, byID: map[string]*Identity{}}
 	if _, err := ids.get(""); err != nil {
 		return nil, err
 	}
 	return ids, nil
 }
 
-// forPlan returns the identity a Plan acts as: its spec.serviceAccountName,
+// ForPlan returns the identity a Plan acts as: its spec.serviceAccountName,
 // else the default ServiceAccount, both in the Plan's namespace; else the
 // operator itself.
-func (ids *identities) forPlan(p *execloopv1alpha1.Plan, defaultServiceAccount string) (*identity, error) {
+func (ids *Identities) ForPlan(p *execloopv1alpha1.Plan, defaultServiceAccount string) (*Identity, error) {
 	sa := p.Spec.ServiceAccountName
 	if sa == "" {
 		sa = defaultServiceAccount
@@ -82,7 +93,10 @@ func (ids *identities) forPlan(p *execloopv1alpha1.Plan, defaultServiceAccount s
 	return ids.get(fmt.Sprintf("system:serviceaccount:%s:%s", p.Namespace, sa))
 }
 
-func (ids *identities) get(name string) (*identity, error) {
+// Mapper is the REST mapper of the identities' clients.
+func (ids *Identities) Mapper() meta.RESTMapper { return ids.mapper }
+
+func (ids *Identities) get(name string) (*Identity, error) {
 	ids.mu.Lock()
 	defer ids.mu.Unlock()
 	if id := ids.byID[name]; id != nil {
@@ -105,7 +119,7 @@ func (ids *identities) get(name string) (*identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making a metadata client for %s: %w", name, err)
 	}
-	id := &identity{name: name, client: c, dynamic: dyn, metadata: meta}
+	id := &Identity{name: name, client: c, dynamic: dyn, metadata: meta}
 	ids.byID[name] = id
 	return id, nil
 }

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"maps"
@@ -29,7 +29,7 @@ import (
 // task's expressions computed from Secrets, each as a whole (maskFields);
 // then, in every string of the objects and in the names and reasons, the
 // pass's secretValues and the values of the Secrets the previews show.
-func (p *planRun) redactPreviews(previews []TaskPreview) {
+func (p *Run) redactPreviews(previews []TaskPreview) {
 	s := &secretValues{}
 	s.addAll(p.secretValues())
 	for _, pr := range previews {
@@ -53,7 +53,7 @@ func (p *planRun) redactPreviews(previews []TaskPreview) {
 }
 
 // task returns p's task of that name; nil when there is none.
-func (p *planRun) task(name string) *taskSpec {
+func (p *Run) task(name string) *taskSpec {
 	for _, t := range p.tasks {
 		if t.name == name {
 			return t

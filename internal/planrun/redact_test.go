@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"context"
@@ -123,7 +123,7 @@ func TestTheMaskReplacesEveryValueOfASecretAndLeavesShortOnes(t *testing.T) {
 
 func TestATaskErrorOfAPassHasTheValuesOfSecretsMasked(t *testing.T) {
 	creds := &taskSpec{name: "creds", kind: kindWait}
-	run := &planRun{tasks: []*taskSpec{creds}, state: map[string]*taskState{
+	run := &Run{tasks: []*taskSpec{creds}, state: map[string]*taskState{
 		"creds": {live: secretObject(map[string]string{"password": "hunter2-x9"})},
 	}}
 	refused := fmt.Errorf(`applying Service shop/db: spec.externalName: Invalid value: "hunter2-x9": %w`, executor.ErrInProgress)
@@ -241,13 +241,13 @@ func TestAnIncludeWhenThatFailsOnAValueDerivedFromASecretHasItMasked(t *testing.
 	_, creds, config := credsAndConfig()
 	credsTask, configTask := &taskSpec{name: "creds", kind: kindWait}, &taskSpec{name: "config", kind: kindWait}
 	expr := `tasks.config.object.data[string(base64.decode(tasks.creds.object.data.dsn)).split("@")[0]] == "x"`
-	c, err := conditionPrograms.compile(expr)
+	c, err := conditionPrograms.Compile(expr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	app := &taskSpec{name: "app", kind: kindApply, refs: []*taskSpec{credsTask, configTask},
 		include: &exprPart{expr: expr, prog: c.prog, refs: c.refs}}
-	run := &planRun{plan: &execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}},
+	run := &Run{plan: &execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}},
 		tasks: []*taskSpec{credsTask, configTask, app},
 		state: map[string]*taskState{"creds": {live: creds}, "config": {live: config}}}
 	_, err = run.included(context.Background(), app)
@@ -262,7 +262,7 @@ func TestAnIncludeWhenThatFailsOnAValueDerivedFromASecretHasItMasked(t *testing.
 func TestAReadyWhenThatFailsOnASecretHasItsMessageWithheld(t *testing.T) {
 	_, creds, config := credsAndConfig()
 	config.Object["data"] = creds.Object["data"] // the same data, in clear: nothing to withhold
-	c, err := readyWhenPrograms.compile(`object.data[object.data.dsn.substring(0, 8)] == "x"`)
+	c, err := readyWhenPrograms.Compile(`object.data[object.data.dsn.substring(0, 8)] == "x"`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestAReadyWhenThatFailsOnASecretHasItsMessageWithheld(t *testing.T) {
 }
 
 func TestAPanicInATaskOfAPassHasTheValuesOfSecretsMasked(t *testing.T) {
-	run := &planRun{tasks: []*taskSpec{{name: "creds", kind: kindWait}}, state: map[string]*taskState{
+	run := &Run{tasks: []*taskSpec{{name: "creds", kind: kindWait}}, state: map[string]*taskState{
 		"creds": {live: secretObject(map[string]string{"password": "hunter2-x9"})},
 	}}
 	leak := errors.New("bad value hunter2-x9")
@@ -336,7 +336,7 @@ func TestAPanicInATaskOfAPassHasTheValuesOfSecretsMasked(t *testing.T) {
 // tasks of a pass that reads a Secret: what a pass in which every task
 // waits does.
 func BenchmarkRedactingTheErrorsOfAPass(b *testing.B) {
-	run := &planRun{state: map[string]*taskState{}}
+	run := &Run{state: map[string]*taskState{}}
 	for i := range 100 {
 		t := &taskSpec{name: fmt.Sprintf("task-%d", i), kind: kindApply}
 		run.tasks = append(run.tasks, t)
@@ -355,7 +355,7 @@ func BenchmarkRedactingTheErrorsOfAPass(b *testing.B) {
 }
 
 func TestAPassComputesItsSecretValuesOnceUntilWhatTheyComeFromChanges(t *testing.T) {
-	run := &planRun{tasks: []*taskSpec{{name: "creds", kind: kindWait}}, state: map[string]*taskState{
+	run := &Run{tasks: []*taskSpec{{name: "creds", kind: kindWait}}, state: map[string]*taskState{
 		"creds": {live: secretObject(map[string]string{"password": "hunter2-x9"})},
 	}}
 	first := run.secretValues()

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"context"
@@ -46,40 +46,41 @@ import (
 // objects in it along, and the cleanup deletes only the others (cluster-
 // scoped objects, objects in other namespaces). One it may not delete (the
 // ServiceAccount it acts as, or its RoleBinding, went with the namespace)
-// is named by leftBehind, in an event and the log, and let go: the
+// is named by LeftBehind, in an event and the log, and let go: the
 // namespace's deletion must not wait for ever on its Plan.
-type cleanup struct {
+type Cleanup struct {
 	plan   *execloopv1alpha1.Plan
-	id     *identity
+	id     *Identity
 	mapper meta.RESTMapper
 
-	namespaceGoing bool                                                                     // the Plan's namespace is being deleted
-	leftBehind     func(ctx context.Context, obj execloopv1alpha1.AppliedObject, err error) // names an object the cleanup could not delete
+	NamespaceGoing bool                                                                     // the Plan's namespace is being deleted
+	LeftBehind     func(ctx context.Context, obj execloopv1alpha1.AppliedObject, err error) // names an object the cleanup could not delete
 }
 
 var (
-	_ executor.ContextPlan = (*cleanup)(nil)
-	_ executor.Finisher    = (*cleanup)(nil)
+	_ executor.ContextPlan = (*Cleanup)(nil)
+	_ executor.Finisher    = (*Cleanup)(nil)
 )
 
-func newCleanup(p *execloopv1alpha1.Plan, id *identity, mapper meta.RESTMapper) *cleanup {
-	return &cleanup{plan: p, id: id, mapper: mapper}
+// NewCleanup returns the cleanup of p, as id.
+func NewCleanup(p *execloopv1alpha1.Plan, id *Identity, mapper meta.RESTMapper) *Cleanup {
+	return &Cleanup{plan: p, id: id, mapper: mapper}
 }
 
 // inNamespaceGoing reports whether obj goes with the Plan's namespace.
-func (c *cleanup) inNamespaceGoing(obj execloopv1alpha1.AppliedObject) bool {
-	return c.namespaceGoing && obj.Namespace == c.plan.Namespace
+func (c *Cleanup) inNamespaceGoing(obj execloopv1alpha1.AppliedObject) bool {
+	return c.NamespaceGoing && obj.Namespace == c.plan.Namespace
 }
 
 // Create calls CreateContext with context.Background().
-func (c *cleanup) Create() ([]executor.Task, error) { return c.CreateContext(context.Background()) }
+func (c *Cleanup) Create() ([]executor.Task, error) { return c.CreateContext(context.Background()) }
 
 // CreateContext returns a release task per object to let go, and a
 // deletion per object that may go now (deletableNow); the others go in
 // later passes, once what must go before them is gone.
-func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
+func (c *Cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 	objs := slices.Clone(c.plan.Status.Objects)
-	if c.namespaceGoing {
+	if c.NamespaceGoing {
 		objs = slices.DeleteFunc(objs, c.inNamespaceGoing)
 		c.plan.Status.Objects = slices.DeleteFunc(c.plan.Status.Objects, c.inNamespaceGoing)
 	}
@@ -99,8 +100,8 @@ func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 	})
 	for _, obj := range deletableNow(c.plan, objs) {
 		k := &removal{name: c.taskName("delete:", obj), plan: c.plan, id: c.id, mapper: c.mapper, obj: obj}
-		if c.namespaceGoing {
-			k.giveUp = c.leftBehind
+		if c.NamespaceGoing {
+			k.giveUp = c.LeftBehind
 		}
 		tasks = append(tasks, k)
 	}
@@ -111,7 +112,7 @@ func (c *cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 // long name in an earlier pass keeps it once the other entries of its task
 // are gone: the cleanup lists no task names, so a status entry it stopped
 // reporting would stay, in progress, until the Plan is gone.
-func (c *cleanup) taskName(prefix string, obj execloopv1alpha1.AppliedObject) string {
+func (c *Cleanup) taskName(prefix string, obj execloopv1alpha1.AppliedObject) string {
 	if long := longRemovalName(prefix, obj); c.plan.Status.Task(long) != nil {
 		return long
 	}
@@ -120,14 +121,14 @@ func (c *cleanup) taskName(prefix string, obj execloopv1alpha1.AppliedObject) st
 
 // Finished reports whether the inventory is empty after a pass in which
 // every deletion finished.
-func (c *cleanup) Finished() bool { return len(c.plan.Status.Objects) == 0 }
+func (c *Cleanup) Finished() bool { return len(c.plan.Status.Objects) == 0 }
 
 // removal deletes an object of a Plan's inventory (when it is still the
 // Plan's) and waits until it is gone, then drops it from the inventory.
 type removal struct {
 	name    string // see removalName
 	plan    *execloopv1alpha1.Plan
-	id      *identity
+	id      *Identity
 	mapper  meta.RESTMapper
 	obj     execloopv1alpha1.AppliedObject
 	deleted bool
@@ -169,7 +170,7 @@ func (k *removal) PostContext(ctx context.Context) error {
 			if f := live.GetFinalizers(); len(f) > 0 {
 				held = " (held by the finalizers " + strings.Join(f, ", ") + ")"
 			}
-			return fmt.Errorf("waiting for %s %s to be deleted%s: %w", k.obj.Kind, objectName(k.obj), held, executor.ErrInProgress)
+			return fmt.Errorf("waiting for %s %s to be deleted%s: %w", k.obj.Kind, ObjectName(k.obj), held, executor.ErrInProgress)
 		}
 	}
 	forget(k.plan, k.obj) // gone, already gone, not the Plan's, or let go
@@ -182,7 +183,7 @@ func (k *removal) PostContext(ctx context.Context) error {
 type releaseTask struct {
 	name   string // see removalName
 	plan   *execloopv1alpha1.Plan
-	id     *identity
+	id     *Identity
 	mapper meta.RESTMapper
 	obj    execloopv1alpha1.AppliedObject
 }
@@ -210,7 +211,7 @@ func (k *releaseTask) PerformActionContext(ctx context.Context) ([]executor.Task
 		u.SetAnnotations(annotations)
 		u.SetOwnerReferences(slices.DeleteFunc(u.GetOwnerReferences(), func(r metav1.OwnerReference) bool { return r.UID == k.plan.UID }))
 		if err := k.id.client.Patch(ctx, u, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("releasing %s %s as %s: %w", k.obj.Kind, objectName(k.obj), k.id.describe(), err)
+			return nil, fmt.Errorf("releasing %s %s as %s: %w", k.obj.Kind, ObjectName(k.obj), k.id.Describe(), err)
 		}
 	}
 	forget(k.plan, k.obj)
@@ -219,7 +220,7 @@ func (k *releaseTask) PerformActionContext(ctx context.Context) ([]executor.Task
 
 // getInventoryObject reads an inventory object as id; nil when it is gone
 // or its kind is no longer served.
-func getInventoryObject(ctx context.Context, id *identity, mapper meta.RESTMapper, obj execloopv1alpha1.AppliedObject) (*unstructured.Unstructured, error) {
+func getInventoryObject(ctx context.Context, id *Identity, mapper meta.RESTMapper, obj execloopv1alpha1.AppliedObject) (*unstructured.Unstructured, error) {
 	gv, err := schema.ParseGroupVersion(obj.APIVersion)
 	if err != nil {
 		return nil, nil //nolint:nilerr // an entry that names no valid version names nothing to delete
@@ -234,7 +235,7 @@ func getInventoryObject(ctx context.Context, id *identity, mapper meta.RESTMappe
 	case apierrors.IsNotFound(err):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("reading %s %s as %s: %w", obj.Kind, objectName(obj), id.describe(), err)
+		return nil, fmt.Errorf("reading %s %s as %s: %w", obj.Kind, ObjectName(obj), id.Describe(), err)
 	}
 	return u, nil
 }
@@ -242,7 +243,7 @@ func getInventoryObject(ctx context.Context, id *identity, mapper meta.RESTMappe
 // deleteInventoryObject deletes an inventory object when it still exists,
 // still carries the Plan's label and is the one the plan applied (its UID). It reports whether the object is
 // being deleted, so that the caller waits for it to be gone.
-func deleteInventoryObject(ctx context.Context, id *identity, mapper meta.RESTMapper, p *execloopv1alpha1.Plan, obj execloopv1alpha1.AppliedObject) (bool, error) {
+func deleteInventoryObject(ctx context.Context, id *Identity, mapper meta.RESTMapper, p *execloopv1alpha1.Plan, obj execloopv1alpha1.AppliedObject) (bool, error) {
 	u, err := getInventoryObject(ctx, id, mapper, obj)
 	if err != nil || u == nil || u.GetLabels()[PlanUIDLabel] != string(p.UID) {
 		return false, err
@@ -257,14 +258,14 @@ func deleteInventoryObject(ctx context.Context, id *identity, mapper meta.RESTMa
 			return false, nil
 		}
 		if err != nil {
-			return false, fmt.Errorf("deleting %s %s as %s: %w", obj.Kind, objectName(obj), id.describe(), err)
+			return false, fmt.Errorf("deleting %s %s as %s: %w", obj.Kind, ObjectName(obj), id.Describe(), err)
 		}
 	}
 	return true, nil
 }
 
 // inventoryObject reads an inventory object as id; nil once it is gone.
-func inventoryObject(ctx context.Context, id *identity, obj execloopv1alpha1.AppliedObject) (*unstructured.Unstructured, error) {
+func inventoryObject(ctx context.Context, id *Identity, obj execloopv1alpha1.AppliedObject) (*unstructured.Unstructured, error) {
 	u := &unstructured.Unstructured{}
 	gv, _ := schema.ParseGroupVersion(obj.APIVersion)
 	u.SetGroupVersionKind(gv.WithKind(obj.Kind))
@@ -272,7 +273,7 @@ func inventoryObject(ctx context.Context, id *identity, obj execloopv1alpha1.App
 	case apierrors.IsNotFound(err):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("reading %s %s as %s: %w", obj.Kind, objectName(obj), id.describe(), err)
+		return nil, fmt.Errorf("reading %s %s as %s: %w", obj.Kind, ObjectName(obj), id.Describe(), err)
 	}
 	return u, nil
 }

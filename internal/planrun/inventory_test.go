@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"context"
@@ -93,7 +93,7 @@ func TestAFullInventoryHoldsBackNewObjectsOnly(t *testing.T) {
 			key: types.NamespacedName{Namespace: "team-a", Name: name},
 		}
 	}
-	run := &planRun{plan: plan, stale: plan.Status.Objects[:maxInventory-1]}
+	run := &Run{plan: plan, stale: plan.Status.Objects[:maxInventory-1]}
 
 	if err := run.roomFor(spec("kept")); err != nil {
 		t.Errorf("an object with an entry is applied again whatever the count: %v", err)
@@ -131,7 +131,7 @@ func TestACleanupKeepsTheNameItGaveATask(t *testing.T) {
 	}
 	plan := &execloopv1alpha1.Plan{}
 	plan.Status.Objects = []execloopv1alpha1.AppliedObject{obj("first"), obj("third")}
-	c := newCleanup(plan, nil, nil)
+	c := NewCleanup(plan, nil, nil)
 	names := func() []string {
 		tasks, err := c.CreateContext(context.Background())
 		if err != nil {

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"context"
@@ -66,22 +66,22 @@ func (k *planTask) immutable(ctx context.Context, st *taskState, fields []string
 	what := strings.Join(fields, ", ")
 	if !k.t.recreate {
 		return fmt.Errorf("applying %s as %s: the API server refused the change: %s cannot be changed once set (immutableFields: Recreate on task %s deletes the %s and creates it again)",
-			k.t.describe(), k.run.id.describe(), what, k.t.name, k.t.gvk.Kind)
+			k.t.describe(), k.run.id.Describe(), what, k.t.name, k.t.gvk.Kind)
 	}
 	if inv := k.run.inventory(k.t); st.live.GetLabels()[PlanUIDLabel] != string(k.run.plan.UID) || inv == nil ||
 		inv.Adopted && k.t.adoption != execloopv1alpha1.AdoptionDelete {
 		return fmt.Errorf("applying %s as %s: the API server refused the change: %s cannot be changed once set, and the object is not this plan's to delete and create again (it did not create it; adoptionPolicy Delete lets it)",
-			k.t.describe(), k.run.id.describe(), what)
+			k.t.describe(), k.run.id.Describe(), what)
 	}
 	if st.live.GetDeletionTimestamp() == nil {
 		uid := st.live.GetUID()
 		err := k.run.id.client.Delete(ctx, st.live, client.PropagationPolicy(metav1.DeletePropagationBackground),
 			client.Preconditions{UID: &uid})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deleting %s as %s, to create it again since %s cannot be changed: %w", k.t.describe(), k.run.id.describe(), what, err)
+			return fmt.Errorf("deleting %s as %s, to create it again since %s cannot be changed: %w", k.t.describe(), k.run.id.Describe(), what, err)
 		}
-		if k.run.recorder != nil {
-			k.run.recorder.Eventf(k.run.plan, nil, corev1.EventTypeNormal, "Recreating", "Delete",
+		if k.run.Recorder != nil {
+			k.run.Recorder.Eventf(k.run.plan, nil, corev1.EventTypeNormal, "Recreating", "Delete",
 				"Task %s: deleted %s to create it again: %s cannot be changed once set", k.t.name, k.t.describe(), what)
 		}
 	}

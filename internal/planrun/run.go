@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"context"
@@ -38,12 +38,12 @@ import (
 // (missing, changed by someone else, not ready, still present) and returns
 // those whose after tasks are all done; a task that succeeds returns, as its
 // children, the tasks it unblocks.
-type planRun struct {
+type Run struct {
 	plan     *execloopv1alpha1.Plan // the reconciled object: tasks update its inventory
-	id       *identity
+	id       *Identity
 	mapper   meta.RESTMapper
-	watcher  *watcher
-	recorder events.EventRecorder // nil in tests that build a planRun by hand
+	Watches  Watches
+	Recorder events.EventRecorder // nil in tests that build a planRun by hand
 	tasks    []*taskSpec          // in dependency order
 	stale    []execloopv1alpha1.AppliedObject
 	state    map[string]*taskState // this pass's, by task name
@@ -69,8 +69,8 @@ type taskState struct {
 }
 
 var (
-	_ executor.ContextPlan = (*planRun)(nil)
-	_ executor.Finisher    = (*planRun)(nil)
+	_ executor.ContextPlan = (*Run)(nil)
+	_ executor.Finisher    = (*Run)(nil)
 	_ executor.ContextTask = (*planTask)(nil)
 	_ executor.TimeoutTask = (*planTask)(nil)
 )
@@ -82,7 +82,7 @@ var (
 const phaseTimeout = 2 * time.Minute
 
 // TaskNames lists the plan's tasks in spec order, for the status.
-func (p *planRun) TaskNames() []string {
+func (p *Run) TaskNames() []string {
 	names := make([]string, len(p.plan.Spec.Tasks))
 	for i, t := range p.plan.Spec.Tasks {
 		names[i] = t.Name
@@ -91,12 +91,12 @@ func (p *planRun) TaskNames() []string {
 }
 
 // Create calls CreateContext with context.Background().
-func (p *planRun) Create() ([]executor.Task, error) { return p.CreateContext(context.Background()) }
+func (p *Run) Create() ([]executor.Task, error) { return p.CreateContext(context.Background()) }
 
 // CreateContext returns the tasks to run in this pass: the tasks whose after
 // tasks are done and whose object is not converged (or whose success is not
 // recorded yet), then the pruning of what removed tasks left behind.
-func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
+func (p *Run) CreateContext(ctx context.Context) ([]executor.Task, error) {
 	p.state = make(map[string]*taskState, len(p.tasks))
 	p.skipped = map[string]string{}
 	p.secretsChanged()
@@ -126,35 +126,33 @@ func (p *planRun) CreateContext(ctx context.Context) ([]executor.Task, error) {
 	for _, obj := range deletableNow(p.plan, prune) {
 		out = append(out, &removal{name: removalName("prune:", obj, p.stale), plan: p.plan, id: p.id, mapper: p.mapper, obj: obj})
 	}
-	if p.watcher != nil {
+	if p.Watches != nil {
 		// Here, once the names of the objects read are resolved.
-		p.watcher.retain(client.ObjectKeyFromObject(p.plan), p.watchKeys())
+		p.Watches.Retain(client.ObjectKeyFromObject(p.plan), p.id, p.watches())
 	}
 	return redacting(p, out), nil
 }
 
-// watchKeys are the watches the plan's passes read through: two per
-// resource and namespace of its apply tasks (its objects, and whether any
-// object is there: watch_existence.go), and one per object of a wait
-// task that other tasks read, as its identity.
-func (p *planRun) watchKeys() map[watchKey]struct{} {
-	keys := make(map[watchKey]struct{}, len(p.tasks))
+// watches are the watches the plan's passes read through: of the objects
+// Plans applied, per resource and namespace of its apply tasks; and of one
+// object for a wait task that other tasks read.
+func (p *Run) watches() []Watch {
+	var out []Watch
 	for _, t := range p.tasks {
 		switch {
 		case t.mapping == nil:
 		case t.kind == kindApply:
-			keys[watchKeyOf(p.id, t.mapping, t.key.Namespace)] = struct{}{}
-			keys[existsKeyOf(p.id, t.mapping, t.key.Namespace)] = struct{}{}
+			out = append(out, Watch{Mapping: t.mapping, Namespace: t.key.Namespace})
 		case t.kind == kindWait && t.read && t.key.Name != "":
-			keys[targetKeyOf(p.id, t.mapping, t.key)] = struct{}{}
+			out = append(out, Watch{Mapping: t.mapping, Namespace: t.key.Namespace, Target: t.key.Name})
 		}
 	}
-	return keys
+	return out
 }
 
 // depsDone reports whether every task t runs after is done in this pass
 // (or is about to be: its PerformAction succeeded and its Post is next).
-func (p *planRun) depsDone(t *taskSpec) bool {
+func (p *Run) depsDone(t *taskSpec) bool {
 	for _, d := range t.after {
 		st := p.state[d.name]
 		if st == nil || (!st.done && !st.assumed) {
@@ -171,7 +169,7 @@ func (p *planRun) depsDone(t *taskSpec) bool {
 // plans' objects when it has one; only a verdict that the object needs
 // applying again, which a cache that lags behind the last apply could give,
 // is checked against the API server.
-func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
+func (p *Run) evaluate(ctx context.Context, t *taskSpec) *taskState {
 	if st := p.state[t.name]; st != nil {
 		return st
 	}
@@ -204,10 +202,10 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 			return st
 		}
 	}
-	if t.kind == kindWait && t.read && p.watcher != nil {
-		p.watcher.watchTarget(ctx, client.ObjectKeyFromObject(p.plan), p.id, t.mapping, t.key)
+	if t.kind == kindWait && t.read && p.Watches != nil {
+		p.Watches.WatchTarget(ctx, client.ObjectKeyFromObject(p.plan), p.id, t.mapping, t.key)
 	}
-	if t.kind == kindApply && p.watcher != nil && p.fromCache(ctx, t, st) {
+	if t.kind == kindApply && p.Watches != nil && p.fromCache(ctx, t, st) {
 		return st
 	}
 	live := &unstructured.Unstructured{}
@@ -215,7 +213,7 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 	switch err := p.id.client.Get(ctx, t.key, live); {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		st.err = fmt.Errorf("reading %s as %s: %w", t.describe(), p.id.describe(), err)
+		st.err = fmt.Errorf("reading %s as %s: %w", t.describe(), p.id.Describe(), err)
 		return st
 	default:
 		st.live = live
@@ -231,9 +229,9 @@ func (p *planRun) evaluate(ctx context.Context, t *taskSpec) *taskState {
 // cache of the plans' objects is read unless the existence watch says no
 // object is there (watch_existence.go): whether one is there that someone else
 // made (to adopt, refuse or leave alone) is the API server's to say.
-func (p *planRun) fromCache(ctx context.Context, t *taskSpec, st *taskState) bool {
+func (p *Run) fromCache(ctx context.Context, t *taskSpec, st *taskState) bool {
 	plan := client.ObjectKeyFromObject(p.plan)
-	live, synced := p.watcher.get(ctx, plan, p.id, t.mapping, t.key)
+	live, synced := p.Watches.Get(ctx, plan, p.id, t.mapping, t.key)
 	if !synced {
 		return false
 	}
@@ -242,7 +240,7 @@ func (p *planRun) fromCache(ctx context.Context, t *taskSpec, st *taskState) boo
 	switch {
 	case !st.needsApply:
 		return true
-	case live == nil && t.adoption != execloopv1alpha1.AdoptionRefuse && p.watcher.absent(ctx, plan, p.id, t.mapping, t.key):
+	case live == nil && t.adoption != execloopv1alpha1.AdoptionRefuse && p.Watches.Absent(ctx, plan, p.id, t.mapping, t.key):
 		return true // missing, and no one else's either
 	}
 	*st = taskState{}
@@ -250,7 +248,7 @@ func (p *planRun) fromCache(ctx context.Context, t *taskSpec, st *taskState) boo
 }
 
 // judge decides from st.live whether the task's object is converged.
-func (p *planRun) judge(ctx context.Context, t *taskSpec, st *taskState) {
+func (p *Run) judge(ctx context.Context, t *taskSpec, st *taskState) {
 	switch t.kind {
 	case kindApply:
 		inv := p.inventory(t)
@@ -302,7 +300,7 @@ func (p *planRun) judge(ctx context.Context, t *taskSpec, st *taskState) {
 // whole plan is done: every task converged before the pass or succeeded in
 // it, and nothing is left to prune. Then the next Create would return no
 // tasks, and this pass is the last.
-func (p *planRun) Finished() bool {
+func (p *Run) Finished() bool {
 	for _, t := range p.tasks {
 		if st := p.state[t.name]; st == nil || !st.done {
 			return false
@@ -324,7 +322,7 @@ func (p *planRun) Finished() bool {
 // whether the task is done for the current spec is what converged says,
 // from the live object, so a spec change runs again only the tasks whose
 // objects no longer match it.
-func (p *planRun) settled(t *taskSpec) bool {
+func (p *Run) settled(t *taskSpec) bool {
 	return p.plan.Status.Succeeded(t.name)
 }
 
@@ -332,7 +330,7 @@ func (p *planRun) settled(t *taskSpec) bool {
 // whose other after tasks are done and that are not converged and settled.
 // A dependent that is both is done at once, and what it unblocks counts
 // too.
-func (p *planRun) unblocked(ctx context.Context, parent *taskSpec) []executor.Task {
+func (p *Run) unblocked(ctx context.Context, parent *taskSpec) []executor.Task {
 	var out []executor.Task
 	for _, d := range parent.dependents {
 		if st := p.state[d.name]; (st != nil && (st.returned || st.done)) || !p.depsDone(d) {
@@ -356,7 +354,7 @@ func (p *planRun) unblocked(ctx context.Context, parent *taskSpec) []executor.Ta
 // serve the kind; otherwise it fails, and is tried again with backoff, as the
 // kind may come later all the same (a CRD installed by someone else, an
 // aggregated API back from an outage).
-func (p *planRun) unserved(t *taskSpec) error {
+func (p *Run) unserved(t *taskSpec) error {
 	if t.provider != nil {
 		return p.waiting(t, fmt.Sprintf("kind %s in %s, which the CustomResourceDefinition of task %s defines, to be served by the API server",
 			t.gvk.Kind, t.gvk.GroupVersion(), t.provider.name))
@@ -367,7 +365,7 @@ func (p *planRun) unserved(t *taskSpec) error {
 // waiting is the error of a task whose object is not there yet: in progress
 // (no error spent) until the task's timeout, counted from the start of the
 // task's current attempt, has passed; a failure after that.
-func (p *planRun) waiting(t *taskSpec, what string) error {
+func (p *Run) waiting(t *taskSpec, what string) error {
 	if t.timeout > 0 {
 		if ts := p.plan.Status.Task(t.name); ts != nil && ts.StartedTime != nil && p.now().Sub(ts.StartedTime.Time) > t.timeout {
 			return fmt.Errorf("%s: still %s after the task's timeout of %s", t.describe(), what, t.timeout)
@@ -390,7 +388,7 @@ func drifted(t *taskSpec, inv *execloopv1alpha1.AppliedObject, live *unstructure
 
 // planTask runs one apply, delete or wait task of a Plan.
 type planTask struct {
-	run *planRun
+	run *Run
 	t   *taskSpec
 }
 
@@ -436,7 +434,7 @@ func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, e
 	case k.t.kind == kindDelete && st.live != nil && st.live.GetDeletionTimestamp() == nil:
 		err := k.run.id.client.Delete(ctx, st.live, client.PropagationPolicy(metav1.DeletePropagationBackground))
 		if err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("deleting %s as %s: %w", k.t.describe(), k.run.id.describe(), err)
+			return nil, fmt.Errorf("deleting %s as %s: %w", k.t.describe(), k.run.id.Describe(), err)
 		}
 	}
 	st.assumed = true
@@ -453,7 +451,7 @@ func (k *planTask) create(ctx context.Context, st *taskState) error {
 	case apierrors.IsAlreadyExists(err):
 		return fmt.Errorf("%s was created by someone else meanwhile; leaving it alone: %w", k.t.describe(), executor.ErrInProgress)
 	case err != nil:
-		return fmt.Errorf("creating %s as %s: %w", k.t.describe(), k.run.id.describe(), err)
+		return fmt.Errorf("creating %s as %s: %w", k.t.describe(), k.run.id.Describe(), err)
 	}
 	st.live = created
 	k.run.secretsChanged()
@@ -481,7 +479,7 @@ func (k *planTask) apply(ctx context.Context, st *taskState) error {
 	if claimLost(err) {
 		// Twice in a row: not a race but a refusal that only looks like
 		// one (a webhook that denies with 409, say). It counts.
-		return fmt.Errorf("applying %s as %s: %w", k.t.describe(), k.run.id.describe(), err)
+		return fmt.Errorf("applying %s as %s: %w", k.t.describe(), k.run.id.Describe(), err)
 	}
 	return err
 }
@@ -503,7 +501,7 @@ func (k *planTask) applyClaimed(ctx context.Context, st *taskState) error {
 		return k.immutable(ctx, st, fields)
 	}
 	if err != nil {
-		return fmt.Errorf("applying %s (%s) as %s: %w", k.t.describe(), st.why, k.run.id.describe(), err)
+		return fmt.Errorf("applying %s (%s) as %s: %w", k.t.describe(), st.why, k.run.id.Describe(), err)
 	}
 	st.live = applied
 	k.run.secretsChanged()
@@ -515,7 +513,7 @@ func (k *planTask) applyClaimed(ctx context.Context, st *taskState) error {
 // object, marked when other tasks read its values. adopted reports that
 // the plan takes over an object someone else made; one it may not take
 // over (adoptionPolicy Refuse) is an error.
-func (p *planRun) toApply(t *taskSpec, st *taskState) (applied *unstructured.Unstructured, adopted bool, err error) {
+func (p *Run) toApply(t *taskSpec, st *taskState) (applied *unstructured.Unstructured, adopted bool, err error) {
 	adopted = p.adopts(st.live)
 	if adopted && t.adoption == execloopv1alpha1.AdoptionRefuse {
 		return nil, false, refusal(t, st.live)
@@ -567,7 +565,7 @@ func (k *planTask) check(ctx context.Context, st *taskState) error {
 		case apierrors.IsNotFound(err):
 			return nil
 		case err != nil:
-			return fmt.Errorf("reading %s as %s: %w", k.t.describe(), k.run.id.describe(), err)
+			return fmt.Errorf("reading %s as %s: %w", k.t.describe(), k.run.id.Describe(), err)
 		}
 		return k.run.waiting(k.t, "being deleted")
 	case kindWait:

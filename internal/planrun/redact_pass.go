@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"context"
@@ -28,7 +28,7 @@ import (
 // read or applies, and those its expressions computed from them. They are
 // computed once, and again after secretsChanged; the caller must not add
 // to them.
-func (p *planRun) secretValues() *secretValues {
+func (p *Run) secretValues() *secretValues {
 	p.secretsMu.Lock()
 	defer p.secretsMu.Unlock()
 	if p.secrets == nil {
@@ -49,7 +49,7 @@ func (p *planRun) secretValues() *secretValues {
 // secretsChanged says that what the pass's secretValues come from changed:
 // a task's object (taskState.live), manifest or fromSecrets. They are
 // computed again when next asked.
-func (p *planRun) secretsChanged() {
+func (p *Run) secretsChanged() {
 	p.secretsMu.Lock()
 	defer p.secretsMu.Unlock()
 	p.secrets = nil
@@ -58,7 +58,7 @@ func (p *planRun) secretsChanged() {
 // secretsRead are the values of Secrets that t's expressions may meet: those
 // of the objects of the tasks they read that are Secrets, and those that
 // these tasks' own expressions computed from Secrets in this pass.
-func (p *planRun) secretsRead(t *taskSpec) *secretValues {
+func (p *Run) secretsRead(t *taskSpec) *secretValues {
 	s := &secretValues{}
 	for _, r := range t.refs {
 		if st := p.state[r.name]; st != nil {
@@ -72,7 +72,7 @@ func (p *planRun) secretsRead(t *taskSpec) *secretValues {
 // redact returns err with the pass's secretValues masked in its message.
 // errors.Is and errors.As still reach what err wraps; only its text
 // changes.
-func (p *planRun) redact(err error) error {
+func (p *Run) redact(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -96,7 +96,7 @@ func (e *redactedError) Unwrap() error { return e.err }
 // the errors it returns; the tasks it returns are redactedTasks too.
 type redactedTask struct {
 	executor.ContextTask
-	run *planRun
+	run *Run
 }
 
 var (
@@ -108,7 +108,7 @@ var (
 
 // redacting wraps the tasks of a pass of p, each a ContextTask, in
 // redactedTasks.
-func redacting(p *planRun, tasks []executor.Task) []executor.Task {
+func redacting(p *Run, tasks []executor.Task) []executor.Task {
 	for i, t := range tasks {
 		tasks[i] = &redactedTask{ContextTask: t.(executor.ContextTask), run: p}
 	}

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"crypto/sha256"
@@ -29,7 +29,7 @@ import (
 )
 
 // inventory returns the inventory entry of t's object, or nil.
-func (p *planRun) inventory(t *taskSpec) *execloopv1alpha1.AppliedObject {
+func (p *Run) inventory(t *taskSpec) *execloopv1alpha1.AppliedObject {
 	for i := range p.plan.Status.Objects {
 		if targets(t, p.plan.Status.Objects[i]) {
 			return &p.plan.Status.Objects[i]
@@ -49,7 +49,7 @@ func targets(t *taskSpec, obj execloopv1alpha1.AppliedObject) bool {
 // in the order the objects were first applied. adopted says that the
 // object was there before the apply and not the plan's; an entry of the
 // same object (same UID) keeps what it says.
-func (p *planRun) record(t *taskSpec, live *unstructured.Unstructured, adopted bool) error {
+func (p *Run) record(t *taskSpec, live *unstructured.Unstructured, adopted bool) error {
 	// The usual case: the API server kept the values as applied, and
 	// liveHash would be manifestHash again. The status, which every watch
 	// of Plans receives whole on each write, need not say it twice.
@@ -89,7 +89,7 @@ const maxInventory = 512
 // timeout passes (see waiting). The inventory holds an entry per task at
 // most, and the stale entries of removed or re-pointed tasks until their
 // prune is done.
-func (p *planRun) roomFor(t *taskSpec) error {
+func (p *Run) roomFor(t *taskSpec) error {
 	n := len(p.plan.Status.Objects)
 	if n < maxInventory || p.inventory(t) != nil {
 		return nil
@@ -103,7 +103,7 @@ func (p *planRun) roomFor(t *taskSpec) error {
 // and the old objects of tasks that name another object now. Those are
 // pruned; the entry of the new object is another entry, so neither is lost
 // while a prune takes many passes.
-func (p *planRun) sortInventory(specs []*taskSpec) {
+func (p *Run) sortInventory(specs []*taskSpec) {
 	kept := p.plan.Status.Objects[:0]
 	seen := map[string]bool{}
 	for _, obj := range p.plan.Status.Objects {
@@ -182,7 +182,7 @@ func longRemovalName(prefix string, obj execloopv1alpha1.AppliedObject) string {
 	if gv, _ := schema.ParseGroupVersion(obj.APIVersion); gv.Group != "" {
 		kind += "." + gv.Group
 	}
-	name := prefix + obj.Task + "/" + kind + "/" + objectName(obj)
+	name := prefix + obj.Task + "/" + kind + "/" + ObjectName(obj)
 	const most = 253 // TaskStatus.Name's MaxLength
 	if len(name) <= most {
 		return name
@@ -193,7 +193,7 @@ func longRemovalName(prefix string, obj execloopv1alpha1.AppliedObject) string {
 }
 
 // objectName is an inventory entry's namespace/name, or name.
-func objectName(obj execloopv1alpha1.AppliedObject) string {
+func ObjectName(obj execloopv1alpha1.AppliedObject) string {
 	if obj.Namespace == "" {
 		return obj.Name
 	}

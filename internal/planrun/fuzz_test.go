@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"context"
@@ -131,7 +131,7 @@ func FuzzCompile(f *testing.F) {
 	mapper := fuzzMapper()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := planFromBytes(data)
-		run, err := compile(p, &identity{}, mapper)
+		run, err := Compile(p, &Identity{}, mapper)
 		if err != nil {
 			if !errors.Is(err, reconcile.TerminalError(nil)) {
 				t.Fatalf("a static mapper gave a transient error: %v", err)
@@ -171,7 +171,7 @@ func FuzzReadyWhen(f *testing.F) {
 	f.Add("[1,2,3].map(x, [x, x]).size() > 0", []byte(`{}`))
 	f.Add("object.a.b.c", []byte(`{"a":null}`))
 	f.Fuzz(func(t *testing.T, expr string, obj []byte) {
-		c, err := readyWhenPrograms.compile(expr)
+		c, err := readyWhenPrograms.Compile(expr)
 		if err != nil {
 			return
 		}

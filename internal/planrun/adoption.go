@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"fmt"
@@ -30,12 +30,12 @@ import (
 // from the API server, is there and is not this plan's (no label of its
 // UID): made by hand, by Helm, by another controller, or released by a
 // Plan, or made again by someone after the plan's was deleted.
-func (p *planRun) adopts(live *unstructured.Unstructured) bool {
+func (p *Run) adopts(live *unstructured.Unstructured) bool {
 	return live != nil && live.GetLabels()[PlanUIDLabel] != string(p.plan.UID)
 }
 
 // adopted reports whether the inventory says t's object was adopted.
-func (p *planRun) adopted(t *taskSpec) bool {
+func (p *Run) adopted(t *taskSpec) bool {
 	inv := p.inventory(t)
 	return inv != nil && inv.Adopted
 }

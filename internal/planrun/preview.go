@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package planrun
 
 import (
 	"context"
@@ -112,15 +112,15 @@ func (pv *Previewer) Identity(p *execloopv1alpha1.Plan) string {
 // (a cycle, a task name that does not exist, an expression that does not
 // compile), or a failure to reach the API server.
 func (pv *Previewer) Preview(ctx context.Context, p *execloopv1alpha1.Plan) ([]TaskPreview, error) {
-	ids, err := newIdentities(pv.Config, pv.Scheme, pv.Mapper)
+	ids, err := NewIdentities(pv.Config, pv.Scheme, pv.Mapper)
 	if err != nil {
 		return nil, err
 	}
-	id, err := ids.forPlan(p, pv.DefaultServiceAccount)
+	id, err := ids.ForPlan(p, pv.DefaultServiceAccount)
 	if err != nil {
 		return nil, err
 	}
-	run, err := compile(p.DeepCopy(), id, pv.Mapper)
+	run, err := Compile(p.DeepCopy(), id, pv.Mapper)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func (pv *Previewer) Preview(ctx context.Context, p *execloopv1alpha1.Plan) ([]T
 }
 
 // preview says what the pass would do to t, whose object st describes.
-func (p *planRun) preview(ctx context.Context, t *taskSpec, st *taskState) TaskPreview {
+func (p *Run) preview(ctx context.Context, t *taskSpec, st *taskState) TaskPreview {
 	pr := TaskPreview{Task: t.name}
 	if t.key.Name != "" {
 		pr.Object = t.describe()
@@ -155,7 +155,7 @@ func (p *planRun) preview(ctx context.Context, t *taskSpec, st *taskState) TaskP
 }
 
 // judgePreview sets what the pass would do to t.
-func (p *planRun) judgePreview(ctx context.Context, t *taskSpec, st *taskState, pr *TaskPreview) {
+func (p *Run) judgePreview(ctx context.Context, t *taskSpec, st *taskState, pr *TaskPreview) {
 	switch {
 	case st.skipped:
 		pr.Action, pr.Reason = ActionSkipped, p.skipped[t.name]
@@ -173,7 +173,7 @@ func (p *planRun) judgePreview(ctx context.Context, t *taskSpec, st *taskState, 
 }
 
 // previewApply dry-runs the apply of t's object.
-func (p *planRun) previewApply(ctx context.Context, t *taskSpec, st *taskState, pr *TaskPreview) {
+func (p *Run) previewApply(ctx context.Context, t *taskSpec, st *taskState, pr *TaskPreview) {
 	if t.createOnly && st.live != nil {
 		pr.Action, pr.Reason = ActionUnchanged, "applyPolicy IfNotPresent: there already, never written again"
 		return
@@ -208,17 +208,17 @@ func (p *planRun) previewApply(ctx context.Context, t *taskSpec, st *taskState, 
 
 // previewPrune says what becomes of an object the plan applied that no
 // task applies any more; nil when it is gone already.
-func (p *planRun) previewPrune(ctx context.Context, obj execloopv1alpha1.AppliedObject) (*TaskPreview, error) {
-	pr := &TaskPreview{Task: obj.Task, Action: ActionPrune, Object: obj.Kind + " " + objectName(obj)}
+func (p *Run) previewPrune(ctx context.Context, obj execloopv1alpha1.AppliedObject) (*TaskPreview, error) {
+	pr := &TaskPreview{Task: obj.Task, Action: ActionPrune, Object: obj.Kind + " " + ObjectName(obj)}
 	live, err := getInventoryObject(ctx, p.id, p.mapper, obj)
 	switch {
 	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
 		return nil, nil
 	case apierrors.IsForbidden(err):
-		pr.Action, pr.Reason = ActionDenied, fmt.Sprintf("%s may not get %s", p.id.describe(), pr.Object)
+		pr.Action, pr.Reason = ActionDenied, fmt.Sprintf("%s may not get %s", p.id.Describe(), pr.Object)
 		return pr, nil
 	case err != nil:
-		return nil, fmt.Errorf("reading %s as %s: %w", pr.Object, p.id.describe(), err)
+		return nil, fmt.Errorf("reading %s as %s: %w", pr.Object, p.id.Describe(), err)
 	case live == nil:
 		return nil, nil
 	}
