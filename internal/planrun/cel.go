@@ -84,7 +84,7 @@ func newProgramCache(env func() (*cel.Env, error), boolean bool, options ...cel.
 
 // compile returns the program of an expression and the tasks it reads, or
 // an error that says why it does not compile.
-func (c *programCache) Compile(expr string) (compiledExpr, error) {
+func (c *programCache) compile(expr string) (compiledExpr, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if ce, ok := c.compiled[expr]; ok {

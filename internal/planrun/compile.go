@@ -25,23 +25,12 @@ import (
 
 	"github.com/google/cel-go/cel"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
-)
-
-// What a task does.
-type taskKind string
-
-const (
-	kindApply  taskKind = "apply"
-	kindDelete taskKind = "delete"
-	kindWait   taskKind = "wait"
 )
 
 // taskSpec is a task of a Plan, checked and resolved: its readyWhen
@@ -49,7 +38,7 @@ const (
 // and namespace settled.
 type taskSpec struct {
 	name       string
-	kind       taskKind
+	kind       kind
 	gvk        schema.GroupVersionKind
 	mapping    *meta.RESTMapping    // nil while the kind is not served
 	unserved   error                // why mapping is nil
@@ -151,11 +140,12 @@ func Compile(p *execloopv1alpha1.Plan, id *Identity, mapper meta.RESTMapper) (*R
 		if _, dup := byName[t.name]; dup {
 			return nil, invalid("spec.tasks: two tasks are named %s", t.name)
 		}
-		target := t.gvk.GroupKind().String() + " " + t.key.String()
-		if other, dup := targets[target]; dup && (t.kind == kindApply || t.kind == kindDelete) && t.raw == nil {
-			return nil, invalid("task %s: %s is also the object of task %s; one object, one task", t.name, t.describe(), other)
-		}
-		if (t.kind == kindApply || t.kind == kindDelete) && (t.kind == kindApply || t.raw == nil) {
+		// A name that expressions give is known in a pass only.
+		if t.kind.exclusive() && !strings.Contains(t.key.Name, "${") {
+			target := t.gvk.GroupKind().String() + " " + t.key.String()
+			if other, dup := targets[target]; dup {
+				return nil, invalid("task %s: %s is also the object of task %s; one object, one task", t.name, t.describe(), other)
+			}
 			targets[target] = t.name
 		}
 		byName[t.name] = t
@@ -225,50 +215,29 @@ func invalid(format string, args ...any) error {
 // the task's kind, binds it to that kind.
 func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper meta.RESTMapper) (*taskSpec, error) {
 	t := &taskSpec{name: pt.Name}
-	ref, manifest, err := target(pt)
-	if err != nil {
+	var err error
+	if t.kind, err = kindOf(pt); err != nil {
 		return nil, err
 	}
-	t.kind = kindOf(pt)
-
-	gv, err := schema.ParseGroupVersion(ref.APIVersion)
-	if err != nil {
-		return nil, invalid("task %s: %s.apiVersion %q: %v", t.name, t.kind, ref.APIVersion, err)
-	}
-	t.gvk = gv.WithKind(ref.Kind)
-	t.key = types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
-	t.manifest = manifest
-	if t.kind == kindApply {
-		if t.tmpl, err = compileTemplate(t.name, "apply", manifest.Object); err != nil {
-			return nil, err
-		}
-		if t.tmpl != nil {
-			t.raw = manifest.DeepCopy()
-		}
-	} else if strings.Contains(ref.Name, "${") {
-		// The name of a delete or wait target may come from other tasks'
-		// objects: a template of one field, the name.
-		t.raw = &unstructured.Unstructured{Object: map[string]any{"name": ref.Name}}
-		if t.tmpl, err = compileTemplate(t.name, string(t.kind), t.raw.Object); err != nil {
-			return nil, err
-		}
+	if err := t.kind.compile(t, pt); err != nil {
+		return nil, err
 	}
 	if pt.IncludeWhen != "" {
-		c, err := conditionPrograms.Compile(pt.IncludeWhen)
+		c, err := conditionPrograms.compile(pt.IncludeWhen)
 		if err != nil {
 			return nil, invalid("task %s: includeWhen does not compile: %v", t.name, err)
 		}
 		t.include = &exprPart{expr: pt.IncludeWhen, prog: c.prog, refs: c.refs}
 	}
 	if pt.ReadyWhen != "" {
-		c, err := readyWhenPrograms.Compile(pt.ReadyWhen)
+		c, err := readyWhenPrograms.compile(pt.ReadyWhen)
 		if err != nil {
 			return nil, invalid("task %s: readyWhen does not compile: %v", t.name, err)
 		}
 		t.readyWhen = c.prog
 	}
 	if pt.FailedWhen != "" {
-		c, err := readyWhenPrograms.Compile(pt.FailedWhen)
+		c, err := readyWhenPrograms.compile(pt.FailedWhen)
 		if err != nil {
 			return nil, invalid("task %s: failedWhen does not compile: %v", t.name, err)
 		}
@@ -311,8 +280,8 @@ func (t *taskSpec) bind(p *execloopv1alpha1.Plan, mapper meta.RESTMapper) error 
 	} else if t.key.Namespace != "" {
 		return invalid("task %s: %s is cluster-scoped, so its namespace must be empty, not %q", t.name, t.gvk.Kind, t.key.Namespace)
 	}
-	if t.kind == kindApply && t.tmpl == nil { // a template's manifest is made each pass (planRun.fill)
-		prepareManifest(p, t.manifest, t.key.Namespace)
+	if t.kind.writesManifest() && t.tmpl == nil { // a template's manifest is made each pass (Run.fill)
+		t.kind.prepare(p, t.manifest, t.key.Namespace)
 		if t.hash, err = hashJSON(t.manifest.Object); err != nil {
 			return err
 		}
@@ -333,7 +302,7 @@ func crdProvider(t *taskSpec) *taskSpec {
 			continue
 		}
 		seen[d] = true
-		if d.kind == kindApply && definesKind(d.manifest, t.gvk) {
+		if d.kind.writesManifest() && definesKind(d.manifest, t.gvk) {
 			return d
 		}
 		queue = append(queue, d.after...)
@@ -361,71 +330,57 @@ func definesKind(manifest *unstructured.Unstructured, gvk schema.GroupVersionKin
 	return false
 }
 
-// kindOf says what a task does; target checked that it does one thing.
-func kindOf(pt *execloopv1alpha1.PlanTask) taskKind {
-	switch {
-	case pt.Apply != nil:
-		return kindApply
-	case pt.Delete != nil:
-		return kindDelete
+// compileManifest sets t's object from the manifest in its field: its
+// group, version, kind and key, and the template of its expressions.
+func compileManifest(t *taskSpec, field string, raw []byte) error {
+	manifest := &unstructured.Unstructured{}
+	if err := json.Unmarshal(raw, &manifest.Object); err != nil {
+		return invalid("task %s: %s is not a JSON object: %v", t.name, field, err)
 	}
-	return kindWait
+	for _, f := range []struct{ path, value string }{
+		{"apiVersion", manifest.GetAPIVersion()}, {"kind", manifest.GetKind()}, {"metadata.name", manifest.GetName()},
+	} {
+		if f.value == "" {
+			return invalid("task %s: %s.%s is required", t.name, field, f.path)
+		}
+	}
+	if err := t.setObject(field, manifest.GetAPIVersion(), manifest.GetKind(), manifest.GetNamespace(), manifest.GetName()); err != nil {
+		return err
+	}
+	t.manifest = manifest
+	tmpl, err := compileTemplate(t.name, field, manifest.Object)
+	if err != nil || tmpl == nil {
+		return err
+	}
+	t.tmpl, t.raw = tmpl, manifest.DeepCopy()
+	return nil
 }
 
-// target returns the object a task is about and, for apply, its manifest.
-func target(pt *execloopv1alpha1.PlanTask) (execloopv1alpha1.ObjectReference, *unstructured.Unstructured, error) {
-	switch {
-	case pt.Apply != nil && pt.Delete == nil && pt.Wait == nil:
-		manifest := &unstructured.Unstructured{}
-		if err := json.Unmarshal(pt.Apply.Raw, &manifest.Object); err != nil {
-			return execloopv1alpha1.ObjectReference{}, nil, invalid("task %s: apply is not a JSON object: %v", pt.Name, err)
-		}
-		ref := execloopv1alpha1.ObjectReference{
-			APIVersion: manifest.GetAPIVersion(), Kind: manifest.GetKind(),
-			Name: manifest.GetName(), Namespace: manifest.GetNamespace(),
-		}
-		if ref.APIVersion == "" || ref.Kind == "" || ref.Name == "" {
-			return ref, nil, invalid("task %s: apply needs apiVersion, kind and metadata.name", pt.Name)
-		}
-		return ref, manifest, nil
-	case pt.Delete != nil && pt.Apply == nil && pt.Wait == nil:
-		return *pt.Delete, nil, nil
-	case pt.Wait != nil && pt.Apply == nil && pt.Delete == nil:
-		return *pt.Wait, nil, nil
+// compileReference sets t's object from the reference in its field. Its
+// name may come from other tasks' objects: a template of one field, the
+// name.
+func compileReference(t *taskSpec, field string, ref *execloopv1alpha1.ObjectReference) error {
+	if err := t.setObject(field, ref.APIVersion, ref.Kind, ref.Namespace, ref.Name); err != nil {
+		return err
 	}
-	return execloopv1alpha1.ObjectReference{}, nil, invalid("task %s: exactly one of apply, delete and wait must be set", pt.Name)
+	if !strings.Contains(ref.Name, "${") {
+		return nil
+	}
+	t.raw = &unstructured.Unstructured{Object: map[string]any{"name": ref.Name}}
+	var err error
+	t.tmpl, err = compileTemplate(t.name, field, t.raw.Object)
+	return err
 }
 
-// prepareManifest makes an apply manifest the plan's: the target namespace,
-// the plan's label, annotation and (in its own namespace, unless its
-// deletionPolicy is Orphan) owner reference, and none of the fields the API
-// server owns. Under Orphan an owner reference would let the garbage
-// collector delete the objects with the Plan (kubectl delete
-// --cascade=foreground does so before the cleanup can release them).
-func prepareManifest(p *execloopv1alpha1.Plan, m *unstructured.Unstructured, namespace string) {
-	delete(m.Object, "status")
-	for _, f := range []string{"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink", "deletionTimestamp"} {
-		unstructured.RemoveNestedField(m.Object, "metadata", f)
+// setObject sets the group, version, kind and key of t's object.
+func (t *taskSpec) setObject(field, apiVersion, kind, namespace, name string) error {
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return invalid("task %s: %s.apiVersion %q: %v", t.name, field, apiVersion, err)
 	}
-	m.SetNamespace(namespace)
-	labels := m.GetLabels()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	labels[PlanUIDLabel] = string(p.UID)
-	m.SetLabels(labels)
-	annotations := m.GetAnnotations()
-	if annotations == nil {
-		annotations = map[string]string{}
-	}
-	annotations[PlanAnnotation] = p.Namespace + "/" + p.Name
-	m.SetAnnotations(annotations)
-	if namespace == p.Namespace && p.Spec.DeletionPolicy != execloopv1alpha1.DeletionPolicyOrphan {
-		m.SetOwnerReferences(append(m.GetOwnerReferences(), metav1.OwnerReference{
-			APIVersion: execloopv1alpha1.GroupVersion.String(), Kind: "Plan", Name: p.Name, UID: p.UID,
-			BlockOwnerDeletion: ptr.To(false),
-		}))
-	}
+	t.gvk = gv.WithKind(kind)
+	t.key = types.NamespacedName{Namespace: namespace, Name: name}
+	return nil
 }
 
 // dependencyOrder sorts the tasks so that each comes after the tasks it

@@ -117,8 +117,8 @@ func compileTemplate(task, field string, manifest map[string]any) (*template, er
 	}
 	slices.SortFunc(tmpl.fields, func(a, b *exprField) int { return strings.Compare(a.at, b.at) })
 	for _, f := range tmpl.fields {
-		switch f.at {
-		case "apply.apiVersion", "apply.kind", "apply.metadata.name", "apply.metadata.namespace":
+		switch strings.TrimPrefix(f.at, field+".") {
+		case "apiVersion", "kind", "metadata.name", "metadata.namespace":
 			return nil, invalid("task %s: %s holds an expression: the object's apiVersion, kind, name and namespace must be known before anything is read", task, f.at)
 		}
 		for _, p := range f.parts {
@@ -145,7 +145,7 @@ func compileField(task, field, s string, path []any) (*exprField, error) {
 	}
 	for _, p := range parts {
 		if p.expr != "" {
-			c, err := manifestPrograms.Compile(p.expr)
+			c, err := manifestPrograms.compile(p.expr)
 			if err != nil {
 				return nil, invalid("task %s: %s: ${%s} does not compile: %v", task, f.at, p.expr, err)
 			}
@@ -299,7 +299,7 @@ func (p *Run) fill(ctx context.Context, t *taskSpec) error {
 	case err != nil:
 		return fmt.Errorf("task %s: %w", t.name, err)
 	}
-	if t.kind != kindApply { // the name of a delete or wait target
+	if !t.kind.writesManifest() { // the name of the object the task names
 		name, ok := m["name"].(string)
 		if !ok || name == "" {
 			return fmt.Errorf("task %s: %s gives no name", t.name, t.tmpl.fields[0].at)
@@ -308,7 +308,7 @@ func (p *Run) fill(ctx context.Context, t *taskSpec) error {
 		return nil
 	}
 	u := &unstructured.Unstructured{Object: m}
-	prepareManifest(p.plan, u, t.key.Namespace)
+	t.kind.prepare(p.plan, u, t.key.Namespace)
 	h, err := hashJSON(u.Object)
 	if err != nil {
 		return err

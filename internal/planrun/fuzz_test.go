@@ -171,7 +171,7 @@ func FuzzReadyWhen(f *testing.F) {
 	f.Add("[1,2,3].map(x, [x, x]).size() > 0", []byte(`{}`))
 	f.Add("object.a.b.c", []byte(`{"a":null}`))
 	f.Fuzz(func(t *testing.T, expr string, obj []byte) {
-		c, err := readyWhenPrograms.Compile(expr)
+		c, err := readyWhenPrograms.compile(expr)
 		if err != nil {
 			return
 		}

@@ -38,11 +38,11 @@ func (p *Run) inventory(t *taskSpec) *execloopv1alpha1.AppliedObject {
 	return nil
 }
 
-// targets reports whether apply task t applies the object of an inventory
-// entry, or may (its kind is not served right now, so its namespace is not
+// targets reports whether task t writes the object of an inventory entry,
+// or may (its kind is not served right now, so its namespace is not
 // settled: an outage of its API is no removal).
 func targets(t *taskSpec, obj execloopv1alpha1.AppliedObject) bool {
-	return t.kind == kindApply && (sameObject(t, obj) || t.mapping == nil && sameKindAndName(t, obj))
+	return t.kind.recorded() && (sameObject(t, obj) || t.mapping == nil && sameKindAndName(t, obj))
 }
 
 // record keeps what a task applied in the inventory, an entry per object,

@@ -88,7 +88,7 @@ func TestAFullInventoryHoldsBackNewObjectsOnly(t *testing.T) {
 	plan.Status.Objects = append(plan.Status.Objects, entry("config", "kept"))
 	spec := func(name string) *taskSpec {
 		return &taskSpec{
-			name: "config", kind: kindApply,
+			name: "config", kind: applyKind{},
 			gvk: schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
 			key: types.NamespacedName{Namespace: "team-a", Name: name},
 		}

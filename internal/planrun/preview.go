@@ -28,7 +28,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop/executor"
@@ -161,48 +160,8 @@ func (p *Run) judgePreview(ctx context.Context, t *taskSpec, st *taskState, pr *
 		pr.Action, pr.Reason = ActionSkipped, p.skipped[t.name]
 	case st.err != nil:
 		pr.Action, pr.Reason = failedOrBlocked(st.err, "get", t)
-	case t.kind == kindApply:
-		p.previewApply(ctx, t, st, pr)
-	case t.kind == kindDelete && st.live != nil:
-		pr.Action = ActionDelete
-	case t.kind == kindDelete, st.converged:
-		pr.Action = ActionUnchanged
-	default: // a wait task whose object is absent or not ready
-		pr.Action, pr.Reason = ActionBlocked, "waiting for "+t.describe()+": "+st.why
-	}
-}
-
-// previewApply dry-runs the apply of t's object.
-func (p *Run) previewApply(ctx context.Context, t *taskSpec, st *taskState, pr *TaskPreview) {
-	if t.createOnly && st.live != nil {
-		pr.Action, pr.Reason = ActionUnchanged, "applyPolicy IfNotPresent: there already, never written again"
-		return
-	}
-	applied, _, err := p.toApply(t, st)
-	if err != nil {
-		pr.Action, pr.Reason = ActionFailed, err.Error()
-		return
-	}
-	verb := "patch"
-	if t.createOnly {
-		verb = "create"
-		err = p.id.client.Create(ctx, applied, client.FieldOwner(FieldManager), client.DryRunAll)
-	} else {
-		err = p.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
-			client.FieldOwner(FieldManager), client.ForceOwnership, client.DryRunAll)
-	}
-	if err != nil {
-		pr.Action, pr.Reason = failedOrBlocked(err, verb, t)
-		return
-	}
-	pr.Planned = forPreview(applied)
-	switch {
-	case st.live == nil:
-		pr.Action = ActionCreate
-	case equalObjects(pr.Live, pr.Planned):
-		pr.Action = ActionUnchanged
 	default:
-		pr.Action = ActionUpdate
+		t.kind.preview(ctx, p, t, st, pr)
 	}
 }
 

@@ -39,7 +39,7 @@ func (p *Run) redactPreviews(previews []TaskPreview) {
 	for i := range previews {
 		pr := &previews[i]
 		paths := secretPaths(pr.Live, pr.Planned)
-		if t := p.task(pr.Task); t != nil && t.kind == kindApply && pr.Action != ActionPrune {
+		if t := p.task(pr.Task); t != nil && t.kind.writesManifest() && pr.Action != ActionPrune {
 			paths = append(paths, t.fromSecrets.paths...)
 		}
 		maskFields(pr.Live, pr.Planned, paths)

@@ -122,7 +122,7 @@ func TestTheMaskReplacesEveryValueOfASecretAndLeavesShortOnes(t *testing.T) {
 }
 
 func TestATaskErrorOfAPassHasTheValuesOfSecretsMasked(t *testing.T) {
-	creds := &taskSpec{name: "creds", kind: kindWait}
+	creds := &taskSpec{name: "creds", kind: waitKind{}}
 	run := &Run{tasks: []*taskSpec{creds}, state: map[string]*taskState{
 		"creds": {live: secretObject(map[string]string{"password": "hunter2-x9"})},
 	}}
@@ -239,13 +239,13 @@ func TestAnExpressionThatFailsOnAValueDerivedFromASecretHasItMasked(t *testing.T
 
 func TestAnIncludeWhenThatFailsOnAValueDerivedFromASecretHasItMasked(t *testing.T) {
 	_, creds, config := credsAndConfig()
-	credsTask, configTask := &taskSpec{name: "creds", kind: kindWait}, &taskSpec{name: "config", kind: kindWait}
+	credsTask, configTask := &taskSpec{name: "creds", kind: waitKind{}}, &taskSpec{name: "config", kind: waitKind{}}
 	expr := `tasks.config.object.data[string(base64.decode(tasks.creds.object.data.dsn)).split("@")[0]] == "x"`
-	c, err := conditionPrograms.Compile(expr)
+	c, err := conditionPrograms.compile(expr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := &taskSpec{name: "app", kind: kindApply, refs: []*taskSpec{credsTask, configTask},
+	app := &taskSpec{name: "app", kind: applyKind{}, refs: []*taskSpec{credsTask, configTask},
 		include: &exprPart{expr: expr, prog: c.prog, refs: c.refs}}
 	run := &Run{plan: &execloopv1alpha1.Plan{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}},
 		tasks: []*taskSpec{credsTask, configTask, app},
@@ -262,7 +262,7 @@ func TestAnIncludeWhenThatFailsOnAValueDerivedFromASecretHasItMasked(t *testing.
 func TestAReadyWhenThatFailsOnASecretHasItsMessageWithheld(t *testing.T) {
 	_, creds, config := credsAndConfig()
 	config.Object["data"] = creds.Object["data"] // the same data, in clear: nothing to withhold
-	c, err := readyWhenPrograms.Compile(`object.data[object.data.dsn.substring(0, 8)] == "x"`)
+	c, err := readyWhenPrograms.compile(`object.data[object.data.dsn.substring(0, 8)] == "x"`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestAReadyWhenThatFailsOnASecretHasItsMessageWithheld(t *testing.T) {
 }
 
 func TestAPanicInATaskOfAPassHasTheValuesOfSecretsMasked(t *testing.T) {
-	run := &Run{tasks: []*taskSpec{{name: "creds", kind: kindWait}}, state: map[string]*taskState{
+	run := &Run{tasks: []*taskSpec{{name: "creds", kind: waitKind{}}}, state: map[string]*taskState{
 		"creds": {live: secretObject(map[string]string{"password": "hunter2-x9"})},
 	}}
 	leak := errors.New("bad value hunter2-x9")
@@ -338,7 +338,7 @@ func TestAPanicInATaskOfAPassHasTheValuesOfSecretsMasked(t *testing.T) {
 func BenchmarkRedactingTheErrorsOfAPass(b *testing.B) {
 	run := &Run{state: map[string]*taskState{}}
 	for i := range 100 {
-		t := &taskSpec{name: fmt.Sprintf("task-%d", i), kind: kindApply}
+		t := &taskSpec{name: fmt.Sprintf("task-%d", i), kind: applyKind{}}
 		run.tasks = append(run.tasks, t)
 		run.state[t.name] = &taskState{}
 	}
@@ -355,7 +355,7 @@ func BenchmarkRedactingTheErrorsOfAPass(b *testing.B) {
 }
 
 func TestAPassComputesItsSecretValuesOnceUntilWhatTheyComeFromChanges(t *testing.T) {
-	run := &Run{tasks: []*taskSpec{{name: "creds", kind: kindWait}}, state: map[string]*taskState{
+	run := &Run{tasks: []*taskSpec{{name: "creds", kind: waitKind{}}}, state: map[string]*taskState{
 		"creds": {live: secretObject(map[string]string{"password": "hunter2-x9"})},
 	}}
 	first := run.secretValues()

@@ -24,7 +24,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -133,18 +132,16 @@ func (p *Run) CreateContext(ctx context.Context) ([]executor.Task, error) {
 	return redacting(p, out), nil
 }
 
-// watches are the watches the plan's passes read through: of the objects
-// Plans applied, per resource and namespace of its apply tasks; and of one
-// object for a wait task that other tasks read.
+// watches are the watches the plan's passes read through, as its tasks'
+// kinds say.
 func (p *Run) watches() []Watch {
 	var out []Watch
 	for _, t := range p.tasks {
-		switch {
-		case t.mapping == nil:
-		case t.kind == kindApply:
-			out = append(out, Watch{Mapping: t.mapping, Namespace: t.key.Namespace})
-		case t.kind == kindWait && t.read && t.key.Name != "":
-			out = append(out, Watch{Mapping: t.mapping, Namespace: t.key.Namespace, Target: t.key.Name})
+		if t.mapping == nil {
+			continue
+		}
+		if w, ok := t.kind.watch(t); ok {
+			out = append(out, w)
 		}
 	}
 	return out
@@ -189,8 +186,8 @@ func (p *Run) evaluate(ctx context.Context, t *taskSpec) *taskState {
 		}
 	}
 	if t.mapping == nil {
-		if t.kind == kindDelete && t.noKind {
-			st.converged = true // no object of a kind that is not served
+		if t.noKind && t.kind.unservedDone() {
+			st.converged = true
 			return st
 		}
 		st.err = p.unserved(t)
@@ -202,98 +199,27 @@ func (p *Run) evaluate(ctx context.Context, t *taskSpec) *taskState {
 			return st
 		}
 	}
-	if t.kind == kindWait && t.read && p.Watches != nil {
+	if w, ok := t.kind.watch(t); ok && w.Target != "" && p.Watches != nil {
 		p.Watches.WatchTarget(ctx, client.ObjectKeyFromObject(p.plan), p.id, t.mapping, t.key)
 	}
-	if t.kind == kindApply && p.Watches != nil && p.fromCache(ctx, t, st) {
-		return st
-	}
+	t.kind.read(ctx, p, t, st)
+	return st
+}
+
+// get reads t's object from the API server, as the plan's identity, and
+// judges it.
+func (p *Run) get(ctx context.Context, t *taskSpec, st *taskState) {
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(t.gvk)
 	switch err := p.id.client.Get(ctx, t.key, live); {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		st.err = fmt.Errorf("reading %s as %s: %w", t.describe(), p.id.Describe(), err)
-		return st
+		return
 	default:
 		st.live = live
 	}
-	p.judge(ctx, t, st)
-	return st
-}
-
-// fromCache judges an apply task's object from the watcher's caches, and
-// reports whether that verdict stands. Only a verdict that the object needs
-// applying again, which a cache that lags behind the last apply could
-// give, is checked against the API server; and an object absent from the
-// cache of the plans' objects is read unless the existence watch says no
-// object is there (watch_existence.go): whether one is there that someone else
-// made (to adopt, refuse or leave alone) is the API server's to say.
-func (p *Run) fromCache(ctx context.Context, t *taskSpec, st *taskState) bool {
-	plan := client.ObjectKeyFromObject(p.plan)
-	live, synced := p.Watches.Get(ctx, plan, p.id, t.mapping, t.key)
-	if !synced {
-		return false
-	}
-	st.live = live
-	p.judge(ctx, t, st)
-	switch {
-	case !st.needsApply:
-		return true
-	case live == nil && t.adoption != execloopv1alpha1.AdoptionRefuse && p.Watches.Absent(ctx, plan, p.id, t.mapping, t.key):
-		return true // missing, and no one else's either
-	}
-	*st = taskState{}
-	return false
-}
-
-// judge decides from st.live whether the task's object is converged.
-func (p *Run) judge(ctx context.Context, t *taskSpec, st *taskState) {
-	switch t.kind {
-	case kindApply:
-		inv := p.inventory(t)
-		switch {
-		case st.live == nil:
-			st.needsApply, st.why = true, "missing"
-		case t.createOnly:
-			// Created, by this plan or someone else: never written again.
-			ready, reason, err := readiness(ctx, st.live, t.readyWhen)
-			st.converged, st.why, st.readyErr = ready, reason, err
-		case inv == nil || inv.UID != st.live.GetUID():
-			st.needsApply, st.why = true, "not applied by this plan yet"
-		case inv.ManifestHash != t.hash:
-			st.needsApply, st.why = true, "the task changed"
-		case t.read && st.live.GetAnnotations()[ValuesReadAnnotation] == "":
-			st.needsApply, st.why = true, "other tasks read it now"
-		default:
-			if drifted(t, inv, st.live) {
-				st.needsApply, st.why = true, "changed by someone else"
-				break
-			}
-			if err := failure(ctx, st.live, t.failedWhen, t.failedExpr); err != nil {
-				st.why = err.Error() // not converged: the task runs, and its check fails
-				break
-			}
-			if ready, reason, err := readiness(ctx, st.live, t.readyWhen); !ready {
-				st.why, st.readyErr = reason, err
-				break
-			}
-			st.converged = true
-		}
-	case kindDelete:
-		st.converged = st.live == nil
-	case kindWait:
-		if st.live == nil {
-			st.why = "it does not exist"
-			break
-		}
-		if err := failure(ctx, st.live, t.failedWhen, t.failedExpr); err != nil {
-			st.why = err.Error()
-			break
-		}
-		ready, reason, err := readiness(ctx, st.live, t.readyWhen)
-		st.converged, st.why, st.readyErr = ready, reason, err
-	}
+	t.kind.judge(ctx, p, t, st)
 }
 
 // Finished reports, after a pass in which every task succeeded, whether the
@@ -386,7 +312,7 @@ func drifted(t *taskSpec, inv *execloopv1alpha1.AppliedObject, live *unstructure
 	return err != nil || h != inv.LiveHash
 }
 
-// planTask runs one apply, delete or wait task of a Plan.
+// planTask runs one task of a Plan, as its kind says.
 type planTask struct {
 	run *Run
 	t   *taskSpec
@@ -400,187 +326,33 @@ func (k *planTask) PerformAction() ([]executor.Task, error) {
 }
 func (k *planTask) Post() error { return k.PostContext(context.Background()) }
 
-// PreContext checks that the object could be read, and that no other Plan
-// manages it.
+// PreContext checks that the object could be read, and what the task's
+// kind checks.
 func (k *planTask) PreContext(ctx context.Context) error {
 	st := k.run.evaluate(ctx, k.t)
 	if st.err != nil {
 		return st.err
 	}
-	if k.t.kind == kindApply {
-		return k.run.anotherPlans(k.t, st.live)
-	}
-	return nil
+	return k.t.kind.pre(ctx, k, st)
 }
 
-// PerformActionContext applies or deletes the object when it needs it, and
+// PerformActionContext does the task's write, when it needs one, and
 // returns the tasks this one unblocks.
 func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
 	st := k.run.state[k.t.name]
-	if k.t.kind == kindApply && st.needsApply {
-		if err := k.run.roomFor(k.t); err != nil {
-			return nil, err
-		}
-	}
-	switch {
-	case k.t.kind == kindApply && st.needsApply && k.t.createOnly:
-		if err := k.create(ctx, st); err != nil {
-			return nil, err
-		}
-	case k.t.kind == kindApply && st.needsApply:
-		if err := k.apply(ctx, st); err != nil {
-			return nil, err
-		}
-	case k.t.kind == kindDelete && st.live != nil && st.live.GetDeletionTimestamp() == nil:
-		err := k.run.id.client.Delete(ctx, st.live, client.PropagationPolicy(metav1.DeletePropagationBackground))
-		if err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("deleting %s as %s: %w", k.t.describe(), k.run.id.Describe(), err)
-		}
+	if err := k.t.kind.act(ctx, k, st); err != nil {
+		return nil, err
 	}
 	st.assumed = true
 	return k.run.unblocked(ctx, k.t), nil
 }
 
-// create creates the object of an applyPolicy: IfNotPresent task and
-// records it. An object someone else created meanwhile is left alone, not
-// recorded: the next pass finds it present.
-func (k *planTask) create(ctx context.Context, st *taskState) error {
-	created := k.t.manifest.DeepCopy()
-	err := k.run.id.client.Create(ctx, created, client.FieldOwner(FieldManager))
-	switch {
-	case apierrors.IsAlreadyExists(err):
-		return fmt.Errorf("%s was created by someone else meanwhile; leaving it alone: %w", k.t.describe(), executor.ErrInProgress)
-	case err != nil:
-		return fmt.Errorf("creating %s as %s: %w", k.t.describe(), k.run.id.Describe(), err)
-	}
-	st.live = created
-	k.run.secretsChanged()
-	return k.run.record(k.t, created, false)
-}
-
-// apply applies the task's object: adopting one that is there and not the
-// plan's (or refusing it, under adoptionPolicy Refuse), marking one whose
-// values other tasks read, and recording it in the inventory. The apply
-// claims the object the pass judged (plan_claim.go); when the object
-// turns out to be another, it is read and judged again, and applied again
-// once.
-func (k *planTask) apply(ctx context.Context, st *taskState) error {
-	err := k.applyClaimed(ctx, st)
-	if !claimLost(err) {
-		return err
-	}
-	live, err := k.contested(ctx)
-	if err != nil {
-		return err
-	}
-	st.live = live
-	k.run.secretsChanged()
-	err = k.applyClaimed(ctx, st)
-	if claimLost(err) {
-		// Twice in a row: not a race but a refusal that only looks like
-		// one (a webhook that denies with 409, say). It counts.
-		return fmt.Errorf("applying %s as %s: %w", k.t.describe(), k.run.id.Describe(), err)
-	}
-	return err
-}
-
-// applyClaimed applies the task's object, claimed as st.live, and records
-// it. A lost claim is returned as the API server's error, as is.
-func (k *planTask) applyClaimed(ctx context.Context, st *taskState) error {
-	applied, adopted, err := k.run.toApply(k.t, st)
-	if err != nil {
-		return err
-	}
-	claim(applied, st.live, adopted)
-	err = k.run.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
-		client.FieldOwner(FieldManager), client.ForceOwnership)
-	if claimLost(err) {
-		return err
-	}
-	if fields := immutableFields(err); len(fields) > 0 && st.live != nil {
-		return k.immutable(ctx, st, fields)
-	}
-	if err != nil {
-		return fmt.Errorf("applying %s (%s) as %s: %w", k.t.describe(), st.why, k.run.id.Describe(), err)
-	}
-	st.live = applied
-	k.run.secretsChanged()
-	return k.run.record(k.t, applied, adopted)
-}
-
-// toApply is the object to apply for t, given its live object: t's
-// manifest, with no owner reference when the plan adopts (or adopted) the
-// object, marked when other tasks read its values. adopted reports that
-// the plan takes over an object someone else made; one it may not take
-// over (adoptionPolicy Refuse) is an error.
-func (p *Run) toApply(t *taskSpec, st *taskState) (applied *unstructured.Unstructured, adopted bool, err error) {
-	adopted = p.adopts(st.live)
-	if adopted && t.adoption == execloopv1alpha1.AdoptionRefuse {
-		return nil, false, refusal(t, st.live)
-	}
-	applied = t.manifest.DeepCopy()
-	if adopted || p.adopted(t) {
-		// No owner reference on what the plan did not create: the
-		// garbage collector would delete it with the Plan.
-		dropOwnerReference(applied, p.plan.UID)
-	}
-	if t.read {
-		annotations := applied.GetAnnotations()
-		annotations[ValuesReadAnnotation] = "true"
-		applied.SetAnnotations(annotations)
-	}
-	return applied, adopted, nil
-}
-
-// PostContext checks that the object is ready (apply, wait) or gone
-// (delete); until then the task is in progress.
+// PostContext checks that the object is as the task's kind wants it (ready,
+// gone); until then the task is in progress.
 func (k *planTask) PostContext(ctx context.Context) error {
 	st := k.run.state[k.t.name]
-	err := k.check(ctx, st)
+	err := k.t.kind.check(ctx, k, st)
 	st.assumed = false
 	st.done = err == nil
 	return err
-}
-
-func (k *planTask) check(ctx context.Context, st *taskState) error {
-	switch k.t.kind {
-	case kindApply:
-		if err := failure(ctx, st.live, k.t.failedWhen, k.t.failedExpr); err != nil {
-			return fmt.Errorf("%s: %w", k.t.describe(), err)
-		}
-		ready, reason, err := readiness(ctx, st.live, k.t.readyWhen)
-		if err != nil {
-			return fmt.Errorf("%s: %w", k.t.describe(), err)
-		}
-		if !ready {
-			return k.run.waiting(k.t, "not ready ("+reason+")")
-		}
-	case kindDelete:
-		if st.live == nil {
-			return nil
-		}
-		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(k.t.gvk)
-		switch err := k.run.id.client.Get(ctx, k.t.key, live); {
-		case apierrors.IsNotFound(err):
-			return nil
-		case err != nil:
-			return fmt.Errorf("reading %s as %s: %w", k.t.describe(), k.run.id.Describe(), err)
-		}
-		return k.run.waiting(k.t, "being deleted")
-	case kindWait:
-		if st.live == nil {
-			return k.run.waiting(k.t, "absent")
-		}
-		if err := failure(ctx, st.live, k.t.failedWhen, k.t.failedExpr); err != nil {
-			return fmt.Errorf("%s: %w", k.t.describe(), err)
-		}
-		if st.readyErr != nil {
-			return fmt.Errorf("%s: %w", k.t.describe(), st.readyErr)
-		}
-		if !st.converged {
-			return k.run.waiting(k.t, "not ready ("+st.why+")")
-		}
-	}
-	return nil
 }
