@@ -187,12 +187,16 @@ type PlanSpec struct {
 	Tasks []PlanTask `json:"tasks"`
 }
 
-// PlanTask is one step of a plan: exactly one of apply, delete and wait.
-// +kubebuilder:validation:XValidation:rule="[has(self.apply), has(self.delete), has(self.wait)].filter(x, x).size() == 1",messageExpression="'task ' + self.name + ': exactly one of apply, delete and wait must be set'"
+// PlanTask is one step of a plan: exactly one of apply, delete, wait and
+// patch.
+// +kubebuilder:validation:XValidation:rule="[has(self.apply), has(self.delete), has(self.wait), has(self.patch)].filter(x, x).size() == 1",messageExpression="'task ' + self.name + ': exactly one of apply, delete, wait and patch must be set'"
 // +kubebuilder:validation:XValidation:rule="!has(self.after) || !(self.name in self.after)",messageExpression="'task ' + self.name + ': after must not name the task itself'"
 // +kubebuilder:validation:XValidation:rule="!has(self.apply) || (has(self.apply.metadata) && has(self.apply.metadata.name) && size(self.apply.metadata.name) > 0)",messageExpression="'task ' + self.name + ': apply.metadata.name is required'"
-// +kubebuilder:validation:XValidation:rule="!has(self.readyWhen) || !has(self.delete)",messageExpression="'task ' + self.name + ': readyWhen goes with apply or wait, not with delete'"
-// +kubebuilder:validation:XValidation:rule="!has(self.failedWhen) || !has(self.delete)",messageExpression="'task ' + self.name + ': failedWhen goes with apply or wait, not with delete'"
+// +kubebuilder:validation:XValidation:rule="!has(self.patch) || has(self.patch.apiVersion) && size(self.patch.apiVersion) > 0",messageExpression="'task ' + self.name + ': patch.apiVersion is required'"
+// +kubebuilder:validation:XValidation:rule="!has(self.patch) || has(self.patch.kind) && size(self.patch.kind) > 0",messageExpression="'task ' + self.name + ': patch.kind is required'"
+// +kubebuilder:validation:XValidation:rule="!has(self.patch) || (has(self.patch.metadata) && has(self.patch.metadata.name) && size(self.patch.metadata.name) > 0)",messageExpression="'task ' + self.name + ': patch.metadata.name is required'"
+// +kubebuilder:validation:XValidation:rule="!has(self.readyWhen) || !has(self.delete)",messageExpression="'task ' + self.name + ': readyWhen goes with apply, wait or patch, not with delete'"
+// +kubebuilder:validation:XValidation:rule="!has(self.failedWhen) || !has(self.delete)",messageExpression="'task ' + self.name + ': failedWhen goes with apply, wait or patch, not with delete'"
 // +kubebuilder:validation:XValidation:rule="!has(self.adoptionPolicy) || has(self.apply)",messageExpression="'task ' + self.name + ': adoptionPolicy goes with apply'"
 // +kubebuilder:validation:XValidation:rule="!has(self.applyPolicy) || self.applyPolicy == 'Always' || has(self.apply)",messageExpression="'task ' + self.name + ': applyPolicy: IfNotPresent goes with apply'"
 // +kubebuilder:validation:XValidation:rule="!has(self.immutableFields) || self.immutableFields == 'Fail' || has(self.apply)",messageExpression="'task ' + self.name + ': immutableFields: Recreate goes with apply'"
@@ -239,6 +243,26 @@ type PlanTask struct {
 	// before the tasks after this one run.
 	// +optional
 	Wait *ObjectReference `json:"wait,omitempty"`
+
+	// patch is part of an object the plan does not own: fields to set on
+	// it, such as a label on a Namespace someone else created or a
+	// toleration on another team's DaemonSet. It is applied with
+	// server-side apply under a field manager of this plan alone
+	// (execloop-patch/<plan uid>), forcing conflicts, so two plans
+	// patching one object keep each other's fields. It never creates the
+	// object (while the object is missing, the task waits, spending no
+	// error) and never deletes it; it adds no label, annotation or owner
+	// reference of the plan. A patched field someone else changes is set
+	// again. When the task is removed or the plan deleted, whatever its
+	// deletionPolicy, the plan gives the fields up: a field only the patch
+	// set is removed, one another manager set too keeps that manager's
+	// value. Expressions work as in apply; apiVersion, kind and
+	// metadata.name are required. No other task of the plan may apply,
+	// delete or patch the same object.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:EmbeddedResource
+	Patch *runtime.RawExtension `json:"patch,omitempty"`
 
 	// readyWhen is a CEL expression over the live object (variable object)
 	// that is true once the object is ready, such as
@@ -384,6 +408,12 @@ type AppliedObject struct {
 	// adopted object under adoptionPolicy Release.
 	// +optional
 	Release bool `json:"release,omitempty"`
+
+	// patched is true when a patch task set fields on the object, which is
+	// not the plan's: removing it from the plan gives those fields up
+	// instead of deleting or releasing the object.
+	// +optional
+	Patched bool `json:"patched,omitempty"`
 }
 
 // PlanStatus is where a Plan stands.

@@ -200,6 +200,11 @@ func (in *PlanTask) DeepCopyInto(out *PlanTask) {
 		*out = new(ObjectReference)
 		**out = **in
 	}
+	if in.Patch != nil {
+		in, out := &in.Patch, &out.Patch
+		*out = new(runtime.RawExtension)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.Timeout != nil {
 		in, out := &in.Timeout, &out.Timeout
 		*out = new(v1.Duration)

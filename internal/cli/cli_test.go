@@ -166,6 +166,28 @@ spec:
 		expectGolden(out, "diff-crd", ns)
 	})
 
+	It("previews a patch as an update of the object someone else made, as the Plan's identity", func() {
+		ns := namespace("diff-patch", "configmaps")
+		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shared", Labels: map[string]string{"owner": "platform"}},
+			Data:       map[string]string{"a": "1"},
+		})).To(Succeed())
+		file := writePlan(ns, `
+apiVersion: execloop.dev/v1alpha1
+kind: Plan
+metadata: {name: web, namespace: NS}
+spec:
+  serviceAccountName: deployer
+  tasks:
+  - name: label
+    patch: {apiVersion: v1, kind: ConfigMap, metadata: {name: shared, labels: {team-a/enabled: "true"}}}
+`)
+		out, stderr, code := kubectlExecloop(ctx, "diff", "-f", file)
+		Expect(stderr).To(BeEmpty())
+		Expect(code).To(Equal(1))
+		expectGolden(out, "diff-patch", ns)
+	})
+
 	It("refuses a Plan the operator would not run, naming the task, with exit status 2", func() {
 		ns := namespace("diff-invalid", "configmaps")
 		file := writePlan(ns, `

@@ -92,6 +92,10 @@ func (c *Cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 	orphan := c.plan.Spec.DeletionPolicy == execloopv1alpha1.DeletionPolicyOrphan
 	var tasks []executor.Task
 	objs = slices.DeleteFunc(objs, func(obj execloopv1alpha1.AppliedObject) bool {
+		if k := entryKind(obj).removal(c.taskName("release:", obj), c.plan, c.id, c.mapper, obj); k != nil {
+			tasks = append(tasks, k)
+			return true
+		}
 		if orphan || obj.Release {
 			tasks = append(tasks, &releaseTask{name: c.taskName("release:", obj), plan: c.plan, id: c.id, mapper: c.mapper, obj: obj})
 			return true

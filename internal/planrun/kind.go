@@ -20,13 +20,15 @@ import (
 	"context"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/execloop/executor"
 )
 
 // kind is what the tasks of one kind do. Each kind is in a file of its own
-// (kind_apply.go, kind_delete.go, kind_wait.go) and listed in kinds, the
+// (kind_apply.go, kind_delete.go, kind_wait.go, kind_patch.go) and listed in kinds, the
 // one place that tells kinds apart: the compiler, the pass, the preview and
 // the inventory ask a task's kind.
 type kind interface {
@@ -71,10 +73,23 @@ type kind interface {
 	// recorded reports whether the task's object has an entry in the
 	// inventory (status.objects), which it prunes once no task writes it.
 	recorded() bool
+	// removal is the task that removes what a task of the kind left in the
+	// inventory entry obj, once no task writes its object or the plan is
+	// deleted; nil when the plan's policies decide (deletionPolicy,
+	// adoptionPolicy: a deletion in dependency order, or a release).
+	removal(name string, p *execloopv1alpha1.Plan, id *Identity, mapper meta.RESTMapper, obj execloopv1alpha1.AppliedObject) executor.Task
 }
 
 // kinds are the kinds of task, in the order of PlanTask's fields.
-var kinds = []kind{applyKind{}, deleteKind{}, waitKind{}}
+var kinds = []kind{applyKind{}, deleteKind{}, waitKind{}, patchKind{}}
+
+// entryKind returns the kind of the task that wrote an inventory entry.
+func entryKind(obj execloopv1alpha1.AppliedObject) kind {
+	if obj.Patched {
+		return patchKind{}
+	}
+	return applyKind{}
+}
 
 // kindOf returns the kind of pt: the one field of kinds that it sets.
 func kindOf(pt *execloopv1alpha1.PlanTask) (kind, error) {

@@ -19,6 +19,7 @@ package planrun
 import (
 	"context"
 	"fmt"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,6 +48,10 @@ func (applyKind) unservedDone() bool                    { return false }
 func (applyKind) recorded() bool                        { return true }
 func (k applyKind) compile(t *taskSpec, pt *execloopv1alpha1.PlanTask) error {
 	return compileManifest(t, k.field(), pt.Apply.Raw)
+}
+
+func (applyKind) removal(string, *execloopv1alpha1.Plan, *Identity, meta.RESTMapper, execloopv1alpha1.AppliedObject) executor.Task {
+	return nil
 }
 
 // watch: the objects Plans applied, of the task's resource and namespace.
@@ -202,10 +207,7 @@ func (applyKind) prepare(p *execloopv1alpha1.Plan, m *unstructured.Unstructured,
 // collector delete the objects with the Plan (kubectl delete
 // --cascade=foreground does so before the cleanup can release them).
 func prepareManifest(p *execloopv1alpha1.Plan, m *unstructured.Unstructured, namespace string) {
-	delete(m.Object, "status")
-	for _, f := range []string{"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink", "deletionTimestamp"} {
-		unstructured.RemoveNestedField(m.Object, "metadata", f)
-	}
+	withoutServerFields(m)
 	m.SetNamespace(namespace)
 	labels := m.GetLabels()
 	if labels == nil {
@@ -316,4 +318,13 @@ func (p *Run) toApply(t *taskSpec, st *taskState) (applied *unstructured.Unstruc
 		applied.SetAnnotations(annotations)
 	}
 	return applied, adopted, nil
+}
+
+// withoutServerFields removes from a manifest the fields the API server
+// owns: its status and metadata such as resourceVersion and uid.
+func withoutServerFields(m *unstructured.Unstructured) {
+	delete(m.Object, "status")
+	for _, f := range []string{"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink", "deletionTimestamp"} {
+		unstructured.RemoveNestedField(m.Object, "metadata", f)
+	}
 }

@@ -19,6 +19,7 @@ package planrun
 import (
 	"context"
 	"fmt"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/execloop/executor"
 )
 
 // deleteKind deletes the object the task names (in the background) and
@@ -45,6 +47,10 @@ func (deleteKind) watch(*taskSpec) (Watch, bool)                                
 func (deleteKind) pre(context.Context, *planTask, *taskState) error                   { return nil }
 func (k deleteKind) compile(t *taskSpec, pt *execloopv1alpha1.PlanTask) error {
 	return compileReference(t, k.field(), pt.Delete)
+}
+
+func (deleteKind) removal(string, *execloopv1alpha1.Plan, *Identity, meta.RESTMapper, execloopv1alpha1.AppliedObject) executor.Task {
+	return nil
 }
 
 func (deleteKind) read(ctx context.Context, r *Run, t *taskSpec, st *taskState) { r.get(ctx, t, st) }

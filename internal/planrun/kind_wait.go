@@ -19,10 +19,12 @@ package planrun
 import (
 	"context"
 	"fmt"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/execloop/executor"
 )
 
 // waitKind waits until the object the task names exists and is ready
@@ -42,6 +44,10 @@ func (waitKind) pre(context.Context, *planTask, *taskState) error               
 func (waitKind) act(context.Context, *planTask, *taskState) error                   { return nil }
 func (k waitKind) compile(t *taskSpec, pt *execloopv1alpha1.PlanTask) error {
 	return compileReference(t, k.field(), pt.Wait)
+}
+
+func (waitKind) removal(string, *execloopv1alpha1.Plan, *Identity, meta.RESTMapper, execloopv1alpha1.AppliedObject) executor.Task {
+	return nil
 }
 
 // watch: the object, when other tasks read it and its name is known.

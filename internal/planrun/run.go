@@ -116,6 +116,10 @@ func (p *Run) CreateContext(ctx context.Context) ([]executor.Task, error) {
 	// (deletableNow); the ones to let go are released at once.
 	var prune []execloopv1alpha1.AppliedObject
 	for _, obj := range p.stale {
+		if k := entryKind(obj).removal(removalName("prune:", obj, p.stale), p.plan, p.id, p.mapper, obj); k != nil {
+			out = append(out, k)
+			continue
+		}
 		if obj.Release {
 			out = append(out, &releaseTask{name: removalName("prune:", obj, p.stale), plan: p.plan, id: p.id, mapper: p.mapper, obj: obj})
 			continue
