@@ -18,10 +18,12 @@ package controllers
 
 import (
 	"fmt"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 )
@@ -33,13 +35,35 @@ func cm(name string) map[string]any {
 
 // admit creates a Plan with the given spec, written as plain JSON so that
 // it can hold what the Go types cannot, and returns the API server's error.
-func admit(ns string, spec map[string]any) error {
+// With client.DryRunAll the API server admits or refuses the Plan but does
+// not keep it, so no pass runs it.
+func admit(ns string, spec map[string]any, opts ...client.CreateOption) error {
 	p := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": execloopv1alpha1.GroupVersion.String(), "kind": "Plan",
 		"metadata": map[string]any{"generateName": "rejected-", "namespace": ns},
 		"spec":     spec,
 	}}
-	return k8sClient.Create(ctx, p)
+	return k8sClient.Create(ctx, p, opts...)
+}
+
+// largestPlan is the largest plan admission allows: 256 tasks whose names
+// are 63 characters long, each after the 8 tasks before it (the first 8
+// after none).
+func largestPlan() []any {
+	name := func(i int) string { return fmt.Sprintf("%s%03d", strings.Repeat("t", 60), i) }
+	tasks := make([]any, 256)
+	for i := range tasks {
+		t := map[string]any{"name": name(i), "apply": cm(fmt.Sprintf("c%d", i))}
+		if i >= 8 {
+			after := make([]any, 8)
+			for j := range after {
+				after[j] = name(i - 1 - j)
+			}
+			t["after"] = after
+		}
+		tasks[i] = t
+	}
+	return tasks
 }
 
 func manyTasks(n int) []any {
@@ -56,6 +80,20 @@ var _ = Describe("Plan admission", func() {
 
 	It("admits a valid plan", func() {
 		Expect(admit(ns, map[string]any{"tasks": []any{map[string]any{"name": "config", "apply": cm("c")}}})).To(Succeed())
+	})
+
+	It("admits the largest plan: the check of after stays within the API server's cost limit", func() {
+		Expect(admit(ns, map[string]any{"tasks": largestPlan()}, client.DryRunAll)).To(Succeed())
+	})
+
+	It("names the missing task in the largest plan", func() {
+		tasks := largestPlan()
+		last := tasks[255].(map[string]any)
+		ghost := strings.Repeat("g", 63)
+		last["after"].([]any)[7] = ghost
+		err := admit(ns, map[string]any{"tasks": tasks}, client.DryRunAll)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("task %s: after names %s, which is not a task of this plan", last["name"], ghost))
 	})
 
 	DescribeTable("rejects an invalid plan with a message that names the field",
@@ -88,7 +126,12 @@ var _ = Describe("Plan admission", func() {
 		}}}, "task both: exactly one of apply, delete and wait must be set"),
 		Entry("after naming a task that is not in the plan", map[string]any{"tasks": []any{
 			map[string]any{"name": "app", "after": []any{"ghost"}, "apply": cm("c")},
-		}}, "spec.tasks: Invalid value", "every name in a task's after must be the name of a task of this plan"),
+		}}, "spec.tasks: Invalid value", "task app: after names ghost, which is not a task of this plan"),
+		Entry("after naming tasks that are not in the plan, in more than one task", map[string]any{"tasks": []any{
+			map[string]any{"name": "db", "apply": cm("d")},
+			map[string]any{"name": "app", "after": []any{"db", "ghost", "spook"}, "apply": cm("a")},
+			map[string]any{"name": "web", "after": []any{"nope"}, "apply": cm("w")},
+		}}, "spec.tasks: Invalid value", "task app: after names ghost, which is not a task of this plan"),
 		Entry("a task after itself", map[string]any{"tasks": []any{
 			map[string]any{"name": "loop", "after": []any{"loop"}, "apply": cm("c")},
 		}}, "task loop: after must not name the task itself"),

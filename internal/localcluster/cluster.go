@@ -207,6 +207,13 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		return err
 	}
 
+	return c.settle(ctx, opts, kwok, controllerManager)
+}
+
+// settle installs the CRDs of opts, creates the nodes and waits until they
+// are Ready (kwok's work) and untainted and the controllers have started
+// (the controller-manager's).
+func (c *Cluster) settle(ctx context.Context, opts Options, kwok, controllerManager *process) error {
 	if len(opts.CRDDirectoryPaths) > 0 {
 		deadline, _ := ctx.Deadline()
 		if _, err := envtest.InstallCRDs(c.Config, envtest.CRDInstallOptions{

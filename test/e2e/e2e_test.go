@@ -321,7 +321,7 @@ var _ = Describe("The manager binary", Ordered, func() {
 		cases := map[string]execloopv1alpha1.PlanSpec{
 			"exactly one of apply, delete and wait must be set": {Tasks: []execloopv1alpha1.PlanTask{{Name: "idle"}}},
 			"after must not name the task itself":               {Tasks: []execloopv1alpha1.PlanTask{configMapTask("self", "self")}},
-			"every name in a task's after must be the name of a task of this plan": {
+			"task orphan: after names ghost, which is not a task of this plan": {
 				Tasks: []execloopv1alpha1.PlanTask{configMapTask("orphan", "ghost")},
 			},
 		}
