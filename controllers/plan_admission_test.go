@@ -120,10 +120,10 @@ var _ = Describe("Plan admission", func() {
 			map[string]any{"name": "twin", "apply": cm("a")}, map[string]any{"name": "twin", "apply": cm("b")},
 		}}, "spec.tasks[1]: Duplicate value"),
 		Entry("a task with nothing to do", map[string]any{"tasks": []any{map[string]any{"name": "idle"}}},
-			"spec.tasks[0]: Invalid value", "task idle: exactly one of apply, delete and wait must be set"),
+			"spec.tasks[0]: Invalid value", "task idle: exactly one of apply, delete, wait and patch must be set"),
 		Entry("a task with two things to do", map[string]any{"tasks": []any{map[string]any{
 			"name": "both", "apply": cm("c"), "wait": map[string]any{"apiVersion": "v1", "kind": "Secret", "name": "s"},
-		}}}, "task both: exactly one of apply, delete and wait must be set"),
+		}}}, "task both: exactly one of apply, delete, wait and patch must be set"),
 		Entry("after naming a task that is not in the plan", map[string]any{"tasks": []any{
 			map[string]any{"name": "app", "after": []any{"ghost"}, "apply": cm("c")},
 		}}, "spec.tasks: Invalid value", "task app: after names ghost, which is not a task of this plan"),
@@ -138,6 +138,18 @@ var _ = Describe("Plan admission", func() {
 		Entry("after with more than 8 tasks", map[string]any{"tasks": append(manyTasks(9), map[string]any{
 			"name": "last", "after": []any{"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8"}, "apply": cm("last"),
 		})}, "spec.tasks[9].after: Too many: 9: must have at most 8 items"),
+		Entry("a patch without apiVersion", map[string]any{"tasks": []any{map[string]any{
+			"name": "label-ns", "patch": map[string]any{"kind": "Namespace", "metadata": map[string]any{"name": "shared"}},
+		}}}, "spec.tasks[0].patch.apiVersion: Required value"),
+		Entry("a patch without kind", map[string]any{"tasks": []any{map[string]any{
+			"name": "label-ns", "patch": map[string]any{"apiVersion": "v1", "metadata": map[string]any{"name": "shared"}},
+		}}}, "spec.tasks[0].patch.kind: Required value"),
+		Entry("a patch without metadata.name", map[string]any{"tasks": []any{map[string]any{
+			"name": "label-ns", "patch": map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{}},
+		}}}, "task label-ns: patch.metadata.name is required"),
+		Entry("a patch and an apply in one task", map[string]any{"tasks": []any{map[string]any{
+			"name": "both", "apply": cm("c"), "patch": cm("c"),
+		}}}, "task both: exactly one of apply, delete, wait and patch must be set"),
 		Entry("apply without metadata.name", map[string]any{"tasks": []any{map[string]any{
 			"name": "nameless", "apply": map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{}},
 		}}}, "task nameless: apply.metadata.name is required"),
@@ -152,7 +164,7 @@ var _ = Describe("Plan admission", func() {
 		}}}, "spec.tasks[0].delete.name: Required value"),
 		Entry("readyWhen on a delete task", map[string]any{"tasks": []any{map[string]any{
 			"name": "gone", "delete": map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "name": "x"}, "readyWhen": "true",
-		}}}, "task gone: readyWhen goes with apply or wait, not with delete"),
+		}}}, "task gone: readyWhen goes with apply, wait or patch, not with delete"),
 		Entry("immutableFields: Recreate on a delete task", map[string]any{"tasks": []any{map[string]any{
 			"name": "gone", "delete": map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "name": "x"}, "immutableFields": "Recreate",
 		}}}, "task gone: immutableFields: Recreate goes with apply"),
@@ -161,7 +173,7 @@ var _ = Describe("Plan admission", func() {
 		}}}, "task cert: applyPolicy: IfNotPresent goes with apply"),
 		Entry("failedWhen on a delete task", map[string]any{"tasks": []any{map[string]any{
 			"name": "gone", "delete": map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "name": "x"}, "failedWhen": "true",
-		}}}, "task gone: failedWhen goes with apply or wait, not with delete"),
+		}}}, "task gone: failedWhen goes with apply, wait or patch, not with delete"),
 		Entry("adoptionPolicy on a delete task", map[string]any{"tasks": []any{map[string]any{
 			"name": "gone", "delete": map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "name": "x"}, "adoptionPolicy": "Refuse",
 		}}}, "task gone: adoptionPolicy goes with apply"),

@@ -17,6 +17,8 @@ limitations under the License.
 package controllers
 
 import (
+	"path/filepath"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -25,6 +27,7 @@ import (
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop/reconciler/status"
+	"github.com/execloop/execloop/internal/manifest"
 	"github.com/execloop/execloop/internal/planrun"
 )
 
@@ -170,6 +173,26 @@ var _ = Describe("A patch task", func() {
 		Consistently(labelsOf(shared), "2s").Should(And(HaveKeyWithValue("team-a/enabled", "true"), HaveKeyWithValue("team-b/enabled", "yes")))
 	})
 
+	It("converges as its sample shows, and gives the fields up with the Plan", func() {
+		objs, err := manifest.ReadFile(filepath.Join("..", "config", "samples", "execloop_v1alpha1_plan_patch.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(objs).To(HaveLen(1))
+		ns := newNamespace()
+		sample := objs[0]
+		sample.SetNamespace(ns)
+		Expect(k8sClient.Create(ctx, sample)).To(Succeed())
+		Eventually(phaseOf(ns, sample.GetName())).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		live := &corev1.Namespace{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "default"}, live)).To(Succeed())
+		Expect(live.Labels).To(HaveKeyWithValue("example.com/team", "web"))
+		Expect(live.Annotations).To(HaveKeyWithValue("example.com/patched-by", ns+"/"+sample.GetName()))
+
+		Expect(k8sClient.Delete(ctx, sample)).To(Succeed())
+		Eventually(labelsOf("default")).ShouldNot(HaveKey("example.com/team"))
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "default"}, live)).To(Succeed())
+		Expect(live.Annotations).NotTo(HaveKey("example.com/patched-by"))
+	})
+
 	It("makes a plan that also applies the object it patches invalid, naming both tasks", func() {
 		ns := newNamespace()
 		createPlan(ns, "both", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
@@ -181,4 +204,3 @@ var _ = Describe("A patch task", func() {
 		Eventually(stalledMessage(ns, "both")).Should(And(ContainSubstring("task label-config"), ContainSubstring("task config"), ContainSubstring("one object, one task")))
 	})
 })
-

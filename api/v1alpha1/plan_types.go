@@ -204,8 +204,6 @@ type PlanSpec struct {
 // +kubebuilder:validation:XValidation:rule="[has(self.apply), has(self.delete), has(self.wait), has(self.patch)].filter(x, x).size() == 1",messageExpression="'task ' + self.name + ': exactly one of apply, delete, wait and patch must be set'"
 // +kubebuilder:validation:XValidation:rule="!has(self.after) || !(self.name in self.after)",messageExpression="'task ' + self.name + ': after must not name the task itself'"
 // +kubebuilder:validation:XValidation:rule="!has(self.apply) || (has(self.apply.metadata) && has(self.apply.metadata.name) && size(self.apply.metadata.name) > 0)",messageExpression="'task ' + self.name + ': apply.metadata.name is required'"
-// +kubebuilder:validation:XValidation:rule="!has(self.patch) || has(self.patch.apiVersion) && size(self.patch.apiVersion) > 0",messageExpression="'task ' + self.name + ': patch.apiVersion is required'"
-// +kubebuilder:validation:XValidation:rule="!has(self.patch) || has(self.patch.kind) && size(self.patch.kind) > 0",messageExpression="'task ' + self.name + ': patch.kind is required'"
 // +kubebuilder:validation:XValidation:rule="!has(self.patch) || (has(self.patch.metadata) && has(self.patch.metadata.name) && size(self.patch.metadata.name) > 0)",messageExpression="'task ' + self.name + ': patch.metadata.name is required'"
 // +kubebuilder:validation:XValidation:rule="!has(self.readyWhen) || !has(self.delete)",messageExpression="'task ' + self.name + ': readyWhen goes with apply, wait or patch, not with delete'"
 // +kubebuilder:validation:XValidation:rule="!has(self.failedWhen) || !has(self.delete)",messageExpression="'task ' + self.name + ': failedWhen goes with apply, wait or patch, not with delete'"
