@@ -320,7 +320,7 @@ var _ = Describe("The manager binary", Ordered, func() {
 		ns := newNamespace()
 		cases := map[string]execloopv1alpha1.PlanSpec{
 			"exactly one of apply, delete, wait and patch must be set": {Tasks: []execloopv1alpha1.PlanTask{{Name: "idle"}}},
-			"after must not name the task itself":               {Tasks: []execloopv1alpha1.PlanTask{configMapTask("self", "self")}},
+			"after must not name the task itself":                      {Tasks: []execloopv1alpha1.PlanTask{configMapTask("self", "self")}},
 			"task orphan: after names ghost, which is not a task of this plan": {
 				Tasks: []execloopv1alpha1.PlanTask{configMapTask("orphan", "ghost")},
 			},
