@@ -27,6 +27,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 )
 
 // hashJSON is a short digest of v's JSON form.
@@ -195,4 +197,16 @@ func secretView(manifest, live map[string]any) (map[string]any, map[string]any) 
 	}
 	m["data"], l["data"] = mData, lData
 	return m, l
+}
+
+// drifted reports whether someone else changed the values of live that t's
+// manifest sets since the plan applied it, as its inventory entry (of the
+// same manifest) recorded them: as applied when liveHash is empty, else
+// by that hash.
+func drifted(t *taskSpec, inv *execloopv1alpha1.AppliedObject, live *unstructured.Unstructured) bool {
+	if inv.LiveHash == "" {
+		return !asApplied(t.manifest, live)
+	}
+	h, err := liveHash(t.manifest, live)
+	return err != nil || h != inv.LiveHash
 }

@@ -304,18 +304,6 @@ func (p *Run) waiting(t *taskSpec, what string) error {
 	return fmt.Errorf("waiting for %s: %s: %w", t.describe(), what, executor.ErrInProgress)
 }
 
-// drifted reports whether someone else changed the values of live that t's
-// manifest sets since the plan applied it, as its inventory entry (of the
-// same manifest) recorded them: as applied when liveHash is empty, else
-// by that hash.
-func drifted(t *taskSpec, inv *execloopv1alpha1.AppliedObject, live *unstructured.Unstructured) bool {
-	if inv.LiveHash == "" {
-		return !asApplied(t.manifest, live)
-	}
-	h, err := liveHash(t.manifest, live)
-	return err != nil || h != inv.LiveHash
-}
-
 // planTask runs one task of a Plan, as its kind says.
 type planTask struct {
 	run *Run
