@@ -97,7 +97,7 @@ func (c *Cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 			return true
 		}
 		if orphan || obj.Release {
-			tasks = append(tasks, &releaseTask{name: c.taskName("release:", obj), plan: c.plan, id: c.id, mapper: c.mapper, obj: obj})
+			tasks = append(tasks, &releaseTask{entryTask{name: c.taskName("release:", obj), plan: c.plan, id: c.id, mapper: c.mapper, obj: obj}})
 			return true
 		}
 		return false
@@ -181,10 +181,9 @@ func (k *removal) PostContext(ctx context.Context) error {
 	return nil
 }
 
-// releaseTask lets an object go: it removes the Plan's label, annotation
-// and owner reference, so that neither the Plan nor the garbage collector
-// touches it again, and drops it from the inventory.
-type releaseTask struct {
+// entryTask is what the tasks that act on one inventory entry once (a
+// release, an unpatch) share: the entry, and no check before or after.
+type entryTask struct {
 	name   string // see removalName
 	plan   *execloopv1alpha1.Plan
 	id     *Identity
@@ -192,14 +191,22 @@ type releaseTask struct {
 	obj    execloopv1alpha1.AppliedObject
 }
 
-func (k *releaseTask) Name() string { return k.name }
-func (k *releaseTask) Pre() error   { return nil }
+func (k *entryTask) Name() string                      { return k.name }
+func (k *entryTask) Pre() error                        { return nil }
+func (k *entryTask) Post() error                       { return nil }
+func (k *entryTask) PreContext(context.Context) error  { return nil }
+func (k *entryTask) PostContext(context.Context) error { return nil }
+
+// releaseTask lets an object go: it removes the Plan's label, annotation
+// and owner reference, so that neither the Plan nor the garbage collector
+// touches it again, and drops it from the inventory.
+type releaseTask struct {
+	entryTask
+}
+
 func (k *releaseTask) PerformAction() ([]executor.Task, error) {
 	return k.PerformActionContext(context.Background())
 }
-func (k *releaseTask) Post() error                       { return nil }
-func (k *releaseTask) PreContext(context.Context) error  { return nil }
-func (k *releaseTask) PostContext(context.Context) error { return nil }
 
 func (k *releaseTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
 	u, err := getInventoryObject(ctx, k.id, k.mapper, k.obj)

@@ -61,7 +61,7 @@ func (k patchKind) compile(t *taskSpec, pt *execloopv1alpha1.PlanTask) error {
 
 // removal gives the fields up (unpatchTask), whatever the plan's policies.
 func (patchKind) removal(name string, p *execloopv1alpha1.Plan, id *Identity, mapper meta.RESTMapper, obj execloopv1alpha1.AppliedObject) executor.Task {
-	return &unpatchTask{name: name, plan: p, id: id, mapper: mapper, obj: obj}
+	return &unpatchTask{entryTask{name: name, plan: p, id: id, mapper: mapper, obj: obj}}
 }
 
 // prepare leaves the fields the API server owns out, and sets the
@@ -182,23 +182,12 @@ func (patchKind) preview(ctx context.Context, p *Run, t *taskSpec, st *taskState
 // then drops its inventory entry. An object gone, or made again, has
 // nothing of the plan's left.
 type unpatchTask struct {
-	name   string // see removalName
-	plan   *execloopv1alpha1.Plan
-	id     *Identity
-	mapper meta.RESTMapper
-	obj    execloopv1alpha1.AppliedObject
+	entryTask
 }
 
-var _ executor.ContextTask = (*unpatchTask)(nil)
-
-func (k *unpatchTask) Name() string { return k.name }
-func (k *unpatchTask) Pre() error   { return nil }
 func (k *unpatchTask) PerformAction() ([]executor.Task, error) {
 	return k.PerformActionContext(context.Background())
 }
-func (k *unpatchTask) Post() error                       { return nil }
-func (k *unpatchTask) PreContext(context.Context) error  { return nil }
-func (k *unpatchTask) PostContext(context.Context) error { return nil }
 
 func (k *unpatchTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
 	u, err := getInventoryObject(ctx, k.id, k.mapper, k.obj)

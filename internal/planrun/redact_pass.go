@@ -103,7 +103,7 @@ var (
 	_ executor.ContextTask = (*redactedTask)(nil)
 	_ executor.TimeoutTask = (*redactedTask)(nil)
 	// The tasks of a pass, which redacting wraps.
-	_ = []executor.ContextTask{(*planTask)(nil), (*removal)(nil), (*releaseTask)(nil)}
+	_ = []executor.ContextTask{(*planTask)(nil), (*removal)(nil), (*releaseTask)(nil), (*unpatchTask)(nil)}
 )
 
 // redacting wraps the tasks of a pass of p, each a ContextTask, in

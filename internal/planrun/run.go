@@ -121,7 +121,7 @@ func (p *Run) CreateContext(ctx context.Context) ([]executor.Task, error) {
 			continue
 		}
 		if obj.Release {
-			out = append(out, &releaseTask{name: removalName("prune:", obj, p.stale), plan: p.plan, id: p.id, mapper: p.mapper, obj: obj})
+			out = append(out, &releaseTask{entryTask{name: removalName("prune:", obj, p.stale), plan: p.plan, id: p.id, mapper: p.mapper, obj: obj}})
 			continue
 		}
 		prune = append(prune, obj)
