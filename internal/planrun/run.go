@@ -168,8 +168,8 @@ func (p *Run) depsDone(t *taskSpec) bool {
 // evaluate reads a task's object, once per pass, and decides whether it is
 // converged. An apply task's object is read from the operator's Watches
 // (the cache of the plans' objects) when the run has them; only a verdict
-// that the object needs applying again, which a cache that lags behind the last apply could give,
-// is checked against the API server.
+// that the object needs applying again, which a cache that lags behind
+// the last apply could give, is checked against the API server.
 func (p *Run) evaluate(ctx context.Context, t *taskSpec) *taskState {
 	if st := p.state[t.name]; st != nil {
 		return st
