@@ -94,6 +94,26 @@ var _ = Describe("The Plan controller, with a task's forEach", func() {
 	var ns string
 	BeforeEach(func() { ns = newNamespace() })
 
+	DescribeTable("admission refuses a forEach that cannot work, saying why",
+		func(task map[string]any, message string) {
+			task["name"] = "each"
+			err := admit(ns, map[string]any{"tasks": []any{task}}, client.DryRunAll)
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring(message))
+		},
+		Entry("with wait", map[string]any{"forEach": map[string]any{"x": "${[1]}"},
+			"wait": map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "name": "a"}},
+			"task each: forEach goes with apply only"),
+		Entry("two variables", map[string]any{"forEach": map[string]any{"x": "${[1]}", "y": "${[2]}"}, "apply": cm("a")},
+			"must have at most 1 item"),
+		Entry("a variable named like plan's", map[string]any{"forEach": map[string]any{"plan": "${[1]}"}, "apply": cm("a")},
+			"forEach's variable must be a CEL identifier"),
+		Entry("a variable that is no identifier", map[string]any{"forEach": map[string]any{"a-b": "${[1]}"}, "apply": cm("a")},
+			"forEach's variable must be a CEL identifier"),
+		Entry("a value that is no expression", map[string]any{"forEach": map[string]any{"x": "[1]"}, "apply": cm("a")},
+			"forEach's value must be one ${...} expression"),
+	)
+
 	It("applies one object per item, and a reorder of the list keeps their UIDs and writes nothing", func() {
 		createPlan(ns, "reorder", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{regional(`["eu", "us", "ap"]`)}})
 		succeededForSpec(ns, "reorder")
