@@ -239,7 +239,8 @@ type PlanTask struct {
 	// interpolated, $${ is a literal ${. A task whose expressions read
 	// another task runs after it, and waits, spending no error, until the
 	// values it reads are there. apiVersion, kind, metadata.name and
-	// metadata.namespace hold no expressions.
+	// metadata.namespace hold no expressions, except metadata.name with
+	// forEach.
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:EmbeddedResource
