@@ -386,6 +386,7 @@ func (p *Run) skip(t *taskSpec) {
 			p.pruneLater(obj)
 		}
 	}
+	p.plan.Status.ForEach = slices.DeleteFunc(p.plan.Status.ForEach, func(s execloopv1alpha1.ForEachStatus) bool { return s.Task == t.name })
 }
 
 // pruneLater marks obj's entry stale, once: the pass prunes it.

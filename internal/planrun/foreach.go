@@ -172,7 +172,6 @@ func (p *Run) expand(ctx context.Context, t *taskSpec, st *taskState) error {
 		seen[key] = it
 		items = append(items, it)
 	}
-	p.secretsChanged()
 	for _, obj := range p.plan.Status.Objects {
 		if targets(t, obj) && seen[entryKey(obj)] == nil {
 			p.pruneLater(obj) // its item is gone

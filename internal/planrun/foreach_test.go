@@ -17,12 +17,10 @@ limitations under the License.
 package planrun
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 )
@@ -32,14 +30,7 @@ import (
 // the variable) is refused by Compile, naming the task; a name that holds
 // an expression needs forEach.
 func TestAForEachThatCannotWorkMakesThePlanInvalid(t *testing.T) {
-	manifest := func(name string) *runtime.RawExtension {
-		b, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": name}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &runtime.RawExtension{Raw: b}
-	}
-	perItem := manifest(`${"cfg-" + x}`)
+	perItem := configMapManifest(t, `${"cfg-" + x}`, nil)
 	for _, tc := range []struct {
 		name string
 		task execloopv1alpha1.PlanTask
@@ -53,7 +44,7 @@ func TestAForEachThatCannotWorkMakesThePlanInvalid(t *testing.T) {
 		{"a list that is text", execloopv1alpha1.PlanTask{ForEach: map[string]string{"x": `a${["a"]}`}, Apply: perItem}, "must be one ${...} expression"},
 		{"a list that does not compile", execloopv1alpha1.PlanTask{ForEach: map[string]string{"x": `${[}`}, Apply: perItem}, "does not compile"},
 		{"a manifest that reads another variable", execloopv1alpha1.PlanTask{ForEach: map[string]string{"y": `${["a"]}`}, Apply: perItem}, "does not compile"},
-		{"a name with an expression, without forEach", execloopv1alpha1.PlanTask{Apply: manifest(`${"cfg-" + plan.metadata.name}`)}, "holds an expression"},
+		{"a name with an expression, without forEach", execloopv1alpha1.PlanTask{Apply: configMapManifest(t, `${"cfg-" + plan.metadata.name}`, nil)}, "holds an expression"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.task.Name = "each"
