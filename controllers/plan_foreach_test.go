@@ -79,14 +79,14 @@ func versions(g Gomega, ns string) map[string]string {
 	return out
 }
 
-// forEachOf returns the status.forEach entry of the task.
-func forEachOf(g Gomega, p *execloopv1alpha1.Plan, task string) execloopv1alpha1.ForEachStatus {
+// regionalStatus returns the status.forEach entry of the regional task.
+func regionalStatus(g Gomega, p *execloopv1alpha1.Plan) execloopv1alpha1.ForEachStatus {
 	for _, s := range p.Status.ForEach {
-		if s.Task == task {
+		if s.Task == "regional" {
 			return s
 		}
 	}
-	g.Expect(p.Status.ForEach).To(ContainElement(HaveField("Task", task)))
+	g.Expect(p.Status.ForEach).To(ContainElement(HaveField("Task", "regional")))
 	return execloopv1alpha1.ForEachStatus{}
 }
 
@@ -183,14 +183,14 @@ var _ = Describe("The Plan controller, with a task's forEach", func() {
 		}
 		Eventually(func(g Gomega) {
 			p := getPlan(g, ns, "ready")
-			g.Expect(forEachOf(g, p, "regional")).To(And(HaveField("Desired", int32(3)), HaveField("Applied", int32(3)), HaveField("Ready", int32(1))))
+			g.Expect(regionalStatus(g, p)).To(And(HaveField("Desired", int32(3)), HaveField("Applied", int32(3)), HaveField("Ready", int32(1))))
 			g.Expect(taskOf(g, p, "regional").State).To(Equal(status.TaskInProgress))
 			g.Expect(taskOf(g, p, "regional").Message).To(ContainSubstring("2 of 3 items not ready"))
 		}).Should(Succeed())
 		label("cfg-us")
-		Eventually(func(g Gomega) int32 { return forEachOf(g, getPlan(g, ns, "ready"), "regional").Ready }).Should(Equal(int32(2)))
+		Eventually(func(g Gomega) int32 { return regionalStatus(g, getPlan(g, ns, "ready")).Ready }).Should(Equal(int32(2)))
 		p := getPlan(Default, ns, "ready")
-		Expect(forEachOf(Default, p, "regional").Failing).To(ConsistOf(HavePrefix(`item 2 ("ap")`)))
+		Expect(regionalStatus(Default, p).Failing).To(ConsistOf(HavePrefix(`item 2 ("ap")`)))
 		Expect(stateOf(p, "summary")).NotTo(Equal(status.TaskSucceeded))
 		Expect(gone(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "summary"}})()).To(BeTrue(), "summary waits for every item")
 
@@ -203,7 +203,7 @@ var _ = Describe("The Plan controller, with a task's forEach", func() {
 		createPlan(ns, "thousand", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{regional(`lists.range(1000)`)}})
 		Eventually(func(g Gomega) {
 			p := getPlan(g, ns, "thousand")
-			g.Expect(forEachOf(g, p, "regional").Desired).To(Equal(int32(1000)))
+			g.Expect(regionalStatus(g, p).Desired).To(Equal(int32(1000)))
 			g.Expect(taskOf(g, p, "regional").Message).To(ContainSubstring("until the inventory has room for 1000 more objects"))
 		}).Should(Succeed())
 		p := getPlan(Default, ns, "thousand")
@@ -212,7 +212,7 @@ var _ = Describe("The Plan controller, with a task's forEach", func() {
 		GinkgoWriter.Printf("status of a Plan with a forEach of 1000 items: %d bytes\n", len(b))
 		Expect(len(b)).To(BeNumerically("<", 256*1024))
 		Expect(p.Status.Tasks).To(HaveLen(1))
-		Expect(forEachOf(Default, p, "regional").Failing).To(HaveLen(3))
+		Expect(regionalStatus(Default, p).Failing).To(HaveLen(3))
 		Expect(versions(Default, ns)).To(BeEmpty(), "a list that does not fit the inventory is not applied in part")
 	})
 })

@@ -284,15 +284,14 @@ func (k *planTask) actItems(ctx context.Context, st *taskState) error {
 		return k.run.waiting(k.t, fmt.Sprintf("not applied until the inventory has room for %d more objects (status.objects holds %d objects, at most %d, %d of them to be pruned)",
 			added, n, maxInventory, len(k.run.stale)))
 	}
+	var waiting []*item
 	for _, it := range st.items {
 		err := k.t.kind.act(ctx, &planTask{run: k.run, t: it.t}, it.st)
-		if err != nil && !errors.Is(err, executor.ErrInProgress) {
-			it.failure = err
-		}
 		it.applied = err == nil
+		waiting = it.sort(err, waiting)
 	}
 	k.run.countItems(k.t, st)
-	return k.itemsError(st, nil)
+	return k.itemsError(st, waiting)
 }
 
 // checkItems checks each item's object as the kind does: the task is done
@@ -305,16 +304,23 @@ func (k *planTask) checkItems(ctx context.Context, st *taskState) error {
 		}
 		err := k.t.kind.check(ctx, &planTask{run: k.run, t: it.t}, it.st)
 		it.ready = err == nil
-		switch {
-		case errors.Is(err, executor.ErrInProgress):
-			it.st.why = strings.TrimSuffix(err.Error(), ": "+executor.ErrInProgress.Error())
-			waiting = append(waiting, it)
-		case err != nil:
-			it.failure = err
-		}
+		waiting = it.sort(err, waiting)
 	}
 	k.run.countItems(k.t, st)
 	return k.itemsError(st, waiting)
+}
+
+// sort records the error of the item's write or check: in progress, it
+// adds the item to waiting, with why; else it is the item's failure.
+func (it *item) sort(err error, waiting []*item) []*item {
+	switch {
+	case errors.Is(err, executor.ErrInProgress):
+		it.st.why = strings.TrimSuffix(err.Error(), ": "+executor.ErrInProgress.Error())
+		return append(waiting, it)
+	case err != nil:
+		it.failure = err
+	}
+	return waiting
 }
 
 // itemsError is the error of a forEach task whose items failed, naming
