@@ -18,6 +18,8 @@ package controllers
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -25,6 +27,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop/reconciler/status"
@@ -197,6 +200,37 @@ var _ = Describe("The Plan controller, with a task's forEach", func() {
 		label("cfg-ap")
 		succeededForSpec(ns, "ready")
 		Expect(getConfigMap(Default, ns, "summary").Data).To(Equal(map[string]string{"names": "cfg-eu,cfg-us,cfg-ap"}))
+	})
+
+	It("converges the forEach sample of config/samples, its summary reading every item's object", func() {
+		b, err := os.ReadFile(filepath.Join("..", "config", "samples", "execloop_v1alpha1_plan_foreach.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		sample := &execloopv1alpha1.Plan{}
+		Expect(yaml.UnmarshalStrict(b, sample)).To(Succeed())
+		sample.Namespace = ns
+		Expect(k8sClient.Create(ctx, sample)).To(Succeed())
+		Eventually(phaseOf(ns, "regions")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		Expect(getConfigMap(Default, ns, "regions-summary").Data).To(Equal(map[string]string{"names": "cfg-eu,cfg-us,cfg-ap"}))
+	})
+
+	It("leaves the whole task out with includeWhen, pruning every item's object", func() {
+		task := regional(`["eu", "us"]`)
+		task.IncludeWhen = `plan.metadata.name == "include"`
+		createPlan(ns, "include", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{task}})
+		succeededForSpec(ns, "include")
+		Expect(versions(Default, ns)).To(HaveLen(2))
+
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "include")
+			p.Spec.Tasks[0].IncludeWhen = `plan.metadata.name == "another"`
+			g.Expect(k8sClient.Update(ctx, p)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) map[string]string { return versions(g, ns) }).Should(BeEmpty())
+		Eventually(func(g Gomega) {
+			p := getPlan(g, ns, "include")
+			g.Expect(taskOf(g, p, "regional").State).To(Equal(status.TaskSkipped))
+			g.Expect(p.Status.Objects).To(BeEmpty())
+		}).Should(Succeed())
 	})
 
 	It("keeps the status of a task over 1000 items to one entry, under 256 KiB", func() {
