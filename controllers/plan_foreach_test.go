@@ -161,6 +161,17 @@ var _ = Describe("The Plan controller, with a task's forEach", func() {
 		Expect(getPlan(Default, ns, "twins").Status.Objects).To(BeEmpty())
 	})
 
+	It("fails, applying nothing of it, when an item renders the object of another task", func() {
+		createPlan(ns, "clash", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
+			{Name: "static", Apply: configMap("cfg-us", map[string]any{"region": "us"})},
+			regional(`["eu", "us"]`),
+		}})
+		Eventually(func(g Gomega) string {
+			return taskOf(g, getPlan(g, ns, "clash"), "regional").Message
+		}).Should(ContainSubstring(`item 1 ("us") renders ConfigMap ` + ns + `/cfg-us, which is also the object of task static`))
+		Expect(versions(Default, ns)).NotTo(HaveKey("cfg-eu"))
+	})
+
 	It("fails with a clear message, applying nothing, when the list has more than 1000 items", func() {
 		createPlan(ns, "long", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{regional(`lists.range(1001)`)}})
 		Eventually(func(g Gomega) string {

@@ -153,6 +153,12 @@ func (p *Run) expand(ctx context.Context, t *taskSpec, st *taskState) error {
 		return err
 	}
 	t.fromSecrets = fromSecrets{}
+	others := map[string]string{} // the objects of the plan's other tasks whose names are known: task
+	for _, o := range p.tasks {
+		if o != t && o.kind.exclusive() && o.each == nil && o.mapping != nil && !strings.Contains(o.key.Name, "${") {
+			others[objectKey(o)] = o.name
+		}
+	}
 	items := make([]*item, 0, len(list))
 	seen := make(map[string]*item, len(list))
 	for i, v := range list {
@@ -168,6 +174,10 @@ func (p *Run) expand(ctx context.Context, t *taskSpec, st *taskState) error {
 		if other := seen[key]; other != nil {
 			return fmt.Errorf("task %s: %s and %s both render %s: one object, one item; nothing of the task is applied",
 				t.name, other.label, it.label, it.t.describe())
+		}
+		if other, ok := others[key]; ok {
+			return fmt.Errorf("task %s: %s renders %s, which is also the object of task %s: one object, one task; nothing of the task is applied",
+				t.name, it.label, it.t.describe(), other)
 		}
 		seen[key] = it
 		items = append(items, it)
