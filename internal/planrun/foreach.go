@@ -143,44 +143,19 @@ func (st *taskState) objects() ([]any, bool) {
 }
 
 // expand evaluates t's list and renders, reads and judges each item's
-// object. Two items rendering one object, or too many items, are an error
-// of the task before anything is read; a value not there yet makes the
-// task wait. Once the list is rendered, the inventory's entries of t that
-// no item renders are pruned, and those that one renders again are kept.
+// object. Two items rendering one object, an item rendering another task's,
+// or too many items, are an error of the task before anything is read; a
+// value not there yet makes the task wait. Once the list is rendered, the
+// inventory's entries of t that no item renders are pruned, and those that
+// one renders again are kept.
 func (p *Run) expand(ctx context.Context, t *taskSpec, st *taskState) error {
 	list, err := p.forEachList(ctx, t)
 	if err != nil {
 		return err
 	}
-	t.fromSecrets = fromSecrets{}
-	others := map[string]string{} // the objects of the plan's other tasks whose names are known: task
-	for _, o := range p.tasks {
-		if o != t && o.kind.exclusive() && o.each == nil && o.mapping != nil && !strings.Contains(o.key.Name, "${") {
-			others[objectKey(o)] = o.name
-		}
-	}
-	items := make([]*item, 0, len(list))
-	seen := make(map[string]*item, len(list))
-	for i, v := range list {
-		it := &item{label: itemLabel(i, v), t: t.itemSpec(v), st: &taskState{}}
-		if it.t.tmpl != nil {
-			err := p.fill(ctx, it.t)
-			t.fromSecrets.add(&it.t.fromSecrets)
-			if err != nil {
-				return fmt.Errorf("%s: %w", it.label, err)
-			}
-		}
-		key := objectKey(it.t)
-		if other := seen[key]; other != nil {
-			return fmt.Errorf("task %s: %s and %s both render %s: one object, one item; nothing of the task is applied",
-				t.name, other.label, it.label, it.t.describe())
-		}
-		if other, ok := others[key]; ok {
-			return fmt.Errorf("task %s: %s renders %s, which is also the object of task %s: one object, one task; nothing of the task is applied",
-				t.name, it.label, it.t.describe(), other)
-		}
-		seen[key] = it
-		items = append(items, it)
+	items, seen, err := p.render(ctx, t, list)
+	if err != nil {
+		return err
 	}
 	for _, obj := range p.plan.Status.Objects {
 		if targets(t, obj) && seen[entryKey(obj)] == nil {
@@ -208,6 +183,43 @@ func (p *Run) expand(ctx context.Context, t *taskSpec, st *taskState) error {
 	}
 	p.countItems(t, st)
 	return st.err
+}
+
+// render makes an item of t for each value of list, its manifest filled,
+// and returns them with the items by their objects' keys (objectKey). An
+// object that two items, or an item and another task, render is an error.
+func (p *Run) render(ctx context.Context, t *taskSpec, list []any) ([]*item, map[string]*item, error) {
+	others := map[string]string{} // the objects of the plan's other tasks whose names are known: task
+	for _, o := range p.tasks {
+		if o != t && o.kind.exclusive() && o.each == nil && o.mapping != nil && !strings.Contains(o.key.Name, "${") {
+			others[objectKey(o)] = o.name
+		}
+	}
+	t.fromSecrets = fromSecrets{}
+	items := make([]*item, 0, len(list))
+	seen := make(map[string]*item, len(list))
+	for i, v := range list {
+		it := &item{label: itemLabel(i, v), t: t.itemSpec(v), st: &taskState{}}
+		if it.t.tmpl != nil {
+			err := p.fill(ctx, it.t)
+			t.fromSecrets.add(&it.t.fromSecrets)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", it.label, err)
+			}
+		}
+		key := objectKey(it.t)
+		if other := seen[key]; other != nil {
+			return nil, nil, fmt.Errorf("task %s: %s and %s both render %s: one object, one item; nothing of the task is applied",
+				t.name, other.label, it.label, it.t.describe())
+		}
+		if other, ok := others[key]; ok {
+			return nil, nil, fmt.Errorf("task %s: %s renders %s, which is also the object of task %s: one object, one task; nothing of the task is applied",
+				t.name, it.label, it.t.describe(), other)
+		}
+		seen[key] = it
+		items = append(items, it)
+	}
+	return items, seen, nil
 }
 
 // forEachList evaluates t's list: a list of at most maxItems items, as
