@@ -62,6 +62,14 @@ type taskSpec struct {
 	after      []*taskSpec
 	dependents []*taskSpec
 
+	// each is the task's forEach; nil when it has none. Each pass makes of
+	// such a task one taskSpec per item (an item of forEach.go), which
+	// the kind's methods take as they take any task.
+	each *forEach
+	// bound are the variables bound to this task alone, besides plan and
+	// tasks: a forEach item's, {region: "eu"}; nil for none.
+	bound map[string]any
+
 	// fromSecrets is what its expressions computed from Secrets in this
 	// pass (redact.go).
 	fromSecrets fromSecrets
@@ -74,8 +82,11 @@ func (t *taskSpec) exprRefs() []string {
 	if t.tmpl != nil {
 		refs = append(refs, t.tmpl.refs...)
 	}
-	if t.include != nil {
-		for _, r := range t.include.refs {
+	for _, e := range []*exprPart{t.include, t.each.list()} {
+		if e == nil {
+			continue
+		}
+		for _, r := range e.refs {
 			if !slices.Contains(refs, r) {
 				refs = append(refs, r)
 			}
@@ -92,8 +103,11 @@ func (t *taskSpec) where(name string) string {
 			return w
 		}
 	}
-	if t.include != nil {
+	if t.include != nil && slices.Contains(t.include.refs, name) {
 		return "includeWhen: " + t.include.expr
+	}
+	if t.each != nil && slices.Contains(t.each.part.refs, name) {
+		return "forEach: ${" + t.each.part.expr + "}"
 	}
 	return "an expression"
 }
@@ -114,8 +128,11 @@ func (t *taskSpec) deps() []*taskSpec {
 }
 
 // describe names the task's object in messages, such as
-// "ConfigMap shop/web-config".
+// "ConfigMap shop/web-config"; for a forEach task, its objects.
 func (t *taskSpec) describe() string {
+	if t.each != nil {
+		return fmt.Sprintf("the %s objects of forEach %s", t.gvk.Kind, t.each.variable)
+	}
 	if t.key.Namespace == "" {
 		return t.gvk.Kind + " " + t.key.Name
 	}
@@ -180,6 +197,7 @@ func Compile(p *execloopv1alpha1.Plan, id *Identity, mapper meta.RESTMapper) (*R
 	}
 
 	run.sortInventory(specs)
+	run.sortForEachStatus(specs)
 	for _, t := range specs {
 		if err := run.sameKindAsInventory(t); err != nil {
 			return nil, err
@@ -238,6 +256,10 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper met
 	if t.kind, err = kindOf(pt); err != nil {
 		return nil, err
 	}
+	if t.each, err = compileForEach(t, pt); err != nil {
+		return nil, err
+	}
+	_, objectPrograms := programsFor(t.variable())
 	if err := t.kind.compile(t, pt); err != nil {
 		return nil, err
 	}
@@ -249,14 +271,14 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper met
 		t.include = &exprPart{expr: pt.IncludeWhen, prog: c.prog, refs: c.refs}
 	}
 	if pt.ReadyWhen != "" {
-		c, err := readyWhenPrograms.compile(pt.ReadyWhen)
+		c, err := objectPrograms.compile(pt.ReadyWhen)
 		if err != nil {
 			return nil, invalid("task %s: readyWhen does not compile: %v", t.name, err)
 		}
 		t.readyWhen = c.prog
 	}
 	if pt.FailedWhen != "" {
-		c, err := readyWhenPrograms.compile(pt.FailedWhen)
+		c, err := objectPrograms.compile(pt.FailedWhen)
 		if err != nil {
 			return nil, invalid("task %s: failedWhen does not compile: %v", t.name, err)
 		}
@@ -367,7 +389,8 @@ func compileManifest(t *taskSpec, field string, raw []byte) error {
 		return err
 	}
 	t.manifest = manifest
-	tmpl, err := compileTemplate(t.name, field, manifest.Object)
+	programs, _ := programsFor(t.variable())
+	tmpl, err := compileTemplate(t.name, field, manifest.Object, programs, t.each != nil)
 	if err != nil || tmpl == nil {
 		return err
 	}
@@ -387,7 +410,7 @@ func compileReference(t *taskSpec, field string, ref *execloopv1alpha1.ObjectRef
 	}
 	t.raw = &unstructured.Unstructured{Object: map[string]any{"name": ref.Name}}
 	var err error
-	t.tmpl, err = compileTemplate(t.name, field, t.raw.Object)
+	t.tmpl, err = compileTemplate(t.name, field, t.raw.Object, manifestPrograms, false)
 	return err
 }
 

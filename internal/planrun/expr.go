@@ -77,10 +77,12 @@ type exprPart struct {
 }
 
 // compileTemplate finds and compiles the expressions of a task's apply
-// manifest; nil when it has none. An expression that does not compile, or
-// that names a task other than by a constant name, is a
+// manifest with programs; nil when it has none. An expression that does
+// not compile, or that names a task other than by a constant name, is a
 // reconcile.TerminalError naming the task, the field and the expression.
-func compileTemplate(task, field string, manifest map[string]any) (*template, error) {
+// perItem allows one in metadata.name: a forEach task's objects are told
+// apart by it (the rest of the object's identity stays fixed).
+func compileTemplate(task, field string, manifest map[string]any, programs *programCache, perItem bool) (*template, error) {
 	tmpl := &template{}
 	var walk func(v any, path []any) error
 	walk = func(v any, path []any) error {
@@ -101,7 +103,7 @@ func compileTemplate(task, field string, manifest map[string]any) (*template, er
 			if !strings.Contains(x, "${") {
 				return nil
 			}
-			f, err := compileField(task, field, x, path)
+			f, err := compileField(task, field, x, path, programs)
 			if err != nil {
 				return err
 			}
@@ -118,7 +120,12 @@ func compileTemplate(task, field string, manifest map[string]any) (*template, er
 	slices.SortFunc(tmpl.fields, func(a, b *exprField) int { return strings.Compare(a.at, b.at) })
 	for _, f := range tmpl.fields {
 		switch strings.TrimPrefix(f.at, field+".") {
-		case "apiVersion", "kind", "metadata.name", "metadata.namespace":
+		case "metadata.name":
+			if perItem {
+				break
+			}
+			fallthrough
+		case "apiVersion", "kind", "metadata.namespace":
 			return nil, invalid("task %s: %s holds an expression: the object's apiVersion, kind, name and namespace must be known before anything is read", task, f.at)
 		}
 		for _, p := range f.parts {
@@ -134,7 +141,7 @@ func compileTemplate(task, field string, manifest map[string]any) (*template, er
 
 // compileField compiles the parts of one string value of the task's field
 // (apply, or the name of a delete or wait target).
-func compileField(task, field, s string, path []any) (*exprField, error) {
+func compileField(task, field, s string, path []any, programs *programCache) (*exprField, error) {
 	f := &exprField{path: slices.Clone(path), at: field}
 	if p := pathString(path); p != "" {
 		f.at += "." + p
@@ -145,7 +152,7 @@ func compileField(task, field, s string, path []any) (*exprField, error) {
 	}
 	for _, p := range parts {
 		if p.expr != "" {
-			c, err := manifestPrograms.compile(p.expr)
+			c, err := programs.compile(p.expr)
 			if err != nil {
 				return nil, invalid("task %s: %s: ${%s} does not compile: %v", task, f.at, p.expr, err)
 			}
@@ -290,6 +297,9 @@ func (p *Run) fill(ctx context.Context, t *taskSpec) error {
 	if err != nil {
 		return err
 	}
+	for k, v := range t.bound {
+		vars[k] = v
+	}
 	m, from, err := t.tmpl.resolve(ctx, t.raw.Object, vars, p.secretsRead(t))
 	t.fromSecrets = from
 	var missing *missingValue
@@ -308,6 +318,11 @@ func (p *Run) fill(ctx context.Context, t *taskSpec) error {
 		return nil
 	}
 	u := &unstructured.Unstructured{Object: m}
+	if t.bound != nil { // a forEach item, named by its expressions
+		if t.key.Name = u.GetName(); t.key.Name == "" {
+			return fmt.Errorf("task %s: apply.metadata.name gives no name", t.name)
+		}
+	}
 	t.kind.prepare(p.plan, u, t.key.Namespace)
 	h, err := hashJSON(u.Object)
 	if err != nil {
@@ -323,6 +338,14 @@ func (p *Run) variables(t *taskSpec, refs []string) (map[string]any, error) {
 	tasks := make(map[string]any, len(refs))
 	for _, r := range refs {
 		st := p.state[r]
+		if st != nil && st.items != nil { // a forEach task's
+			objects, ok := st.objects()
+			if !ok {
+				return nil, p.waiting(t, fmt.Sprintf("the objects of task %s, which %s reads", r, t.where(r)))
+			}
+			tasks[r] = map[string]any{"objects": objects}
+			continue
+		}
 		if st == nil || st.live == nil {
 			return nil, p.waiting(t, fmt.Sprintf("the object of task %s, which %s reads", r, t.where(r)))
 		}
@@ -358,8 +381,18 @@ func (p *Run) included(ctx context.Context, t *taskSpec) (bool, error) {
 // skip leaves t out of the plan for this pass, and prunes what it applied.
 func (p *Run) skip(t *taskSpec) {
 	p.skipped[t.name] = fmt.Sprintf("includeWhen %q is false", t.include.expr)
-	if inv := p.inventory(t); inv != nil && !slices.ContainsFunc(p.stale, func(o execloopv1alpha1.AppliedObject) bool { return entryKey(o) == entryKey(*inv) }) {
-		p.stale = append(p.stale, *inv)
+	for _, obj := range p.plan.Status.Objects { // a forEach task's are many
+		if targets(t, obj) {
+			p.pruneLater(obj)
+		}
+	}
+	p.plan.Status.ForEach = slices.DeleteFunc(p.plan.Status.ForEach, func(s execloopv1alpha1.ForEachStatus) bool { return s.Task == t.name })
+}
+
+// pruneLater marks obj's entry stale, once: the pass prunes it.
+func (p *Run) pruneLater(obj execloopv1alpha1.AppliedObject) {
+	if !slices.ContainsFunc(p.stale, func(o execloopv1alpha1.AppliedObject) bool { return entryKey(o) == entryKey(obj) }) {
+		p.stale = append(p.stale, obj)
 	}
 }
 
