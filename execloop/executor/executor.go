@@ -91,9 +91,8 @@ func (e *Executor) RunWithContext(ctx context.Context, plan Plan) error {
 	if e.err != nil {
 		return e.err
 	}
-	run := ctx
+	run, cancel := ctx, context.CancelFunc(nil)
 	if d := e.opts.ExecutionTimeout; d > 0 {
-		var cancel context.CancelFunc
 		run, cancel = context.WithTimeout(ctx, d)
 		// Called before the run returns: it returns once the cancellation
 		// of run, under way when the time limit passed, has reached the
@@ -101,7 +100,7 @@ func (e *Executor) RunWithContext(ctx context.Context, plan Plan) error {
 		// finds its context not done after the run returned.
 		defer cancel()
 	}
-	_, err := e.start(run, plan, false, 0)
+	_, err := e.start(run, cancel, plan, false, 0)
 	e.logStopped(ctx, err)
 	return err
 }
@@ -203,5 +202,5 @@ func (e *Executor) RunOnce(ctx context.Context, plan Plan, opts ...PassOption) (
 		}
 		spent = c.errorsSpent
 	}
-	return e.start(ctx, plan, true, spent)
+	return e.start(ctx, nil, plan, true, spent)
 }

@@ -61,23 +61,27 @@ type run struct {
 	runner *runner // runs the tasks that run apart, once one did
 
 	// On the helper goroutine (see onHelper).
-	mu     sync.Mutex    // guards what the caller reads, when shared, and the task on the runner
-	done   chan struct{} // closed once ended is set
-	err    error         // the helper's outcome
-	fault  any           // a panic outside the phases on the helper, which the caller repeats
-	shared bool          // the caller reads the run when it gives up: RunOnce's Result, or what tells needs
-	tells  bool          // the caller tells the observer or the logger of the task under way
-	left   bool          // the caller gave up on the run
-	ended  bool          // the helper ended the run: its Result and err are its outcome
-	exited bool          // runtime.Goexit outside the phases on the helper, which the caller repeats
+	mu     sync.Mutex         // guards what the caller reads, when shared, and the task on the runner
+	cancel context.CancelFunc // cancels ctx, when the run made it: the helper calls it once ended is set
+	done   chan struct{}      // otherwise closed once ended is set
+	err    error              // the helper's outcome
+	fault  any                // a panic outside the phases on the helper, which the caller repeats
+	shared bool               // the caller reads the run when it gives up: RunOnce's Result, or what tells needs
+	tells  bool               // the caller tells the observer or the logger of the task under way
+	left   bool               // the caller gave up on the run
+	ended  bool               // the helper ended the run: its Result and err are its outcome
+	exited bool               // runtime.Goexit outside the phases on the helper, which the caller repeats
 }
 
 // start runs plan under ctx: passes until the plan needs no more tasks, or
 // with once exactly one, starting with spent errors of the budget spent.
-func (e *Executor) start(ctx context.Context, plan Plan, once bool, spent int) (Result, error) {
+// cancel is ctx's cancel function when the run made ctx for itself (Run's
+// ExecutionTimeout), and nil otherwise.
+func (e *Executor) start(ctx context.Context, cancel context.CancelFunc, plan Plan, once bool, spent int) (Result, error) {
 	r := &run{
 		plan:     plan,
 		ctx:      ctx,
+		cancel:   cancel,
 		once:     once,
 		sleep:    e.opts.SleepBetweenRuns,
 		tolerate: e.opts.ErrorsToTolerate,
@@ -129,14 +133,19 @@ func (r *run) pause() error {
 }
 
 // onHelper runs the passes on a helper goroutine and waits for it or for
-// the run's context, whichever comes first.
+// the run's context, whichever comes first. When the run made its context,
+// the helper says it ended by cancelling that context, so the caller waits
+// for the context alone, and then asks whether the helper ended the run
+// (giveUp); otherwise the helper closes done.
 func (r *run) onHelper() (Result, error) {
 	r.shared = r.once || r.obs != nil || r.log != nil
 	r.tells = r.obs != nil || r.log != nil
-	r.done = make(chan struct{})
+	if r.cancel == nil {
+		r.done = make(chan struct{})
+	}
 	go r.help()
 	select {
-	case <-r.done:
+	case <-r.done: // nil, never ready, when the helper cancels ctx instead
 		return r.outcome()
 	case <-r.ctx.Done():
 	}
@@ -199,15 +208,21 @@ func (r *run) helperEnded(v any) {
 
 // handOver ends the run on the helper with err, or with a panic (fault) or
 // runtime.Goexit (exited) for the caller to repeat, unless the caller gave
-// up on the run.
+// up on the run. It wakes the caller once mu is released, so that the
+// caller does not wait for mu in giveUp.
 func (r *run) handOver(err error, fault any, exited bool) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.left {
+		r.mu.Unlock()
 		return
 	}
 	r.err, r.fault, r.exited, r.ended = err, fault, exited, true
-	close(r.done)
+	r.mu.Unlock()
+	if r.cancel != nil {
+		r.cancel()
+	} else {
+		close(r.done)
+	}
 }
 
 // giveUp ends the run on the caller's goroutine once the context is done
