@@ -31,9 +31,10 @@ import (
 	"github.com/execloop/execloop/internal/planrun"
 )
 
-// namespacePatch is a patch task setting label key=value on Namespace name.
-func namespacePatch(task, name, key, value string) execloopv1alpha1.PlanTask {
-	return execloopv1alpha1.PlanTask{Name: task, Patch: raw(map[string]any{
+// namespacePatch is the patch task label-ns, setting label key=value on
+// Namespace name.
+func namespacePatch(name, key, value string) execloopv1alpha1.PlanTask {
+	return execloopv1alpha1.PlanTask{Name: "label-ns", Patch: raw(map[string]any{
 		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name, "labels": map[string]any{key: value}},
 	})}
 }
@@ -68,7 +69,7 @@ func createNamespace(name string, labels map[string]string) {
 var _ = Describe("A patch task", func() {
 	It("waits, spending no error, for an object it never creates, then sets its field once someone creates it", func() {
 		ns, shared := newNamespace(), sharedNamespace()
-		createPlan(ns, "label", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{namespacePatch("label-ns", shared, "team-a/enabled", "true")}})
+		createPlan(ns, "label", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{namespacePatch(shared, "team-a/enabled", "true")}})
 
 		Eventually(func(g Gomega) {
 			p := getPlan(g, ns, "label")
@@ -101,7 +102,7 @@ var _ = Describe("A patch task", func() {
 		ns, shared := newNamespace(), sharedNamespace()
 		createNamespace(shared, map[string]string{"owner": "platform"})
 		p := createPlan(ns, "label", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{
-			namespacePatch("label-ns", shared, "team-a/enabled", "true"),
+			namespacePatch(shared, "team-a/enabled", "true"),
 			{Name: "config", Apply: configMap("config", map[string]any{"a": "1"})},
 		}})
 		Eventually(phaseOf(ns, "label")).Should(Equal(execloopv1alpha1.PlanSucceeded))
@@ -123,7 +124,7 @@ var _ = Describe("A patch task", func() {
 		createNamespace(shared, map[string]string{"owner": "platform"})
 		p := createPlan(ns, "label", execloopv1alpha1.PlanSpec{
 			DeletionPolicy: execloopv1alpha1.DeletionPolicyOrphan, // a patch's fields go all the same
-			Tasks:          []execloopv1alpha1.PlanTask{namespacePatch("label-ns", shared, "team-a/enabled", "true")},
+			Tasks:          []execloopv1alpha1.PlanTask{namespacePatch(shared, "team-a/enabled", "true")},
 		})
 		Eventually(labelsOf(shared)).Should(HaveKeyWithValue("team-a/enabled", "true"))
 
@@ -139,7 +140,7 @@ var _ = Describe("A patch task", func() {
 	It("keeps the value of a field another manager set too", func() {
 		ns, shared := newNamespace(), sharedNamespace()
 		createNamespace(shared, map[string]string{"team-a/enabled": "true"}) // set by its creator, as the patch sets it
-		p := createPlan(ns, "label", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{namespacePatch("label-ns", shared, "team-a/enabled", "true")}})
+		p := createPlan(ns, "label", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{namespacePatch(shared, "team-a/enabled", "true")}})
 		Eventually(phaseOf(ns, "label")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 
 		Expect(k8sClient.Delete(ctx, p)).To(Succeed())
@@ -152,7 +153,7 @@ var _ = Describe("A patch task", func() {
 	It("sets its field again when another field manager changes it", func() {
 		ns, shared := newNamespace(), sharedNamespace()
 		createNamespace(shared, nil)
-		createPlan(ns, "label", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{namespacePatch("label-ns", shared, "team-a/enabled", "true")}})
+		createPlan(ns, "label", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{namespacePatch(shared, "team-a/enabled", "true")}})
 		Eventually(phaseOf(ns, "label")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 
 		live := &corev1.Namespace{}
@@ -165,8 +166,8 @@ var _ = Describe("A patch task", func() {
 	It("lets two plans patch different labels of one object, each keeping its own", func() {
 		ns, shared := newNamespace(), sharedNamespace()
 		createNamespace(shared, nil)
-		createPlan(ns, "team-a", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{namespacePatch("label-ns", shared, "team-a/enabled", "true")}})
-		createPlan(ns, "team-b", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{namespacePatch("label-ns", shared, "team-b/enabled", "yes")}})
+		createPlan(ns, "team-a", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{namespacePatch(shared, "team-a/enabled", "true")}})
+		createPlan(ns, "team-b", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{namespacePatch(shared, "team-b/enabled", "yes")}})
 		Eventually(phaseOf(ns, "team-a")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 		Eventually(phaseOf(ns, "team-b")).Should(Equal(execloopv1alpha1.PlanSucceeded))
 		Eventually(labelsOf(shared)).Should(And(HaveKeyWithValue("team-a/enabled", "true"), HaveKeyWithValue("team-b/enabled", "yes")))

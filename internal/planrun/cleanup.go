@@ -34,7 +34,7 @@ import (
 	"github.com/execloop/execloop/execloop/executor"
 )
 
-// cleanup is the plan that runs when a Plan is deleted: it deletes the
+// Cleanup is the plan that runs when a Plan is deleted: it deletes the
 // objects of the inventory in the reverse of the order they were first
 // applied (a task is applied after the tasks it runs after, so this is a
 // reverse dependency order), waiting for each to be gone before the next;

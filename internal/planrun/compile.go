@@ -122,7 +122,7 @@ func (t *taskSpec) describe() string {
 	return t.gvk.Kind + " " + t.key.Namespace + "/" + t.key.Name
 }
 
-// compile checks a Plan's tasks and resolves them for its identity. What
+// Compile checks a Plan's tasks and resolves them for its identity. What
 // can never work until the spec changes (a cycle, an unknown kind, a
 // readyWhen that does not compile, two tasks for one object) is a
 // reconcile.TerminalError naming the task: the Plan stalls and nothing is

@@ -192,7 +192,7 @@ func longRemovalName(prefix string, obj execloopv1alpha1.AppliedObject) string {
 	return name[:most-len(suffix)] + suffix
 }
 
-// objectName is an inventory entry's namespace/name, or name.
+// ObjectName is an inventory entry's namespace/name, or name.
 func ObjectName(obj execloopv1alpha1.AppliedObject) string {
 	if obj.Namespace == "" {
 		return obj.Name

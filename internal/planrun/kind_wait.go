@@ -19,8 +19,8 @@ package planrun
 import (
 	"context"
 	"fmt"
-	"k8s.io/apimachinery/pkg/api/meta"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"

@@ -32,7 +32,7 @@ import (
 	"github.com/execloop/execloop/execloop/executor"
 )
 
-// planRun is the execloop plan of one pass of a Plan. Create asks the API
+// Run is the execloop plan of one pass of a Plan. Create asks the API
 // server, as the Plan's identity, which tasks' objects are not converged
 // (missing, changed by someone else, not ready, still present) and returns
 // those whose after tasks are all done; a task that succeeds returns, as its
