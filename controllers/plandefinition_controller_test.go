@@ -180,4 +180,18 @@ var _ = Describe("PlanDefinition controller", func() {
 		err := k8sClient.Get(ctx, client.ObjectKey{Name: d.GetName()}, &apiextensionsv1.CustomResourceDefinition{})
 		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "want no CRD, got %v", err)
 	})
+
+	It("stalls a definition whose schema is not structural, with the API server's message naming the field, and generates nothing", func() {
+		d := newDefinition(definitionGroup)
+		Expect(unstructured.SetNestedField(d.Object, map[string]any{}, "spec", "api", "spec", "properties", "image")).To(Succeed())
+		createDefinition(d)
+
+		Eventually(definitionCondition(d.GetName(), status.ConditionStalled)).Should(And(
+			HaveField("Status", metav1.ConditionTrue),
+			HaveField("Reason", ReasonInvalidAPI),
+			HaveField("Message", And(ContainSubstring("the API server refused the CRD"), ContainSubstring("properties[image].type: Required value"))),
+		))
+		err := k8sClient.Get(ctx, client.ObjectKey{Name: d.GetName()}, &apiextensionsv1.CustomResourceDefinition{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "want no CRD, got %v", err)
+	})
 })
