@@ -31,7 +31,7 @@ import (
 	"github.com/execloop/execloop/internal/planrun"
 )
 
-// namespacePatch is the patch task label-ns, setting label key=value on
+// namespacePatch is a patch task, label-ns, setting label key=value on
 // Namespace name.
 func namespacePatch(name, key, value string) execloopv1alpha1.PlanTask {
 	return execloopv1alpha1.PlanTask{Name: "label-ns", Patch: raw(map[string]any{

@@ -176,14 +176,18 @@ func (r *run) end(err error) error {
 	return err
 }
 
-// closePass tells the observer that the pass ended with err and sets its
-// Result.
+// closePass tells the observer that the pass ended with err, and closes
+// it.
 func (r *run) closePass(err error) {
 	if r.obs != nil {
 		r.tellPassFinished(err)
 	}
-	r.res = Result{Done: r.p.done, Tasks: r.p.tasks, Errors: r.errors}
 	r.p.open = false
+}
+
+// result is the Result of the last pass: RunOnce's, once it ended.
+func (r *run) result() Result {
+	return Result{Done: r.p.done, Tasks: r.p.tasks, Errors: r.errors}
 }
 
 // runTasks runs tasks, at depth depth, each one's children right after it.

@@ -42,31 +42,33 @@ import (
 // helper takes mu around each step of its own (starting a task, entering a
 // phase, counting an outcome), never around the plan's or a task's code,
 // and stops at the first step it finds left set.
+//
+// A run is allocated per call, so its fields are ordered to leave no
+// padding: the flags of each group come last.
 type run struct {
 	plan     Plan
 	ctx      context.Context // the caller's, bounded by ExecutionTimeout for RunWithContext
-	once     bool            // RunOnce: exactly one pass, whose Result is returned
 	sleep    time.Duration   // between passes
 	tolerate int
 	log      execloop.Logger
-	debug    bool // log is set and writes debug messages
 	obs      execloop.Observer
+	once     bool // RunOnce: exactly one pass, whose Result is returned
+	debug    bool // log is set and writes debug messages
 	timed    bool // task durations are wanted: by RunOnce's Result, the observer or the debug log
 
 	errors int     // spent so far in the run, carried-in ones included
-	p      pass    // the pass under way
+	p      pass    // the pass under way, or the last one, which the run's Result is of
 	runner *runner // runs the tasks that run apart, once one did
-	res    Result
 
 	// On the helper goroutine (see onHelper).
-	shared bool          // the caller reads the run when it gives up: RunOnce's Result, or what tells needs
-	tells  bool          // the caller tells the observer or the logger of the task under way
 	mu     sync.Mutex    // guards what the caller reads, when shared, and the task on the runner
-	left   bool          // the caller gave up on the run
-	ended  bool          // the helper ended the run: res and err are its outcome
 	done   chan struct{} // closed once ended is set
 	err    error         // the helper's outcome
 	fault  any           // a panic outside the phases on the helper, which the caller repeats
+	shared bool          // the caller reads the run when it gives up: RunOnce's Result, or what tells needs
+	tells  bool          // the caller tells the observer or the logger of the task under way
+	left   bool          // the caller gave up on the run
+	ended  bool          // the helper ended the run: its Result and err are its outcome
 	exited bool          // runtime.Goexit outside the phases on the helper, which the caller repeats
 }
 
@@ -90,7 +92,7 @@ func (e *Executor) start(ctx context.Context, plan Plan, once bool, spent int) (
 	r.timed = once || r.obs != nil || r.debug
 	if ctx.Done() == nil {
 		err := r.passes()
-		return r.res, err
+		return r.result(), err
 	}
 	return r.onHelper()
 }
@@ -98,7 +100,7 @@ func (e *Executor) start(ctx context.Context, plan Plan, once bool, spent int) (
 // passes runs passes until the run ends: after one pass with once,
 // otherwise once a pass is done or fails, or the context is done while
 // sleeping between passes. It returns the run's error, and leaves the last
-// pass's Result in r.res.
+// pass in r.p, for r.result.
 func (r *run) passes() error {
 	defer r.stopRunner()
 	for {
@@ -154,7 +156,7 @@ func (r *run) outcome() (Result, error) {
 	if r.fault != nil {
 		panic(r.fault)
 	}
-	return r.res, r.err
+	return r.result(), r.err
 }
 
 // help runs the passes on the helper goroutine and hands over the outcome.
@@ -229,7 +231,7 @@ func (r *run) giveUp() (res Result, gaveUp bool, err error) {
 		_ = r.account(r.p.cur, r.p.cur.phase, r.tick(), stop, stop)
 	}
 	r.closePass(stop)
-	return r.res, true, stop
+	return r.result(), true, stop
 }
 
 // hold takes mu, for the helper, and reports whether the caller is still

@@ -38,7 +38,7 @@ type Identity struct {
 	name     string
 	client   client.Client
 	dynamic  dynamic.Interface
-	metadata metadata.Interface // for the watcher's existence caches
+	metadata metadata.Interface // for the existence caches of the operator's Watches
 }
 
 // Name is the impersonated user name, empty for the operator itself.

@@ -59,7 +59,7 @@ func (applyKind) watch(t *taskSpec) (Watch, bool) {
 	return Watch{Mapping: t.mapping, Namespace: t.key.Namespace}, true
 }
 
-// read reads the object from the watcher's caches when it can (fromCache),
+// read reads the object from the operator's Watches when it can (fromCache),
 // else from the API server.
 func (applyKind) read(ctx context.Context, r *Run, t *taskSpec, st *taskState) {
 	if r.Watches != nil && r.fromCache(ctx, t, st) {
@@ -68,12 +68,12 @@ func (applyKind) read(ctx context.Context, r *Run, t *taskSpec, st *taskState) {
 	r.get(ctx, t, st)
 }
 
-// fromCache judges an apply task's object from the watcher's caches, and
+// fromCache judges an apply task's object from the operator's Watches, and
 // reports whether that verdict stands. Only a verdict that the object needs
 // applying again, which a cache that lags behind the last apply could
 // give, is checked against the API server; and an object absent from the
 // cache of the plans' objects is read unless the existence watch says no
-// object is there (watch_existence.go): whether one is there that someone else
+// object is there (controllers/watch_existence.go): whether one is there that someone else
 // made (to adopt, refuse or leave alone) is the API server's to say.
 func (p *Run) fromCache(ctx context.Context, t *taskSpec, st *taskState) bool {
 	plan := client.ObjectKeyFromObject(p.plan)
@@ -249,7 +249,7 @@ func (k *planTask) create(ctx context.Context, st *taskState) error {
 // apply applies the task's object: adopting one that is there and not the
 // plan's (or refusing it, under adoptionPolicy Refuse), marking one whose
 // values other tasks read, and recording it in the inventory. The apply
-// claims the object the pass judged (plan_claim.go); when the object
+// claims the object the pass judged (claim.go); when the object
 // turns out to be another, it is read and judged again, and applied again
 // once.
 func (k *planTask) apply(ctx context.Context, st *taskState) error {

@@ -36,12 +36,12 @@ import (
 // A pass reads Secrets (a wait task's object, an apply task's) and its
 // expressions compute values from them. Everything the pass writes out goes
 // through one redaction step, the secretValues of the pass
-// (planRun.secretValues):
+// (Run.secretValues):
 //
 //   - the errors of its tasks (redactedTask), which are all that the
 //     status (status.tasks[].message, the conditions), the events and the
 //     log lines of a pass say about a task;
-//   - its previews (planRun.redactPreviews): the reasons, and the live and
+//   - its previews (Run.redactPreviews): the reasons, and the live and
 //     planned objects kubectl execloop diff shows.
 //
 // It replaces with "***" every value of the pass's secretValues: each value

@@ -42,7 +42,7 @@ type Run struct {
 	id       *Identity
 	mapper   meta.RESTMapper
 	Watches  Watches
-	Recorder events.EventRecorder // nil in tests that build a planRun by hand
+	Recorder events.EventRecorder // nil in tests that build a Run by hand
 	tasks    []*taskSpec          // in dependency order
 	stale    []execloopv1alpha1.AppliedObject
 	state    map[string]*taskState // this pass's, by task name
@@ -161,15 +161,15 @@ func (p *Run) depsDone(t *taskSpec) bool {
 		}
 	}
 	// The tasks its expressions read are not waited for here: the task
-	// itself waits for their objects (planRun.fill), saying so.
+	// itself waits for their objects (Run.fill), saying so.
 	return true
 }
 
 // evaluate reads a task's object, once per pass, and decides whether it is
-// converged. An apply task's object is read from the watcher's cache of the
-// plans' objects when it has one; only a verdict that the object needs
-// applying again, which a cache that lags behind the last apply could give,
-// is checked against the API server.
+// converged. An apply task's object is read from the operator's Watches
+// (the cache of the plans' objects) when the run has them; only a verdict
+// that the object needs applying again, which a cache that lags behind
+// the last apply could give, is checked against the API server.
 func (p *Run) evaluate(ctx context.Context, t *taskSpec) *taskState {
 	if st := p.state[t.name]; st != nil {
 		return st
