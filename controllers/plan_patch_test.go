@@ -182,16 +182,50 @@ var _ = Describe("A patch task", func() {
 		sample := objs[0]
 		sample.SetNamespace(ns)
 		Expect(k8sClient.Create(ctx, sample)).To(Succeed())
+		Eventually(func(g Gomega) string { return taskOf(g, getPlan(g, ns, sample.GetName()), "label-config").Message }).
+			Should(ContainSubstring("a patch never creates it"))
+
+		// The sample Plan web would apply it; someone else does here.
+		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-config", Labels: map[string]string{"app": "web"}},
+			Data:       map[string]string{"GREETING": "hello"},
+		})).To(Succeed())
 		Eventually(phaseOf(ns, sample.GetName())).Should(Equal(execloopv1alpha1.PlanSucceeded))
-		live := &corev1.Namespace{}
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "default"}, live)).To(Succeed())
-		Expect(live.Labels).To(HaveKeyWithValue("example.com/team", "web"))
-		Expect(live.Annotations).To(HaveKeyWithValue("example.com/patched-by", ns+"/"+sample.GetName()))
+		cm := getConfigMap(Default, ns, "web-config")
+		Expect(cm.Labels).To(HaveKeyWithValue("example.com/team", "web"))
+		Expect(cm.Annotations).To(HaveKeyWithValue("example.com/patched-by", ns+"/"+sample.GetName()))
 
 		Expect(k8sClient.Delete(ctx, sample)).To(Succeed())
-		Eventually(labelsOf("default")).ShouldNot(HaveKey("example.com/team"))
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "default"}, live)).To(Succeed())
-		Expect(live.Annotations).NotTo(HaveKey("example.com/patched-by"))
+		Eventually(func(g Gomega) map[string]string { return getConfigMap(g, ns, "web-config").Labels }).
+			ShouldNot(HaveKey("example.com/team"))
+		cm = getConfigMap(Default, ns, "web-config")
+		Expect(cm.Annotations).NotTo(HaveKey("example.com/patched-by"))
+		Expect(cm.Labels).To(HaveKeyWithValue("app", "web"))
+		Expect(cm.Data).To(HaveKeyWithValue("GREETING", "hello"))
+	})
+
+	It("refuses to turn an object it applied into one it patches, and the reverse, naming the task", func() {
+		ns, shared := newNamespace(), sharedNamespace()
+		createNamespace(shared, nil)
+		label := raw(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "config", "labels": map[string]any{"x": "y"}}})
+		createPlan(ns, "applied", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{{Name: "config", Apply: label}}})
+		createPlan(ns, "patched", execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{namespacePatch(shared, "team-a/enabled", "true")}})
+		Eventually(phaseOf(ns, "applied")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		Eventually(phaseOf(ns, "patched")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+
+		switchKind := func(name string, change func(*execloopv1alpha1.PlanTask)) {
+			Eventually(func(g Gomega) {
+				p := getPlan(g, ns, name)
+				change(&p.Spec.Tasks[0])
+				g.Expect(k8sClient.Update(ctx, p)).To(Succeed())
+			}).Should(Succeed())
+		}
+		switchKind("applied", func(t *execloopv1alpha1.PlanTask) { t.Patch, t.Apply = t.Apply, nil })
+		switchKind("patched", func(t *execloopv1alpha1.PlanTask) { t.Apply, t.Patch = t.Patch, nil })
+		Eventually(stalledMessage(ns, "applied")).Should(And(ContainSubstring("task config"), ContainSubstring("cannot go from apply to patch")))
+		Eventually(stalledMessage(ns, "patched")).Should(And(ContainSubstring("task label-ns"), ContainSubstring("cannot go from patch to apply")))
+		Expect(getConfigMap(Default, ns, "config").Labels).To(HaveKey(planrun.PlanUIDLabel), "the applied object is left as it was")
+		Expect(labelsOf(shared)(Default)).NotTo(HaveKey(planrun.PlanUIDLabel), "the patched object is not taken over")
 	})
 
 	It("makes a plan that also applies the object it patches invalid, naming both tasks", func() {

@@ -82,7 +82,7 @@ type watchKey struct {
 	identity  string
 	resource  schema.GroupVersionResource
 	namespace string
-	name      string // set for a watch of one object a wait task reads (WatchTarget)
+	name      string // set for a watch of one object, by name (WatchTarget: watch_targets.go)
 	all       bool   // a metadata-only watch of every object, for existence (watch_existence.go)
 }
 

@@ -26,13 +26,15 @@ import (
 	"github.com/execloop/execloop/internal/planrun"
 )
 
-// A wait task's object is not the plan's: it carries no PlanUIDLabel, so
-// the watches of the plans' objects do not see it. When other tasks read
-// values from it (a Secret's key, a Service's address), the plan watches
-// that one object, by name, as its identity, and any change of it, its
-// creation or its deletion wakes each plan that reads it. A wait task
-// whose object nobody reads needs no watch: until it is ready the plan
-// looks again every SleepBetweenRuns, and afterwards it does not matter.
+// The object of a wait or patch task is not the plan's: it carries no
+// PlanUIDLabel, so the watches of the plans' objects do not see it. When
+// other tasks read values from a wait task's object (a Secret's key, a
+// Service's address), and always for a patch task's (whose patched fields
+// someone may change), the plan watches that one object, by name, as its
+// identity, and any change of it, its creation or its deletion wakes each
+// plan that watches it. A wait task whose object nobody reads needs no
+// watch: until it is ready the plan looks again every SleepBetweenRuns,
+// and afterwards it does not matter.
 
 // targetKeyOf is the key of the watch of the one object at key.
 func targetKeyOf(id *planrun.Identity, mapping *meta.RESTMapping, key types.NamespacedName) watchKey {

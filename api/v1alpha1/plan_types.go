@@ -255,20 +255,23 @@ type PlanTask struct {
 	Wait *ObjectReference `json:"wait,omitempty"`
 
 	// patch is part of an object the plan does not own: fields to set on
-	// it, such as a label on a Namespace someone else created or a
-	// toleration on another team's DaemonSet. It is applied with
+	// it, such as a label on a Namespace someone else created or an
+	// annotation on a Service a Helm release made. It is applied with
 	// server-side apply under a field manager of this plan alone
-	// (execloop-patch/<plan uid>), forcing conflicts, so two plans
-	// patching one object keep each other's fields. It never creates the
-	// object (while the object is missing, the task waits, spending no
-	// error) and never deletes it; it adds no label, annotation or owner
-	// reference of the plan. A patched field someone else changes is set
-	// again. When the task is removed or the plan deleted, whatever its
-	// deletionPolicy, the plan gives the fields up: a field only the patch
-	// set is removed, one another manager set too keeps that manager's
-	// value. Expressions work as in apply; apiVersion, kind and
-	// metadata.name are required. No other task of the plan may apply,
-	// delete or patch the same object.
+	// (execloop-patch/<plan uid>), forcing conflicts: two plans patching
+	// different fields of one object keep each other's, and a field another
+	// manager also sets is taken over. A list the API marks atomic is
+	// replaced whole. It never creates the object (while the object is
+	// missing, the task waits, spending no error) and never deletes it; it
+	// adds no label, annotation or owner reference of the plan. A patched
+	// field someone else changes is set again. When the task is removed or
+	// the plan deleted, whatever its deletionPolicy, the plan gives the
+	// fields up: a field only the patch set is removed, one another manager
+	// set to the same value keeps it. Expressions work as in apply;
+	// apiVersion, kind and metadata.name are required. No other task of the
+	// plan may apply, delete or patch the same object, and a task cannot go
+	// from apply to patch of one object, or back, while the inventory lists
+	// it.
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:EmbeddedResource

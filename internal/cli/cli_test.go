@@ -186,6 +186,24 @@ spec:
 		Expect(stderr).To(BeEmpty())
 		Expect(code).To(Equal(1))
 		expectGolden(out, "diff-patch", ns)
+
+		By("previewing the removal of the patch, once applied, as the fields given up")
+		applyFile(file)
+		Eventually(phaseOf(ns, "web")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		removed := writePlan(ns, `
+apiVersion: execloop.dev/v1alpha1
+kind: Plan
+metadata: {name: web, namespace: NS}
+spec:
+  serviceAccountName: deployer
+  tasks:
+  - name: other
+    apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: other}, data: {a: b}}
+`)
+		out, stderr, code = kubectlExecloop(ctx, "diff", "-f", removed)
+		Expect(stderr).To(BeEmpty())
+		Expect(code).To(Equal(1))
+		expectGolden(out, "diff-unpatch", ns)
 	})
 
 	It("refuses a Plan the operator would not run, naming the task, with exit status 2", func() {

@@ -92,12 +92,16 @@ func (c *Cleanup) CreateContext(context.Context) ([]executor.Task, error) {
 	orphan := c.plan.Spec.DeletionPolicy == execloopv1alpha1.DeletionPolicyOrphan
 	var tasks []executor.Task
 	objs = slices.DeleteFunc(objs, func(obj execloopv1alpha1.AppliedObject) bool {
-		if k := entryKind(obj).removal(c.taskName("release:", obj), c.plan, c.id, c.mapper, obj); k != nil {
+		e := entryTask{name: c.taskName("release:", obj), plan: c.plan, id: c.id, mapper: c.mapper, obj: obj}
+		if c.NamespaceGoing {
+			e.giveUp = c.LeftBehind
+		}
+		if k := entryKind(obj).removal(e); k != nil {
 			tasks = append(tasks, k)
 			return true
 		}
 		if orphan || obj.Release {
-			tasks = append(tasks, &releaseTask{entryTask{name: c.taskName("release:", obj), plan: c.plan, id: c.id, mapper: c.mapper, obj: obj}})
+			tasks = append(tasks, &releaseTask{e})
 			return true
 		}
 		return false
@@ -189,6 +193,20 @@ type entryTask struct {
 	id     *Identity
 	mapper meta.RESTMapper
 	obj    execloopv1alpha1.AppliedObject
+	// giveUp, when set, is called instead of failing when the Plan's
+	// identity may not touch the object (403, 401): the entry is dropped.
+	giveUp func(ctx context.Context, obj execloopv1alpha1.AppliedObject, err error)
+}
+
+// failed returns err, or, when giveUp lets the object go for it, drops the
+// entry and returns nil.
+func (k *entryTask) failed(ctx context.Context, err error) error {
+	if k.giveUp == nil || !apierrors.IsForbidden(err) && !apierrors.IsUnauthorized(err) {
+		return err
+	}
+	k.giveUp(ctx, k.obj, err)
+	forget(k.plan, k.obj)
+	return nil
 }
 
 func (k *entryTask) Name() string                      { return k.name }
@@ -211,7 +229,7 @@ func (k *releaseTask) PerformAction() ([]executor.Task, error) {
 func (k *releaseTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
 	u, err := getInventoryObject(ctx, k.id, k.mapper, k.obj)
 	if err != nil {
-		return nil, err
+		return nil, k.failed(ctx, err)
 	}
 	if u != nil && u.GetLabels()[PlanUIDLabel] == string(k.plan.UID) {
 		base := u.DeepCopy()
@@ -222,7 +240,7 @@ func (k *releaseTask) PerformActionContext(ctx context.Context) ([]executor.Task
 		u.SetAnnotations(annotations)
 		u.SetOwnerReferences(slices.DeleteFunc(u.GetOwnerReferences(), func(r metav1.OwnerReference) bool { return r.UID == k.plan.UID }))
 		if err := k.id.client.Patch(ctx, u, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("releasing %s %s as %s: %w", k.obj.Kind, ObjectName(k.obj), k.id.Describe(), err)
+			return nil, k.failed(ctx, fmt.Errorf("releasing %s %s as %s: %w", k.obj.Kind, ObjectName(k.obj), k.id.Describe(), err))
 		}
 	}
 	forget(k.plan, k.obj)

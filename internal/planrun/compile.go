@@ -180,7 +180,26 @@ func Compile(p *execloopv1alpha1.Plan, id *Identity, mapper meta.RESTMapper) (*R
 	}
 
 	run.sortInventory(specs)
+	for _, t := range specs {
+		if err := run.sameKindAsInventory(t); err != nil {
+			return nil, err
+		}
+	}
 	return run, nil
+}
+
+// sameKindAsInventory refuses a task whose object the inventory lists as
+// written by a task of another kind: an object the plan applied cannot
+// become one it only patches (its label, annotation, owner reference and
+// fields would stay), nor the reverse (the plan would take as its own an
+// object someone else made). The old task's removal must finish first.
+func (p *Run) sameKindAsInventory(t *taskSpec) error {
+	inv := p.inventory(t)
+	if inv == nil || entryKind(*inv) == t.kind {
+		return nil
+	}
+	return invalid("task %s: %s of %s, which the plan's inventory lists as written by a %s task: an object cannot go from %s to %s; remove the task, and add it back once status.objects no longer lists the object",
+		t.name, t.kind.field(), t.describe(), entryKind(*inv).field(), entryKind(*inv).field(), t.kind.field())
 }
 
 // linkReferences makes each task whose expressions read other tasks depend

@@ -27,10 +27,11 @@ limitations under the License.
 // behind one interface (kind.go).
 //
 // A task that succeeds returns the tasks it unblocks as its children, so a
-// chain of tasks that are ready at once converges in one pass. What applied
-// objects the Plan owns is kept in its status (the inventory): it tells drift
-// from a spec change, prunes what removed tasks left behind, and is deleted in
-// reverse order (or released) when the Plan goes.
+// chain of tasks that are ready at once converges in one pass. What the
+// Plan's tasks wrote is kept in its status (the inventory): it tells drift
+// from a spec change, and removes what removed tasks left behind. Objects
+// the Plan applied are pruned, and deleted in reverse order (or released)
+// when the Plan goes; objects it only patched get their fields back.
 package planrun
 
 // Labels, annotations and the field manager a Plan's writes carry.

@@ -20,7 +20,6 @@ import (
 	"context"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
@@ -71,13 +70,14 @@ type kind interface {
 	// preview says what a pass would do to the task's object.
 	preview(ctx context.Context, r *Run, t *taskSpec, st *taskState, pr *TaskPreview)
 	// recorded reports whether the task's object has an entry in the
-	// inventory (status.objects), which it prunes once no task writes it.
+	// inventory (status.objects), which is removed (see removal) once no
+	// task writes the object.
 	recorded() bool
 	// removal is the task that removes what a task of the kind left in the
-	// inventory entry obj, once no task writes its object or the plan is
+	// inventory entry e.obj, once no task writes its object or the plan is
 	// deleted; nil when the plan's policies decide (deletionPolicy,
 	// adoptionPolicy: a deletion in dependency order, or a release).
-	removal(name string, p *execloopv1alpha1.Plan, id *Identity, mapper meta.RESTMapper, obj execloopv1alpha1.AppliedObject) executor.Task
+	removal(e entryTask) executor.Task
 }
 
 // kinds are the kinds of task, in the order of PlanTask's fields.
@@ -106,4 +106,11 @@ func kindOf(pt *execloopv1alpha1.PlanTask) (kind, error) {
 		return nil, invalid("task %s: exactly one of %s and %s must be set", pt.Name, strings.Join(fields[:last], ", "), fields[last])
 	}
 	return set[0], nil
+}
+
+// removalPreviewer is a removal that previews itself, as a dry run of what
+// it changes (an unpatch); the others delete or let go, as previewPrune
+// says.
+type removalPreviewer interface {
+	previewRemoval(ctx context.Context, live *unstructured.Unstructured, pr *TaskPreview)
 }

@@ -21,7 +21,6 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
@@ -50,7 +49,7 @@ func (k applyKind) compile(t *taskSpec, pt *execloopv1alpha1.PlanTask) error {
 	return compileManifest(t, k.field(), pt.Apply.Raw)
 }
 
-func (applyKind) removal(string, *execloopv1alpha1.Plan, *Identity, meta.RESTMapper, execloopv1alpha1.AppliedObject) executor.Task {
+func (applyKind) removal(entryTask) executor.Task {
 	return nil
 }
 
@@ -146,19 +145,9 @@ func (applyKind) act(ctx context.Context, k *planTask, st *taskState) error {
 	return k.apply(ctx, st)
 }
 
-// check waits until the object is ready, and fails when failedWhen says.
+// check waits until the object is ready (checkReady).
 func (applyKind) check(ctx context.Context, k *planTask, st *taskState) error {
-	if err := failure(ctx, st.live, k.t.failedWhen, k.t.failedExpr); err != nil {
-		return fmt.Errorf("%s: %w", k.t.describe(), err)
-	}
-	ready, reason, err := readiness(ctx, st.live, k.t.readyWhen)
-	if err != nil {
-		return fmt.Errorf("%s: %w", k.t.describe(), err)
-	}
-	if !ready {
-		return k.run.waiting(k.t, "not ready ("+reason+")")
-	}
-	return nil
+	return k.checkReady(ctx, st.live)
 }
 
 // preview dry-runs the apply of t's object.

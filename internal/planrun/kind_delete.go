@@ -21,7 +21,6 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,7 +48,7 @@ func (k deleteKind) compile(t *taskSpec, pt *execloopv1alpha1.PlanTask) error {
 	return compileReference(t, k.field(), pt.Delete)
 }
 
-func (deleteKind) removal(string, *execloopv1alpha1.Plan, *Identity, meta.RESTMapper, execloopv1alpha1.AppliedObject) executor.Task {
+func (deleteKind) removal(entryTask) executor.Task {
 	return nil
 }
 

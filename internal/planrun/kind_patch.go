@@ -21,7 +21,6 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -60,8 +59,8 @@ func (k patchKind) compile(t *taskSpec, pt *execloopv1alpha1.PlanTask) error {
 }
 
 // removal gives the fields up (unpatchTask), whatever the plan's policies.
-func (patchKind) removal(name string, p *execloopv1alpha1.Plan, id *Identity, mapper meta.RESTMapper, obj execloopv1alpha1.AppliedObject) executor.Task {
-	return &unpatchTask{entryTask{name: name, plan: p, id: id, mapper: mapper, obj: obj}}
+func (patchKind) removal(e entryTask) executor.Task {
+	return &unpatchTask{e}
 }
 
 // prepare leaves the fields the API server owns out, and sets the
@@ -113,9 +112,9 @@ func (patchKind) act(ctx context.Context, k *planTask, st *taskState) error {
 	err := k.run.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(patched),
 		client.FieldOwner(PatchFieldManager(k.run.plan.UID)), client.ForceOwnership)
 	switch {
-	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
-		// Deleted (and perhaps made again) since the pass read it: the
-		// next pass reads it again.
+	case claimLost(err) || apierrors.IsNotFound(err):
+		// Deleted (and perhaps made again: the UID no longer matches)
+		// since the pass read it: the next pass reads it again.
 		return k.run.waiting(k.t, "it changed while it was patched")
 	case err != nil:
 		return fmt.Errorf("patching %s (%s) as %s: %w", k.t.describe(), st.why, k.run.id.Describe(), err)
@@ -143,17 +142,7 @@ func (patchKind) check(ctx context.Context, k *planTask, st *taskState) error {
 	if st.live == nil {
 		return k.run.waiting(k.t, "absent; a patch never creates it")
 	}
-	if err := failure(ctx, st.live, k.t.failedWhen, k.t.failedExpr); err != nil {
-		return fmt.Errorf("%s: %w", k.t.describe(), err)
-	}
-	ready, reason, err := readiness(ctx, st.live, k.t.readyWhen)
-	if err != nil {
-		return fmt.Errorf("%s: %w", k.t.describe(), err)
-	}
-	if !ready {
-		return k.run.waiting(k.t, "not ready ("+reason+")")
-	}
-	return nil
+	return k.checkReady(ctx, st.live)
 }
 
 // preview dry-runs the patch of the object, as an update of it.
@@ -192,19 +181,42 @@ func (k *unpatchTask) PerformAction() ([]executor.Task, error) {
 func (k *unpatchTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
 	u, err := getInventoryObject(ctx, k.id, k.mapper, k.obj)
 	if err != nil {
-		return nil, err
+		return nil, k.failed(ctx, err)
 	}
 	if u != nil && u.GetUID() == k.obj.UID {
-		nothing := &unstructured.Unstructured{}
-		nothing.SetGroupVersionKind(u.GroupVersionKind())
-		nothing.SetNamespace(u.GetNamespace())
-		nothing.SetName(u.GetName())
-		nothing.SetUID(u.GetUID())
-		err := k.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(nothing), client.FieldOwner(PatchFieldManager(k.plan.UID)))
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			return nil, fmt.Errorf("giving up the fields patched on %s %s as %s: %w", k.obj.Kind, ObjectName(k.obj), k.id.Describe(), err)
+		err := k.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(nothingOf(u)), client.FieldOwner(PatchFieldManager(k.plan.UID)))
+		if err != nil && !apierrors.IsNotFound(err) && !claimLost(err) { // gone, or made again: nothing of the plan's left
+			return nil, k.failed(ctx, fmt.Errorf("giving up the fields patched on %s %s as %s: %w", k.obj.Kind, ObjectName(k.obj), k.id.Describe(), err))
 		}
 	}
 	forget(k.plan, k.obj)
 	return nil, nil
+}
+
+// previewRemoval dry-runs the unpatch of live: an update that takes the
+// patched fields away.
+func (k *unpatchTask) previewRemoval(ctx context.Context, live *unstructured.Unstructured, pr *TaskPreview) {
+	pr.Action, pr.Reason = ActionUpdate, "fields given up: the plan patched it and no task patches it any more"
+	if live.GetUID() != k.obj.UID {
+		pr.Action, pr.Reason = ActionUnchanged, "made again since the plan patched it: nothing of the plan's left"
+		return
+	}
+	after := nothingOf(live)
+	err := k.id.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(after), client.FieldOwner(PatchFieldManager(k.plan.UID)), client.DryRunAll)
+	if err != nil {
+		pr.Action, pr.Reason = ActionFailed, fmt.Sprintf("giving up the fields patched on %s as %s: %v", pr.Object, k.id.Describe(), err)
+		return
+	}
+	pr.Planned = forPreview(after)
+}
+
+// nothingOf is an apply of no field to live, made only to live itself (its
+// UID): under a field manager, it gives up every field that manager set.
+func nothingOf(live *unstructured.Unstructured) *unstructured.Unstructured {
+	nothing := &unstructured.Unstructured{}
+	nothing.SetGroupVersionKind(live.GroupVersionKind())
+	nothing.SetNamespace(live.GetNamespace())
+	nothing.SetName(live.GetName())
+	nothing.SetUID(live.GetUID())
+	return nothing
 }

@@ -20,7 +20,6 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
@@ -46,7 +45,7 @@ func (k waitKind) compile(t *taskSpec, pt *execloopv1alpha1.PlanTask) error {
 	return compileReference(t, k.field(), pt.Wait)
 }
 
-func (waitKind) removal(string, *execloopv1alpha1.Plan, *Identity, meta.RESTMapper, execloopv1alpha1.AppliedObject) executor.Task {
+func (waitKind) removal(entryTask) executor.Task {
 	return nil
 }
 

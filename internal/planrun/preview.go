@@ -182,6 +182,10 @@ func (p *Run) previewPrune(ctx context.Context, obj execloopv1alpha1.AppliedObje
 		return nil, nil
 	}
 	pr.Live = forPreview(live)
+	if rp, ok := entryKind(obj).removal(entryTask{name: pr.Task, plan: p.plan, id: p.id, mapper: p.mapper, obj: obj}).(removalPreviewer); ok {
+		rp.previewRemoval(ctx, live, pr)
+		return pr, nil
+	}
 	if obj.Release {
 		pr.Reason = "let go, not deleted: the plan adopted it and adoptionPolicy is Release"
 	} else {

@@ -38,12 +38,15 @@ import (
 // those whose after tasks are all done; a task that succeeds returns, as its
 // children, the tasks it unblocks.
 type Run struct {
-	plan     *execloopv1alpha1.Plan // the reconciled object: tasks update its inventory
-	id       *Identity
-	mapper   meta.RESTMapper
-	Watches  Watches
-	Recorder events.EventRecorder // nil in tests that build a Run by hand
-	tasks    []*taskSpec          // in dependency order
+	plan   *execloopv1alpha1.Plan // the reconciled object: tasks update its inventory
+	id     *Identity
+	mapper meta.RESTMapper
+	// Watches are the operator's informers, which the pass reads through
+	// and keeps; nil reads the API server (a preview).
+	Watches Watches
+	// Recorder emits the pass's events (Recreating); nil emits none.
+	Recorder events.EventRecorder
+	tasks    []*taskSpec // in dependency order
 	stale    []execloopv1alpha1.AppliedObject
 	state    map[string]*taskState // this pass's, by task name
 	skipped  map[string]string     // this pass's tasks left out, by name: why
@@ -116,7 +119,7 @@ func (p *Run) CreateContext(ctx context.Context) ([]executor.Task, error) {
 	// (deletableNow); the ones to let go are released at once.
 	var prune []execloopv1alpha1.AppliedObject
 	for _, obj := range p.stale {
-		if k := entryKind(obj).removal(removalName("prune:", obj, p.stale), p.plan, p.id, p.mapper, obj); k != nil {
+		if k := entryKind(obj).removal(entryTask{name: removalName("prune:", obj, p.stale), plan: p.plan, id: p.id, mapper: p.mapper, obj: obj}); k != nil {
 			out = append(out, k)
 			continue
 		}
@@ -302,6 +305,22 @@ func (p *Run) waiting(t *taskSpec, what string) error {
 		}
 	}
 	return fmt.Errorf("waiting for %s: %s: %w", t.describe(), what, executor.ErrInProgress)
+}
+
+// checkReady is the check of a task that wrote live: an error when its
+// failedWhen holds, in progress (waiting) until it is ready.
+func (k *planTask) checkReady(ctx context.Context, live *unstructured.Unstructured) error {
+	if err := failure(ctx, live, k.t.failedWhen, k.t.failedExpr); err != nil {
+		return fmt.Errorf("%s: %w", k.t.describe(), err)
+	}
+	ready, reason, err := readiness(ctx, live, k.t.readyWhen)
+	if err != nil {
+		return fmt.Errorf("%s: %w", k.t.describe(), err)
+	}
+	if !ready {
+		return k.run.waiting(k.t, "not ready ("+reason+")")
+	}
+	return nil
 }
 
 // planTask runs one task of a Plan, as its kind says.

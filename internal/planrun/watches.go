@@ -44,7 +44,9 @@ type Watches interface {
 
 // Watch is one watch a plan's passes read through.
 type Watch struct {
-	Mapping   *meta.RESTMapping
+	// Mapping is the watched resource's.
+	Mapping *meta.RESTMapping
+	// Namespace is where it watches; empty for a cluster-scoped resource.
 	Namespace string
 	// Target, when set, is the name of the one object watched (a target
 	// watch, WatchTarget). Otherwise the watch is of the objects Plans
