@@ -47,6 +47,22 @@ var (
 	conditionPrograms = newProgramCache(manifestEnv, true, cel.EvalOptions(cel.OptTrackState))
 )
 
+// expressions are the program caches a compile takes the programs of
+// manifests and includeWhen from: the Plans' (planExpressions), or a
+// definition's, whose environment also has its instance variable
+// (definition.go).
+type expressions struct {
+	manifest, condition *programCache
+	// instanceNames: an apply or patch manifest's metadata.name and
+	// metadata.namespace may hold expressions that read no task (a
+	// definition's: they are evaluated for each instance before its
+	// tasks are compiled).
+	instanceNames bool
+}
+
+// planExpressions are the Plans' expressions.
+var planExpressions = expressions{manifest: manifestPrograms, condition: conditionPrograms}
+
 // objectEnv has the variable object, the live object of a task.
 var objectEnv = sync.OnceValues(func() (*cel.Env, error) {
 	return cel.NewEnv(cel.Variable("object", cel.DynType), ext.Strings(), ext.Lists(), ext.Sets())

@@ -31,6 +31,7 @@ import (
 	"github.com/google/cel-go/common/operators"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
 	"google.golang.org/protobuf/types/known/structpb"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -51,7 +52,9 @@ import (
 // but asks less: the object must be there (applied or found), not ready.
 // A value that is not there yet makes the task wait. $${ writes a literal
 // ${. The object's apiVersion, kind, name and namespace hold no
-// expressions: what a task applies is known before anything is read.
+// expressions: what a task applies is known before anything is read. (A
+// definition's tasks may name their objects from the instance, which is
+// known before anything is read: see definition.go.)
 
 // template is the string values of a manifest that hold expressions.
 type template struct {
@@ -76,11 +79,11 @@ type exprPart struct {
 	refs []string
 }
 
-// compileTemplate finds and compiles the expressions of a task's apply
-// manifest; nil when it has none. An expression that does not compile, or
+// compileTemplate finds and compiles, with exprs, the expressions of a
+// task's apply manifest; nil when it has none. An expression that does not compile, or
 // that names a task other than by a constant name, is a
 // reconcile.TerminalError naming the task, the field and the expression.
-func compileTemplate(task, field string, manifest map[string]any) (*template, error) {
+func compileTemplate(exprs expressions, task, field string, manifest map[string]any) (*template, error) {
 	tmpl := &template{}
 	var walk func(v any, path []any) error
 	walk = func(v any, path []any) error {
@@ -101,7 +104,7 @@ func compileTemplate(task, field string, manifest map[string]any) (*template, er
 			if !strings.Contains(x, "${") {
 				return nil
 			}
-			f, err := compileField(task, field, x, path)
+			f, err := compileField(exprs.manifest, task, field, x, path)
 			if err != nil {
 				return err
 			}
@@ -118,7 +121,12 @@ func compileTemplate(task, field string, manifest map[string]any) (*template, er
 	slices.SortFunc(tmpl.fields, func(a, b *exprField) int { return strings.Compare(a.at, b.at) })
 	for _, f := range tmpl.fields {
 		switch strings.TrimPrefix(f.at, field+".") {
-		case "apiVersion", "kind", "metadata.name", "metadata.namespace":
+		case "metadata.name", "metadata.namespace":
+			if exprs.instanceNames && !f.readsTasks() {
+				break
+			}
+			fallthrough
+		case "apiVersion", "kind":
 			return nil, invalid("task %s: %s holds an expression: the object's apiVersion, kind, name and namespace must be known before anything is read", task, f.at)
 		}
 		for _, p := range f.parts {
@@ -132,9 +140,9 @@ func compileTemplate(task, field string, manifest map[string]any) (*template, er
 	return tmpl, nil
 }
 
-// compileField compiles the parts of one string value of the task's field
-// (apply, or the name of a delete or wait target).
-func compileField(task, field, s string, path []any) (*exprField, error) {
+// compileField compiles, with programs, the parts of one string value of
+// the task's field (apply, or the name of a delete or wait target).
+func compileField(programs *programCache, task, field, s string, path []any) (*exprField, error) {
 	f := &exprField{path: slices.Clone(path), at: field}
 	if p := pathString(path); p != "" {
 		f.at += "." + p
@@ -145,7 +153,7 @@ func compileField(task, field, s string, path []any) (*exprField, error) {
 	}
 	for _, p := range parts {
 		if p.expr != "" {
-			c, err := manifestPrograms.compile(p.expr)
+			c, err := programs.compile(p.expr)
 			if err != nil {
 				return nil, invalid("task %s: %s: ${%s} does not compile: %v", task, f.at, p.expr, err)
 			}
@@ -155,6 +163,11 @@ func compileField(task, field, s string, path []any) (*exprField, error) {
 	}
 	f.whole = len(f.parts) == 1 && f.parts[0].expr != ""
 	return f, nil
+}
+
+// readsTasks reports whether an expression of f reads a task's object.
+func (f *exprField) readsTasks() bool {
+	return slices.ContainsFunc(f.parts, func(p exprPart) bool { return len(p.refs) > 0 })
 }
 
 // splitExpressions cuts s into text and ${...} expressions. The closing }
@@ -328,7 +341,11 @@ func (p *Run) variables(t *taskSpec, refs []string) (map[string]any, error) {
 		}
 		tasks[r] = map[string]any{"object": st.live.Object}
 	}
-	return map[string]any{"plan": planVariable(p.plan), "tasks": tasks}, nil
+	vars := map[string]any{"plan": planVariable(p.plan), "tasks": tasks}
+	if p.instance != nil {
+		vars["instance"] = p.instance
+	}
+	return vars, nil
 }
 
 // included evaluates t's includeWhen: false leaves the task out. A value
@@ -369,16 +386,18 @@ func (p *Run) SkippedTasks() map[string]string { return p.skipped }
 
 // planVariable is the plan variable of expressions: the Plan's metadata.
 func planVariable(p *execloopv1alpha1.Plan) map[string]any {
-	strs := func(m map[string]string) map[string]any {
-		out := make(map[string]any, len(m))
-		for k, v := range m {
-			out[k] = v
-		}
-		return out
-	}
 	return map[string]any{"metadata": map[string]any{
-		"name": p.Name, "namespace": p.Namespace, "labels": strs(p.Labels), "annotations": strs(p.Annotations),
+		"name": p.Name, "namespace": p.Namespace, "labels": anyValues(p.Labels), "annotations": anyValues(p.Annotations),
 	}}
+}
+
+// anyValues is m as expressions read it.
+func anyValues(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // resolve returns a copy of manifest with the values of the template's
@@ -464,8 +483,37 @@ func textOf(v ref.Val) (string, bool) {
 }
 
 // jsonOf converts a CEL value into what an unstructured manifest holds:
-// JSON values, with whole numbers as int64.
+// JSON values, with whole numbers as int64. Maps and lists are walked, so
+// that those of any provider convert (the instance variable's are the API
+// server's, which do not convert to JSON themselves).
 func jsonOf(v ref.Val) (any, error) {
+	switch x := v.(type) {
+	case traits.Mapper:
+		out := map[string]any{}
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			k := it.Next()
+			ks, ok := k.(types.String)
+			if !ok {
+				return nil, fmt.Errorf("a map key of type %s", k.Type().TypeName())
+			}
+			e, err := jsonOf(x.Get(k))
+			if err != nil {
+				return nil, err
+			}
+			out[string(ks)] = e
+		}
+		return out, nil
+	case traits.Lister:
+		out := []any{}
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			e, err := jsonOf(it.Next())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+		return out, nil
+	}
 	native, err := v.ConvertToNative(reflect.TypeFor[*structpb.Value]())
 	if err != nil {
 		return nil, err

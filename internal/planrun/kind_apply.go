@@ -191,8 +191,9 @@ func (applyKind) prepare(p *execloopv1alpha1.Plan, m *unstructured.Unstructured,
 
 // prepareManifest makes an apply manifest the plan's: the target namespace,
 // the plan's label, annotation and (in its own namespace, unless its
-// deletionPolicy is Orphan) owner reference, and none of the fields the API
-// server owns. Under Orphan an owner reference would let the garbage
+// deletionPolicy is Orphan) owner reference, naming the kind of p's
+// TypeMeta when it is set (an instance's) and Plan otherwise, and none of
+// the fields the API server owns. Under Orphan an owner reference would let the garbage
 // collector delete the objects with the Plan (kubectl delete
 // --cascade=foreground does so before the cleanup can release them).
 func prepareManifest(p *execloopv1alpha1.Plan, m *unstructured.Unstructured, namespace string) {
@@ -211,8 +212,12 @@ func prepareManifest(p *execloopv1alpha1.Plan, m *unstructured.Unstructured, nam
 	annotations[PlanAnnotation] = p.Namespace + "/" + p.Name
 	m.SetAnnotations(annotations)
 	if namespace == p.Namespace && p.Spec.DeletionPolicy != execloopv1alpha1.DeletionPolicyOrphan {
+		owner := execloopv1alpha1.GroupVersion.WithKind("Plan")
+		if p.Kind != "" { // an instance of a definition (definition.go)
+			owner = p.GroupVersionKind()
+		}
 		m.SetOwnerReferences(append(m.GetOwnerReferences(), metav1.OwnerReference{
-			APIVersion: execloopv1alpha1.GroupVersion.String(), Kind: "Plan", Name: p.Name, UID: p.UID,
+			APIVersion: owner.GroupVersion().String(), Kind: owner.Kind, Name: p.Name, UID: p.UID,
 			BlockOwnerDeletion: ptr.To(false),
 		}))
 	}

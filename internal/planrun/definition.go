@@ -1,0 +1,270 @@
+/*
+Copyright 2026 The execloop Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package planrun
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types/ref"
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	schemacel "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/model"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	apiservercel "k8s.io/apiserver/pkg/cel"
+
+	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+)
+
+// A definition's tasks.
+//
+// A PlanDefinition's spec.plan runs for each of its instances as a Plan's
+// tasks run for the Plan, with one variable more in the expressions of
+// manifests and includeWhen: instance, the instance's metadata (name,
+// namespace, labels, annotations: what plan holds) and spec. It is typed by the
+// definition's schema of the instances' spec, as self is in a CRD's
+// validation rules (fields kept by x-kubernetes-preserve-unknown-fields
+// that the schema does not declare cannot be read), so that an expression naming
+// a field the schema does not have, or using one as another type, makes the
+// definition invalid when it is compiled, before any instance exists. The
+// plan variable is the instance's metadata, as it is a Plan's.
+
+const (
+	// instanceVar is the name of the instance variable.
+	instanceVar = "instance"
+	// instanceType is the name of its CEL type, which prefixes those of
+	// its objects' (instanceType.spec): a name no expression can spell
+	// as a variable's fields, or instance.spec would name a type.
+	instanceType = "execloop.dev.Instance"
+)
+
+// Definition is a PlanDefinition's plan, compiled once for all its
+// instances (CompileDefinition); Compile resolves it for one of them.
+type Definition struct {
+	plan   execloopv1alpha1.PlanSpec
+	exprs  expressions
+	schema *structuralschema.Structural // of the instance variable: metadata and spec
+}
+
+// SchemaError is the error of CompileDefinition for a schema of the
+// instances' spec that is not structural: the expressions cannot be
+// checked against it. The API server refuses such a schema in a CRD with a
+// message naming the field, which says more than this error does.
+type SchemaError struct{ Err error }
+
+func (e *SchemaError) Error() string { return "spec.api.spec: " + e.Err.Error() }
+func (e *SchemaError) Unwrap() error { return e.Err }
+
+// CompileDefinition compiles a definition's plan against spec, the schema
+// of its instances' spec. A schema that is not structural is a
+// *SchemaError. What makes the plan invalid for every instance (a
+// manifest's expression or an includeWhen that does not compile with the
+// typed instance variable, such as ${instance.spec.imagee} where the schema
+// has image; two tasks of one name; an after or an expression naming no
+// task; a cycle) is a reconcile.TerminalError naming the task, the field
+// and the expression. The kinds of the tasks are not looked up: that
+// happens for each instance (Compile), whose namespace they may depend on.
+func CompileDefinition(plan execloopv1alpha1.PlanSpec, spec *apiextensionsv1.JSONSchemaProps) (*Definition, error) {
+	root, err := instanceSchema(spec)
+	if err != nil {
+		return nil, err
+	}
+	env, err := instanceEnv(root)
+	if err != nil {
+		return nil, err
+	}
+	tracked := cel.EvalOptions(cel.OptTrackState) // as the Plans' (cel.go)
+	envFunc := func() (*cel.Env, error) { return env, nil }
+	d := &Definition{
+		plan: *plan.DeepCopy(),
+		exprs: expressions{
+			manifest: newProgramCache(envFunc, false, tracked), condition: newProgramCache(envFunc, true, tracked),
+			instanceNames: true,
+		},
+		schema: root,
+	}
+	// No kind is served by an empty mapper: every task stays unbound.
+	if _, err := compile(&execloopv1alpha1.Plan{Spec: d.plan}, d.exprs, &Identity{}, meta.NewDefaultRESTMapper(nil)); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Compile resolves the definition's tasks for instance, for its identity,
+// as Compile does a Plan's (the package's Compile). The run's Plan is the
+// instance seen as one: its apiVersion, kind and metadata, the definition's
+// plan as its spec, with the names and namespaces its manifests take from
+// the instance evaluated, and, as its status, what the instance's status
+// holds of a Plan's (inventory, tasks), which the run updates. Its
+// expressions see the variable instance. A name that cannot be evaluated
+// for this instance is a reconcile.TerminalError naming the task, the
+// field and the expression.
+func (d *Definition) Compile(instance *unstructured.Unstructured, id *Identity, mapper meta.RESTMapper) (*Run, error) {
+	p := &execloopv1alpha1.Plan{
+		TypeMeta: metav1.TypeMeta{APIVersion: instance.GetAPIVersion(), Kind: instance.GetKind()},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: instance.GetName(), Namespace: instance.GetNamespace(), UID: instance.GetUID(),
+			Generation: instance.GetGeneration(), Labels: instance.GetLabels(), Annotations: instance.GetAnnotations(),
+			DeletionTimestamp: instance.GetDeletionTimestamp(),
+		},
+		Spec: *d.plan.DeepCopy(),
+	}
+	if st, ok := instance.Object["status"].(map[string]any); ok {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(st, &p.Status); err != nil {
+			return nil, fmt.Errorf("the status of %s %s: %w", instance.GetKind(), instance.GetName(), err)
+		}
+	}
+	value := d.instanceValue(p, instance)
+	vars := map[string]any{"plan": planVariable(p), "tasks": map[string]any{}, instanceVar: value}
+	for i := range p.Spec.Tasks {
+		pt := &p.Spec.Tasks[i]
+		for field, m := range map[string]*runtime.RawExtension{"apply": pt.Apply, "patch": pt.Patch} {
+			if m == nil {
+				continue
+			}
+			var err error
+			if m.Raw, err = d.withNames(pt.Name, field, m.Raw, vars); err != nil {
+				return nil, err
+			}
+		}
+	}
+	run, err := compile(p, d.exprs, id, mapper)
+	if err != nil {
+		return nil, err
+	}
+	run.instance = value
+	return run, nil
+}
+
+// withNames returns the manifest raw of a task's field with the
+// expressions of its metadata.name and metadata.namespace evaluated with
+// vars.
+func (d *Definition) withNames(task, field string, raw []byte, vars map[string]any) ([]byte, error) {
+	m := map[string]any{}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, invalid("task %s: %s is not a JSON object: %v", task, field, err)
+	}
+	tmpl, err := compileTemplate(d.exprs, task, field, m)
+	if err != nil || tmpl == nil {
+		return raw, err
+	}
+	changed := false
+	for _, f := range tmpl.fields {
+		switch strings.TrimPrefix(f.at, field+".") {
+		case "metadata.name", "metadata.namespace":
+			v, err := f.value(context.Background(), vars, nil, &fromSecrets{})
+			if err != nil {
+				return nil, invalid("task %s: %v", task, err)
+			}
+			name, ok := v.(string)
+			if !ok {
+				return nil, invalid("task %s: %s gives a %T, not a name", task, f.at, v)
+			}
+			setPath(m, f.path, name)
+			changed = true
+		}
+	}
+	if !changed {
+		return raw, nil
+	}
+	return json.Marshal(m)
+}
+
+// instanceValue is the instance variable of instance's expressions, whose
+// run's Plan is p: the plan variable (its metadata) and the instance's
+// spec, as CEL values of the types the schema says.
+func (d *Definition) instanceValue(p *execloopv1alpha1.Plan, instance *unstructured.Unstructured) ref.Val {
+	spec, _ := instance.Object["spec"].(map[string]any)
+	if spec == nil {
+		spec = map[string]any{}
+	}
+	v := planVariable(p)
+	v["spec"] = runtime.DeepCopyJSON(spec)
+	return schemacel.UnstructuredToVal(v, d.schema)
+}
+
+// instanceMetadata is the schema of the instance variable but its spec:
+// the metadata of the plan variable (planVariable).
+const instanceMetadata = `{"type": "object", "properties": {"metadata": {"type": "object", "properties": {
+	"name": {"type": "string"}, "namespace": {"type": "string"},
+	"labels": {"type": "object", "additionalProperties": {"type": "string"}},
+	"annotations": {"type": "object", "additionalProperties": {"type": "string"}}}}}}`
+
+// instanceSchema is the schema of the instance variable: the metadata
+// fields it has, and spec as the definition declares it.
+func instanceSchema(spec *apiextensionsv1.JSONSchemaProps) (*structuralschema.Structural, error) {
+	s, err := structuralOf(spec)
+	if err != nil {
+		return nil, &SchemaError{Err: err}
+	}
+	if errs := structuralschema.ValidateStructural(field.NewPath("spec", "api", "spec"), s); len(errs) > 0 {
+		return nil, &SchemaError{Err: errs.ToAggregate()}
+	}
+	md := &apiextensionsv1.JSONSchemaProps{}
+	if err := json.Unmarshal([]byte(instanceMetadata), md); err != nil {
+		return nil, err
+	}
+	root, err := structuralOf(md)
+	if err != nil {
+		return nil, err
+	}
+	root.Properties["spec"] = *s
+	return root, nil
+}
+
+// structuralOf is s as the API server sees it.
+func structuralOf(s *apiextensionsv1.JSONSchemaProps) (*structuralschema.Structural, error) {
+	internal := &apiextensions.JSONSchemaProps{}
+	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(s, internal, nil); err != nil {
+		return nil, err
+	}
+	return structuralschema.NewStructural(internal)
+}
+
+// instanceEnv is the environment of a definition's manifests and
+// includeWhen: the Plans' (manifestEnv) and the instance variable, typed by
+// root as the API server types self in a CRD's validation rules: under
+// x-kubernetes-preserve-unknown-fields, only the fields the schema declares
+// can be read.
+func instanceEnv(root *structuralschema.Structural) (*cel.Env, error) {
+	base, err := manifestEnv()
+	if err != nil {
+		return nil, err
+	}
+	decl := model.SchemaDeclType(root, false)
+	if decl == nil {
+		return nil, &SchemaError{Err: errors.New("the schema has no CEL type")}
+	}
+	decl = decl.MaybeAssignTypeName(instanceType)
+	provider := apiservercel.NewDeclTypeProvider(decl)
+	provider.SetRecognizeKeywordAsFieldName(true) // instance.metadata.namespace
+	opts, err := provider.EnvOptions(base.CELTypeProvider())
+	if err != nil {
+		return nil, err
+	}
+	return base.Extend(append(opts, cel.Variable(instanceVar, decl.CelType()))...)
+}
