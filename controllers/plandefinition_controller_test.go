@@ -181,6 +181,27 @@ var _ = Describe("PlanDefinition controller", func() {
 		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "want no CRD, got %v", err)
 	})
 
+	It("stalls a definition whose template mistypes a field of the instances' schema, before any instance exists, naming the task, the field and the expression, and generates nothing", func() {
+		d := newDefinition(definitionGroup)
+		tasks, _, err := unstructured.NestedSlice(d.Object, "spec", "plan", "tasks")
+		Expect(err).NotTo(HaveOccurred())
+		task := tasks[0].(map[string]any)
+		Expect(unstructured.SetNestedField(task, "${instance.spec.imagee}", "apply", "data", "IMAGE")).To(Succeed())
+		Expect(unstructured.SetNestedSlice(d.Object, tasks, "spec", "plan", "tasks")).To(Succeed())
+		createDefinition(d)
+
+		Eventually(definitionCondition(d.GetName(), status.ConditionStalled)).Should(And(
+			HaveField("Status", metav1.ConditionTrue),
+			HaveField("Reason", ReasonInvalidPlan),
+			HaveField("Message", And(
+				ContainSubstring("spec.plan: task "+task["name"].(string)+": apply.data.IMAGE: ${instance.spec.imagee} does not compile"),
+				ContainSubstring("undefined field 'imagee'"),
+			)),
+		))
+		err = k8sClient.Get(ctx, client.ObjectKey{Name: d.GetName()}, &apiextensionsv1.CustomResourceDefinition{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "want no CRD, got %v", err)
+	})
+
 	It("stalls a definition whose schema is not structural, with the API server's message naming the field, and generates nothing", func() {
 		d := newDefinition(definitionGroup)
 		Expect(unstructured.SetNestedField(d.Object, map[string]any{}, "spec", "api", "spec", "properties", "image")).To(Succeed())
