@@ -64,10 +64,11 @@ const (
 	// ReasonInvalidAPI: the API server refused the generated CRD, or
 	// spec.api.spec is no schema.
 	ReasonInvalidAPI = "InvalidAPI"
-	// ReasonInvalidPlan: spec.plan cannot work for any instance: an
-	// expression names a field the instances' schema does not have, or a
-	// task that does not exist, or the tasks are invalid as a Plan's would
-	// be. Nothing is generated.
+	// ReasonInvalidPlan: spec.plan, or a value of spec.api.status, cannot
+	// work for any instance: an expression names a field the instances'
+	// schema does not have, or a task that does not exist, or gives a
+	// status field a value of another type, or the tasks are invalid as a
+	// Plan's would be. Nothing is generated.
 	ReasonInvalidPlan = "InvalidPlan"
 	// ReasonEstablishing: the CRD is applied, not yet Established.
 	ReasonEstablishing = "Establishing"
@@ -122,9 +123,9 @@ func (r *PlanDefinitionReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	var notStructural *planrun.SchemaError
 	// A schema that is not structural is left to the API server, which
 	// refuses the CRD below with a message naming the field.
-	if _, err := planrun.CompileDefinition(def.Spec.Plan, spec); err != nil && !errors.As(err, &notStructural) {
+	if _, err := planrun.CompileDefinition(def.Spec.Plan, spec, api.Status); err != nil && !errors.As(err, &notStructural) {
 		// Its message is a reconcile.TerminalError's, which starts so.
-		return ctrl.Result{}, r.stall(ctx, def, ReasonInvalidPlan, "spec.plan: "+strings.TrimPrefix(err.Error(), "terminal error: "))
+		return ctrl.Result{}, r.stall(ctx, def, ReasonInvalidPlan, strings.TrimPrefix(err.Error(), "terminal error: "))
 	}
 	crd, err := definitionCRD(def, spec)
 	if err != nil {

@@ -87,11 +87,12 @@ type programCache struct {
 	compiled map[string]compiledExpr
 }
 
-// compiledExpr is a compiled expression and the tasks it reads (see
-// taskRefs).
+// compiledExpr is a compiled expression, the tasks it reads (see
+// taskRefs) and its type.
 type compiledExpr struct {
 	prog cel.Program
 	refs []string
+	out  *cel.Type // the type of its value, as the checker knows it
 }
 
 func newProgramCache(env func() (*cel.Env, error), boolean bool, options ...cel.ProgramOption) *programCache {
@@ -131,7 +132,7 @@ func (c *programCache) compile(expr string) (compiledExpr, error) {
 			break
 		}
 	}
-	ce := compiledExpr{prog: prog, refs: refs}
+	ce := compiledExpr{prog: prog, refs: refs, out: ast.OutputType()}
 	c.compiled[expr] = ce
 	return ce, nil
 }

@@ -36,6 +36,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	apiservercel "k8s.io/apiserver/pkg/cel"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 )
@@ -79,16 +80,19 @@ type SchemaError struct{ Err error }
 func (e *SchemaError) Error() string { return "spec.api.spec: " + e.Err.Error() }
 func (e *SchemaError) Unwrap() error { return e.Err }
 
-// CompileDefinition compiles a definition's plan against spec, the schema
-// of its instances' spec. A schema that is not structural is a
-// *SchemaError. What makes the plan invalid for every instance (a
-// manifest's expression or an includeWhen that does not compile with the
-// typed instance variable, such as ${instance.spec.imagee} where the schema
-// has image; two tasks of one name; an after or an expression naming no
-// task; a cycle) is a reconcile.TerminalError naming the task, the field
-// and the expression. The kinds of the tasks are not looked up: that
-// happens for each instance (Compile), whose namespace they may depend on.
-func CompileDefinition(plan execloopv1alpha1.PlanSpec, spec *apiextensionsv1.JSONSchemaProps) (*Definition, error) {
+// CompileDefinition compiles a definition's plan, and the values of its
+// instances' status fields, against spec, the schema of its instances'
+// spec. A schema that is not structural is a *SchemaError. What makes the
+// definition invalid for every instance is a reconcile.TerminalError whose
+// message starts with the definition's field: in spec.plan, a manifest's
+// expression or an includeWhen that does not compile with the typed
+// instance variable (${instance.spec.imagee} where the schema has image),
+// two tasks of one name, an after or an expression naming no task, a
+// cycle, naming the task, the field and the expression; in a status
+// field's value, what compileStatus refuses. The kinds of the tasks are
+// not looked up: that happens for each instance (Compile), whose namespace
+// they may depend on.
+func CompileDefinition(plan execloopv1alpha1.PlanSpec, spec *apiextensionsv1.JSONSchemaProps, status map[string]execloopv1alpha1.StatusField) (*Definition, error) {
 	root, err := instanceSchema(spec)
 	if err != nil {
 		return nil, err
@@ -109,6 +113,12 @@ func CompileDefinition(plan execloopv1alpha1.PlanSpec, spec *apiextensionsv1.JSO
 	}
 	// No kind is served by an empty mapper: every task stays unbound.
 	if _, err := compile(&execloopv1alpha1.Plan{Spec: d.plan}, d.exprs, &Identity{}, meta.NewDefaultRESTMapper(nil)); err != nil {
+		if errors.Is(err, reconcile.TerminalError(nil)) {
+			err = errors.Unwrap(err) // to say where, once
+		}
+		return nil, invalid("spec.plan: %v", err)
+	}
+	if err := d.compileStatus(status); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -104,7 +104,7 @@ func TestCompileDefinition(t *testing.T) {
 		}, []string{"task deploy", "apply.spec.any", "${instance.spec.extra.whatever}", "undefined field 'whatever'"}},
 		{"a field the schema does not have", func(t *testing.T) execloopv1alpha1.PlanTask {
 			return deploymentTask(t, map[string]any{"image": "${instance.spec.imagee}"})
-		}, []string{"task deploy", "apply.spec.image", "${instance.spec.imagee}", "undefined field 'imagee'"}},
+		}, []string{"spec.plan: task deploy", "apply.spec.image", "${instance.spec.imagee}", "undefined field 'imagee'"}},
 		{"a metadata field the variable does not have", func(t *testing.T) execloopv1alpha1.PlanTask {
 			return deploymentTask(t, map[string]any{"x": "${instance.metadata.generateName}"})
 		}, []string{"task deploy", "apply.spec.x", "${instance.metadata.generateName}", "undefined field 'generateName'"}},
@@ -140,7 +140,7 @@ func TestCompileDefinition(t *testing.T) {
 		}, []string{"task deploy", "apply.spec.host", "names task db"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := CompileDefinition(execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{tc.task(t)}}, schemaOf(t, webAppSchema))
+			d, err := CompileDefinition(execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{tc.task(t)}}, schemaOf(t, webAppSchema), nil)
 			if tc.want == nil {
 				if err != nil || d == nil {
 					t.Fatalf("want it compiled, got %v", err)
@@ -171,7 +171,7 @@ func TestCompileDefinitionSchema(t *testing.T) {
 		{"a root that is no object", `{"type": "string"}`, "spec.api.spec"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := CompileDefinition(execloopv1alpha1.PlanSpec{}, schemaOf(t, tc.schema))
+			_, err := CompileDefinition(execloopv1alpha1.PlanSpec{}, schemaOf(t, tc.schema), nil)
 			if se := (*SchemaError)(nil); !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("want a SchemaError naming %s, got %v", tc.want, err)
 			}
@@ -205,7 +205,7 @@ func TestDefinitionInstance(t *testing.T) {
 		{"a field the instance does not set", map[string]any{"version": "${instance.spec.extra.version}"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := CompileDefinition(execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{deploymentTask(t, tc.spec)}}, schemaOf(t, webAppSchema))
+			d, err := CompileDefinition(execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{deploymentTask(t, tc.spec)}}, schemaOf(t, webAppSchema), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -281,7 +281,7 @@ func TestDefinitionInstanceNames(t *testing.T) {
 			if tc.objNamespace != "" {
 				metadata["namespace"] = tc.objNamespace
 			}
-			d, err := CompileDefinition(execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{namedDeploymentTask(t, metadata, map[string]any{"image": "${instance.spec.image}"})}}, schemaOf(t, webAppSchema))
+			d, err := CompileDefinition(execloopv1alpha1.PlanSpec{Tasks: []execloopv1alpha1.PlanTask{namedDeploymentTask(t, metadata, map[string]any{"image": "${instance.spec.image}"})}}, schemaOf(t, webAppSchema), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
