@@ -108,20 +108,10 @@ func (applyKind) judge(ctx context.Context, p *Run, t *taskSpec, st *taskState) 
 		st.needsApply, st.why = true, "the task changed"
 	case t.read && st.live.GetAnnotations()[ValuesReadAnnotation] == "":
 		st.needsApply, st.why = true, "other tasks read it now"
+	case drifted(t, inv, st.live):
+		st.needsApply, st.why = true, "changed by someone else"
 	default:
-		if drifted(t, inv, st.live) {
-			st.needsApply, st.why = true, "changed by someone else"
-			break
-		}
-		if err := failure(ctx, st.live, t.failedWhen, t.failedExpr); err != nil {
-			st.why = err.Error() // not converged: the task runs, and its check fails
-			break
-		}
-		if ready, reason, err := readiness(ctx, st.live, t.readyWhen); !ready {
-			st.why, st.readyErr = reason, err
-			break
-		}
-		st.converged = true
+		judgeReady(ctx, t, st)
 	}
 }
 

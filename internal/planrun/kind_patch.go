@@ -92,11 +92,7 @@ func (patchKind) judge(ctx context.Context, p *Run, t *taskSpec, st *taskState) 
 	case drifted(t, inv, st.live):
 		st.needsApply, st.why = true, "changed by someone else"
 	default:
-		if err := failure(ctx, st.live, t.failedWhen, t.failedExpr); err != nil {
-			st.why = err.Error()
-			return
-		}
-		st.converged, st.why, st.readyErr = readiness(ctx, st.live, t.readyWhen)
+		judgeReady(ctx, t, st)
 	}
 }
 

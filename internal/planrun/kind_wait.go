@@ -64,11 +64,7 @@ func (waitKind) judge(ctx context.Context, _ *Run, t *taskSpec, st *taskState) {
 		st.why = "it does not exist"
 		return
 	}
-	if err := failure(ctx, st.live, t.failedWhen, t.failedExpr); err != nil {
-		st.why = err.Error()
-		return
-	}
-	st.converged, st.why, st.readyErr = readiness(ctx, st.live, t.readyWhen)
+	judgeReady(ctx, t, st)
 }
 
 // check waits until the object exists and is ready.

@@ -311,6 +311,17 @@ func (p *Run) waiting(t *taskSpec, what string) error {
 	return fmt.Errorf("waiting for %s: %s: %w", t.describe(), what, executor.ErrInProgress)
 }
 
+// judgeReady judges a task whose object st.live is there and as the task
+// wants it: converged once it is ready, unless its failedWhen holds (then
+// it is not, and the task runs, for its check to fail).
+func judgeReady(ctx context.Context, t *taskSpec, st *taskState) {
+	if err := failure(ctx, st.live, t.failedWhen, t.failedExpr); err != nil {
+		st.why = err.Error()
+		return
+	}
+	st.converged, st.why, st.readyErr = readiness(ctx, st.live, t.readyWhen)
+}
+
 // checkReady is the check of a task that wrote live: an error when its
 // failedWhen holds, in progress (waiting) until it is ready.
 func (k *planTask) checkReady(ctx context.Context, live *unstructured.Unstructured) error {
