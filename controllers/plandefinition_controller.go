@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -80,6 +81,9 @@ const (
 // waits until the API server serves it. It does not reconcile the instances
 // yet (see docs/design.md).
 type PlanDefinitionReconciler struct {
+	// Plans is the Plan controller, whose identities and defaults the
+	// instances share. Required.
+	Plans *PlanReconciler
 	// Client is the manager's client, for PlanDefinitions and CRDs.
 	Client client.Client
 	// APIReader reads past the cache: whether a CRD exists, and whose it is,
@@ -89,11 +93,19 @@ type PlanDefinitionReconciler struct {
 	// Groups are the API groups definitions may serve (the manager's
 	// --definition-groups). Empty refuses every definition.
 	Groups []string
+
+	mgr     ctrl.Manager
+	ctx     context.Context // the manager's, once started
+	started chan struct{}   // closed when ctx is set
+
+	mu     sync.Mutex
+	served map[string]*instanceController // by definition name
 }
 
-// +kubebuilder:rbac:groups=execloop.dev,resources=plandefinitions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=execloop.dev,resources=plandefinitions,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=execloop.dev,resources=plandefinitions/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=execloop.dev,resources=plandefinitions/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;patch;delete
 
 // Reconcile generates the CRD of a PlanDefinition with server-side apply,
 // unless its group is not allowed, its plan is invalid for its instances'
@@ -108,7 +120,10 @@ func (r *PlanDefinitionReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !def.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+		return r.finalize(ctx, def)
+	}
+	if err := r.addFinalizer(ctx, def); err != nil {
+		return ctrl.Result{}, err
 	}
 	api := def.Spec.API
 	if !slices.Contains(r.Groups, api.Group) {
@@ -123,7 +138,8 @@ func (r *PlanDefinitionReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	var notStructural *planrun.SchemaError
 	// A schema that is not structural is left to the API server, which
 	// refuses the CRD below with a message naming the field.
-	if _, err := planrun.CompileDefinition(def.Spec.Plan, spec, api.Status); err != nil && !errors.As(err, &notStructural) {
+	compiled, err := planrun.CompileDefinition(def.Spec.Plan, spec, api.Status)
+	if err != nil && !errors.As(err, &notStructural) {
 		// Its message is a reconcile.TerminalError's, which starts so.
 		return ctrl.Result{}, r.stall(ctx, def, ReasonInvalidPlan, strings.TrimPrefix(err.Error(), "terminal error: "))
 	}
@@ -158,8 +174,13 @@ func (r *PlanDefinitionReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, r.setConditions(ctx, def, metav1.ConditionFalse, ReasonEstablishing,
 			fmt.Sprintf("CRD %s is applied, waiting until it is Established", crd.GetName()))
 	}
+	if compiled != nil {
+		if err := r.serve(ctx, def, compiled); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	return ctrl.Result{}, r.setConditions(ctx, def, metav1.ConditionTrue, ReasonEstablished,
-		fmt.Sprintf("CRD %s is Established", crd.GetName()))
+		fmt.Sprintf("CRD %s is Established, and its instances are reconciled", crd.GetName()))
 }
 
 // groupList is the allowed groups for a message.
@@ -299,11 +320,19 @@ func (r *PlanDefinitionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
+	if r.Plans == nil {
+		return errors.New("the PlanDefinition controller needs the Plan controller (Plans)")
+	}
+	r.mgr, r.started, r.served = mgr, make(chan struct{}), map[string]*instanceController{}
+	if err := mgr.Add(r); err != nil {
+		return err
+	}
 	crds := &metav1.PartialObjectMetadata{}
 	crds.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(DefinitionControllerName).
-		For(&execloopv1alpha1.PlanDefinition{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&execloopv1alpha1.PlanDefinition{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		WatchesMetadata(crds, &handler.EnqueueRequestForObject{}).
 		Complete(r)
 }

@@ -127,7 +127,7 @@ var _ = BeforeSuite(func() {
 		MaxBackoff: suiteMaxBackoff,
 	}
 	Expect(planReconciler.SetupWithManager(mgr)).To(Succeed())
-	Expect((&PlanDefinitionReconciler{Groups: []string{definitionGroup}}).SetupWithManager(mgr)).To(Succeed())
+	Expect((&PlanDefinitionReconciler{Plans: planReconciler, Groups: []string{definitionGroup}}).SetupWithManager(mgr)).To(Succeed())
 	mgrDone = make(chan struct{})
 	go func() {
 		defer GinkgoRecover()

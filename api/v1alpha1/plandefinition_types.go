@@ -154,6 +154,16 @@ type PlanDefinitionStatus struct {
 	// +patchStrategy=merge
 	// +patchMergeKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// instances is how many instances of the kind exist.
+	// +optional
+	Instances int32 `json:"instances,omitempty"`
+
+	// readyInstances is how many of them are Ready with the definition's
+	// current plan: after a change of spec.plan it counts the instances
+	// passed again since, as they are (at a bounded rate).
+	// +optional
+	ReadyInstances int32 `json:"readyInstances,omitempty"`
 }
 
 // PlanDefinition turns a schema and a template of tasks into a kind of your
@@ -164,6 +174,8 @@ type PlanDefinitionStatus struct {
 // +kubebuilder:resource:scope=Cluster,categories=execloop
 // +kubebuilder:printcolumn:name="Kind",type=string,JSONPath=`.spec.api.kind`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Instances",type=integer,JSONPath=`.status.instances`
+// +kubebuilder:printcolumn:name="Instances-Ready",type=integer,JSONPath=`.status.readyInstances`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name == self.spec.api.plural + '.' + self.spec.api.group",messageExpression="'metadata.name must be ' + self.spec.api.plural + '.' + self.spec.api.group + ' (<plural>.<group>)'"

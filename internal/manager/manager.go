@@ -101,17 +101,18 @@ func New(cfg *rest.Config, f Flags) (ctrl.Manager, error) {
 	if retryStalled == 0 {
 		retryStalled = -1 // the flag's 0 means never
 	}
-	if err := (&controllers.PlanReconciler{
+	plans := &controllers.PlanReconciler{
 		Defaults:                defaults,
 		MaxBackoff:              f.MaxBackoff,
 		StalledRetryInterval:    retryStalled,
 		DefaultServiceAccount:   f.DefaultServiceAccount,
 		MaxConcurrentReconciles: f.MaxConcurrentReconciles,
 		ResyncInterval:          f.ResyncInterval,
-	}).SetupWithManager(mgr); err != nil {
+	}
+	if err := plans.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Plan controller: %w", err)
 	}
-	if err := (&controllers.PlanDefinitionReconciler{Groups: f.DefinitionGroups}).SetupWithManager(mgr); err != nil {
+	if err := (&controllers.PlanDefinitionReconciler{Plans: plans, Groups: f.DefinitionGroups}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the PlanDefinition controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

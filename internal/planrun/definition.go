@@ -21,6 +21,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/google/cel-go/cel"
@@ -67,6 +69,7 @@ const (
 // instances (CompileDefinition); Compile resolves it for one of them.
 type Definition struct {
 	plan   execloopv1alpha1.PlanSpec
+	status map[string]execloopv1alpha1.StatusField // the instances' declared status fields
 	exprs  expressions
 	schema *structuralschema.Structural // of the instance variable: metadata and spec
 }
@@ -104,7 +107,8 @@ func CompileDefinition(plan execloopv1alpha1.PlanSpec, spec *apiextensionsv1.JSO
 	tracked := cel.EvalOptions(cel.OptTrackState) // as the Plans' (cel.go)
 	envFunc := func() (*cel.Env, error) { return env, nil }
 	d := &Definition{
-		plan: *plan.DeepCopy(),
+		plan:   *plan.DeepCopy(),
+		status: status,
 		exprs: expressions{
 			manifest: newProgramCache(envFunc, false, tracked), condition: newProgramCache(envFunc, true, tracked),
 			instanceNames: true,
@@ -124,22 +128,31 @@ func CompileDefinition(plan execloopv1alpha1.PlanSpec, spec *apiextensionsv1.JSO
 	return d, nil
 }
 
-// Compile resolves the definition's tasks for instance, for its identity,
-// as Compile does a Plan's (the package's Compile). The run's Plan is the
-// instance seen as one: its apiVersion, kind and metadata, the definition's
-// plan as its spec, with the names and namespaces its manifests take from
-// the instance evaluated, and, as its status, what the instance's status
-// holds of a Plan's (inventory, tasks), which the run updates. Its
-// expressions see the variable instance. A name that cannot be evaluated
-// for this instance is a reconcile.TerminalError naming the task, the
-// field and the expression.
+// Compile resolves the definition's tasks for instance, for its identity:
+// CompilePlan of AsPlan's Plan.
 func (d *Definition) Compile(instance *unstructured.Unstructured, id *Identity, mapper meta.RESTMapper) (*Run, error) {
+	p, err := d.AsPlan(instance)
+	if err != nil {
+		return nil, err
+	}
+	spec, _ := instance.Object["spec"].(map[string]any)
+	return d.CompilePlan(p, spec, id, mapper)
+}
+
+// AsPlan is instance seen as a Plan: its apiVersion, kind and metadata,
+// the definition's plan as its spec, and, as its status, what the
+// instance's status holds of a Plan's (conditions, inventory, tasks). The
+// operator's Plan reconciler drives this Plan, and what it writes of the
+// Plan's metadata and status is written into the instance.
+func (d *Definition) AsPlan(instance *unstructured.Unstructured) (*execloopv1alpha1.Plan, error) {
 	p := &execloopv1alpha1.Plan{
 		TypeMeta: metav1.TypeMeta{APIVersion: instance.GetAPIVersion(), Kind: instance.GetKind()},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: instance.GetName(), Namespace: instance.GetNamespace(), UID: instance.GetUID(),
-			Generation: instance.GetGeneration(), Labels: instance.GetLabels(), Annotations: instance.GetAnnotations(),
-			DeletionTimestamp: instance.GetDeletionTimestamp(),
+			Generation: instance.GetGeneration(), ResourceVersion: instance.GetResourceVersion(),
+			Labels: instance.GetLabels(), Annotations: instance.GetAnnotations(),
+			Finalizers: instance.GetFinalizers(), DeletionTimestamp: instance.GetDeletionTimestamp(),
+			CreationTimestamp: instance.GetCreationTimestamp(),
 		},
 		Spec: *d.plan.DeepCopy(),
 	}
@@ -148,7 +161,18 @@ func (d *Definition) Compile(instance *unstructured.Unstructured, id *Identity, 
 			return nil, fmt.Errorf("the status of %s %s: %w", instance.GetKind(), instance.GetName(), err)
 		}
 	}
-	value := d.instanceValue(p, instance)
+	return p, nil
+}
+
+// CompilePlan resolves the definition's tasks for p, an instance seen as a
+// Plan (AsPlan) whose spec is spec, as Compile does a Plan's (the
+// package's Compile), with the names and namespaces its manifests take
+// from the instance evaluated. The run updates p's status. Its expressions
+// see the variable instance. A name that cannot be evaluated for this
+// instance is a reconcile.TerminalError naming the task, the field and the
+// expression.
+func (d *Definition) CompilePlan(p *execloopv1alpha1.Plan, spec map[string]any, id *Identity, mapper meta.RESTMapper) (*Run, error) {
+	value := d.instanceValue(p, spec)
 	vars := map[string]any{"plan": planVariable(p), "tasks": map[string]any{}, instanceVar: value}
 	for i := range p.Spec.Tasks {
 		pt := &p.Spec.Tasks[i]
@@ -168,6 +192,19 @@ func (d *Definition) Compile(instance *unstructured.Unstructured, id *Identity, 
 	}
 	run.instance = value
 	return run, nil
+}
+
+// StatusFields names the instances' declared status fields.
+func (d *Definition) StatusFields() []string { return slices.Sorted(maps.Keys(d.status)) }
+
+// InstanceKind is the <kind>.<group> of p when it is an instance of a
+// definition seen as a Plan (AsPlan), and empty for a Plan.
+func InstanceKind(p *execloopv1alpha1.Plan) string {
+	gvk := p.GroupVersionKind()
+	if gvk.Kind == "" || gvk.Group == execloopv1alpha1.GroupVersion.Group {
+		return ""
+	}
+	return gvk.GroupKind().String()
 }
 
 // withNames returns the manifest raw of a task's field with the
@@ -204,11 +241,10 @@ func (d *Definition) withNames(task, field string, raw []byte, vars map[string]a
 	return json.Marshal(m)
 }
 
-// instanceValue is the instance variable of instance's expressions, whose
-// run's Plan is p: the plan variable (its metadata) and the instance's
-// spec, as CEL values of the types the schema says.
-func (d *Definition) instanceValue(p *execloopv1alpha1.Plan, instance *unstructured.Unstructured) ref.Val {
-	spec, _ := instance.Object["spec"].(map[string]any)
+// instanceValue is the instance variable of the expressions of an
+// instance seen as p, whose spec is spec: the plan variable (its metadata)
+// and spec, as CEL values of the types the schema says.
+func (d *Definition) instanceValue(p *execloopv1alpha1.Plan, spec map[string]any) ref.Val {
 	if spec == nil {
 		spec = map[string]any{}
 	}

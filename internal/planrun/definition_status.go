@@ -17,6 +17,8 @@ limitations under the License.
 package planrun
 
 import (
+	"context"
+	"errors"
 	"maps"
 	"slices"
 
@@ -79,4 +81,70 @@ func (d *Definition) compileStatus(status map[string]execloopv1alpha1.StatusFiel
 		}
 	}
 	return nil
+}
+
+// StatusValues evaluates the instance's declared status fields
+// (spec.api.status) with the objects run's last pass read, as the fields'
+// types and values say. A field whose value reads an object or a value
+// that is not there yet is left out, to be set by a later pass; so is one
+// computed from the values of a Secret, which a status would show in
+// clear: its name is in secret. An error names the field and the
+// expression; the other fields are still evaluated.
+func (d *Definition) StatusValues(ctx context.Context, run *Run) (values map[string]any, secret []string, _ error) {
+	values = map[string]any{}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(d.status)) {
+		manifest := map[string]any{name: d.status[name].Value}
+		tmpl, err := compileTemplate(d.exprs, name, "status", manifest)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if tmpl == nil { // a constant
+			values[name] = d.status[name].Value
+			continue
+		}
+		vars, secrets, ok := run.statusVariables(tmpl.refs)
+		if !ok {
+			continue
+		}
+		out, from, err := tmpl.resolve(ctx, manifest, vars, secrets)
+		var missing *missingValue
+		switch {
+		case len(from.paths) > 0:
+			secret = append(secret, name)
+		case errors.As(err, &missing):
+		case err != nil:
+			errs = append(errs, run.redact(err))
+		default:
+			values[name] = out[name]
+		}
+	}
+	return values, secret, errors.Join(errs...)
+}
+
+// statusVariables are the variables of a status field's value that reads
+// the tasks named refs, and the values of Secrets among their objects;
+// false until each of those objects is there.
+func (p *Run) statusVariables(refs []string) (map[string]any, *secretValues, bool) {
+	tasks := make(map[string]any, len(refs))
+	secrets := &secretValues{}
+	for _, r := range refs {
+		st := p.state[r]
+		if st == nil || st.live == nil {
+			return nil, nil, false
+		}
+		tasks[r] = map[string]any{"object": st.live.Object}
+		secrets.addSecret(st.live)
+		for _, t := range p.tasks {
+			if t.name == r {
+				secrets.addAll(&t.fromSecrets.values)
+			}
+		}
+	}
+	vars := map[string]any{"plan": planVariable(p.plan), "tasks": tasks}
+	if p.instance != nil {
+		vars[instanceVar] = p.instance
+	}
+	return vars, secrets, true
 }

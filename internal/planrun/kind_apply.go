@@ -200,10 +200,13 @@ func prepareManifest(p *execloopv1alpha1.Plan, m *unstructured.Unstructured, nam
 		annotations = map[string]string{}
 	}
 	annotations[PlanAnnotation] = p.Namespace + "/" + p.Name
+	if k := InstanceKind(p); k != "" {
+		annotations[InstanceKindAnnotation] = k
+	}
 	m.SetAnnotations(annotations)
 	if namespace == p.Namespace && p.Spec.DeletionPolicy != execloopv1alpha1.DeletionPolicyOrphan {
 		owner := execloopv1alpha1.GroupVersion.WithKind("Plan")
-		if p.Kind != "" { // an instance of a definition (definition.go)
+		if InstanceKind(p) != "" {
 			owner = p.GroupVersionKind()
 		}
 		m.SetOwnerReferences(append(m.GetOwnerReferences(), metav1.OwnerReference{
