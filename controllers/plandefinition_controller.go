@@ -77,9 +77,10 @@ const (
 	ReasonEstablished = "Established"
 )
 
-// PlanDefinitionReconciler generates the CRD of each PlanDefinition and
-// waits until the API server serves it. It does not reconcile the instances
-// yet (see docs/design.md).
+// PlanDefinitionReconciler generates the CRD of each PlanDefinition, waits
+// until the API server serves it, then runs a controller of its instances
+// (instance_controller.go) until the definition is deleted, which follows
+// its deletionPolicy (plandefinition_deletion.go).
 type PlanDefinitionReconciler struct {
 	// Plans is the Plan controller, whose identities and defaults the
 	// instances share. Required.
@@ -112,8 +113,11 @@ type PlanDefinitionReconciler struct {
 // schema (planrun.CompileDefinition), or a CRD of its name exists that it
 // did not generate: those stall the definition (Stalled=True, naming the
 // group and the flag, the task, field and expression, or the CRD) until
-// the definition, the CRD or the flag changes. The definition is Ready once the CRD is Established. An error of
-// the API server other than a refusal of the CRD is returned, and retried.
+// the definition, the CRD or the flag changes. Once the CRD is
+// Established, the instances are reconciled with the definition's plan of
+// this generation, and the definition is Ready. An error of the API server
+// other than a refusal of the CRD is returned, and retried. A definition
+// being deleted follows its deletionPolicy (finalize).
 func (r *PlanDefinitionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	def := &execloopv1alpha1.PlanDefinition{}
 	if err := r.Client.Get(ctx, req.NamespacedName, def); err != nil {

@@ -157,6 +157,38 @@ var _ = Describe("The instances of a PlanDefinition", func() {
 		Expect(gone(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}})()).To(BeTrue())
 	})
 
+	It("pass again, all of them, when the definition's plan changes, and the definition counts those Ready with it", func() {
+		ns := newNamespace()
+		grantWebApp(ns, "webapp-deployer")
+		d := newDefinition(definitionGroup)
+		readyDefinition(d)
+		for _, name := range []string{"a", "b"} {
+			createInstance(instance(d, ns, name, map[string]any{"image": "nginx:1"}))
+			Eventually(support.MakeDeploymentAvailable).WithArguments(ctx, k8sClient, ns, name).Should(Succeed())
+		}
+		readyCount := func(g Gomega) [2]int32 {
+			def := &execloopv1alpha1.PlanDefinition{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Name: d.GetName()}, def)).To(Succeed())
+			return [2]int32{def.Status.Instances, def.Status.ReadyInstances}
+		}
+		Eventually(readyCount).Should(Equal([2]int32{2, 2}))
+
+		def := &unstructured.Unstructured{}
+		def.SetGroupVersionKind(execloopv1alpha1.GroupVersion.WithKind("PlanDefinition"))
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: d.GetName()}, def)).To(Succeed())
+		tasks, _, _ := unstructured.NestedSlice(def.Object, "spec", "plan", "tasks")
+		Expect(unstructured.SetNestedField(tasks[0].(map[string]any), "v2", "apply", "data", "TEMPLATE")).To(Succeed())
+		Expect(unstructured.SetNestedSlice(def.Object, tasks, "spec", "plan", "tasks")).To(Succeed())
+		Expect(k8sClient.Update(ctx, def)).To(Succeed())
+
+		for _, name := range []string{"a", "b"} {
+			Eventually(func(g Gomega) map[string]string {
+				return getConfigMap(g, ns, name).Data
+			}).Should(HaveKeyWithValue("TEMPLATE", "v2"))
+		}
+		Eventually(readyCount).Should(Equal([2]int32{2, 2}))
+	})
+
 	Describe("when the definition is deleted", func() {
 		var ns string
 		var d, web *unstructured.Unstructured
