@@ -38,8 +38,8 @@ import (
 // carried out.
 const DefinitionFinalizer = "execloop.dev/definition"
 
-// ReasonInstancesExist: the definition is being deleted with deletionPolicy
-// Block, or its instances are being deleted under Delete.
+// ReasonInstancesExist is the reason of Ready False while the definition is being deleted with deletionPolicy
+// Block, or while its instances are being deleted under Delete.
 const ReasonInstancesExist = "InstancesExist"
 
 // deletionRecheck is how often a definition being deleted counts its

@@ -57,6 +57,10 @@ import (
 // plan variable is the instance's metadata, as it is a Plan's.
 
 const (
+	// planVar, tasksVar and instanceVar are the names of the variables
+	// of expressions; objectVar that of a task's object in tasks, and of
+	// the object readyWhen and failedWhen read.
+	planVar, tasksVar, objectVar = "plan", "tasks", "object"
 	// instanceVar is the name of the instance variable.
 	instanceVar = "instance"
 	// instanceType is the name of its CEL type, which prefixes those of
@@ -173,7 +177,7 @@ func (d *Definition) AsPlan(instance *unstructured.Unstructured) (*execloopv1alp
 // expression.
 func (d *Definition) CompilePlan(p *execloopv1alpha1.Plan, spec map[string]any, id *Identity, mapper meta.RESTMapper) (*Run, error) {
 	value := d.instanceValue(p, spec)
-	vars := map[string]any{"plan": planVariable(p), "tasks": map[string]any{}, instanceVar: value}
+	vars := map[string]any{planVar: planVariable(p), tasksVar: map[string]any{}, instanceVar: value}
 	for i := range p.Spec.Tasks {
 		pt := &p.Spec.Tasks[i]
 		for field, m := range map[string]*runtime.RawExtension{"apply": pt.Apply, "patch": pt.Patch} {

@@ -127,24 +127,16 @@ func (d *Definition) StatusValues(ctx context.Context, run *Run) (values map[str
 // the tasks named refs, and the values of Secrets among their objects;
 // false until each of those objects is there.
 func (p *Run) statusVariables(refs []string) (map[string]any, *secretValues, bool) {
-	tasks := make(map[string]any, len(refs))
-	secrets := &secretValues{}
-	for _, r := range refs {
-		st := p.state[r]
-		if st == nil || st.live == nil {
-			return nil, nil, false
-		}
-		tasks[r] = map[string]any{"object": st.live.Object}
-		secrets.addSecret(st.live)
-		for _, t := range p.tasks {
-			if t.name == r {
-				secrets.addAll(&t.fromSecrets.values)
-			}
-		}
+	vars, missing := p.varsOf(refs)
+	if missing != "" {
+		return nil, nil, false
 	}
-	vars := map[string]any{"plan": planVariable(p.plan), "tasks": tasks}
-	if p.instance != nil {
-		vars[instanceVar] = p.instance
+	secrets := &secretValues{}
+	for _, t := range p.tasks {
+		if slices.Contains(refs, t.name) {
+			secrets.addSecret(p.state[t.name].live)
+			secrets.addAll(&t.fromSecrets.values)
+		}
 	}
 	return vars, secrets, true
 }

@@ -242,7 +242,7 @@ func closingBrace(s string, start int) (int, error) {
 func taskRefs(ast *cel.Ast) ([]string, error) {
 	var refs []string
 	for _, e := range celast.MatchDescendants(celast.NavigateAST(ast.NativeRep()), celast.KindMatcher(celast.IdentKind)) {
-		if e.AsIdent() != "tasks" {
+		if e.AsIdent() != tasksVar {
 			continue
 		}
 		name := ""
@@ -333,19 +333,30 @@ func (p *Run) fill(ctx context.Context, t *taskSpec) error {
 // variables are the variables of t's expressions that read the tasks
 // named refs; until the object of one of them is there, t waits.
 func (p *Run) variables(t *taskSpec, refs []string) (map[string]any, error) {
+	vars, missing := p.varsOf(refs)
+	if missing != "" {
+		return nil, p.waiting(t, fmt.Sprintf("the object of task %s, which %s reads", missing, t.where(missing)))
+	}
+	return vars, nil
+}
+
+// varsOf are the variables of expressions that read the tasks named refs,
+// with the objects this pass read; missing names a task whose object is
+// not there (yet), and vars is nil then.
+func (p *Run) varsOf(refs []string) (vars map[string]any, missing string) {
 	tasks := make(map[string]any, len(refs))
 	for _, r := range refs {
 		st := p.state[r]
 		if st == nil || st.live == nil {
-			return nil, p.waiting(t, fmt.Sprintf("the object of task %s, which %s reads", r, t.where(r)))
+			return nil, r
 		}
-		tasks[r] = map[string]any{"object": st.live.Object}
+		tasks[r] = map[string]any{objectVar: st.live.Object}
 	}
-	vars := map[string]any{"plan": planVariable(p.plan), "tasks": tasks}
+	vars = map[string]any{planVar: planVariable(p.plan), tasksVar: tasks}
 	if p.instance != nil {
-		vars["instance"] = p.instance
+		vars[instanceVar] = p.instance
 	}
-	return vars, nil
+	return vars, ""
 }
 
 // included evaluates t's includeWhen: false leaves the task out. A value

@@ -39,7 +39,7 @@ func failure(ctx context.Context, live *unstructured.Unstructured, failedWhen ce
 	if failedWhen == nil || live == nil {
 		return nil
 	}
-	out, _, err := failedWhen.ContextEval(ctx, map[string]any{"object": live.Object})
+	out, _, err := failedWhen.ContextEval(ctx, map[string]any{objectVar: live.Object})
 	if err != nil {
 		return nil //nolint:nilerr // not evaluable yet is not failed
 	}
@@ -62,7 +62,7 @@ func failure(ctx context.Context, live *unstructured.Unstructured, failedWhen ce
 // mends it.
 func readiness(ctx context.Context, live *unstructured.Unstructured, readyWhen cel.Program) (ready bool, reason string, err error) {
 	if readyWhen != nil {
-		out, _, err := readyWhen.ContextEval(ctx, map[string]any{"object": live.Object})
+		out, _, err := readyWhen.ContextEval(ctx, map[string]any{objectVar: live.Object})
 		switch {
 		case err != nil && isSecret(live):
 			return false, "readyWhen: " + withheld, nil
