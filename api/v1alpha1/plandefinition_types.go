@@ -89,14 +89,19 @@ type DefinitionAPI struct {
 
 	// spec is the OpenAPI v3 schema of the instances' spec, as in a CRD: it
 	// must be structural (every field has a type). Its defaults and
-	// validation are enforced by the API server on every instance.
+	// validation are enforced by the API server on every instance. The
+	// tasks' expressions read it as instance.spec, type-checked against this
+	// schema before any instance exists. For example:
+	// {type: object, required: [image], properties: {image: {type: string},
+	// replicas: {type: integer, default: 2, minimum: 1}}}.
 	// +required
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	Spec runtime.RawExtension `json:"spec"`
 
 	// status declares the fields set in each instance's status once its
-	// tasks are done: a name, a type and a CEL value each.
+	// tasks are done, by name: a type and a CEL value each, such as
+	// url: {type: string, value: '${"http://" + tasks.svc.object.spec.clusterIP}'}.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=64
 	Status map[string]StatusField `json:"status,omitempty"`
@@ -111,7 +116,10 @@ type StatusField struct {
 	Type string `json:"type"`
 
 	// value is the field's value: a string with CEL between ${ and }, over
-	// instance, plan and tasks, as in an apply manifest.
+	// instance, plan and tasks, as in an apply manifest. It is checked when
+	// the definition is compiled: one that names a task or a field that
+	// does not exist stalls the definition, naming the field and the
+	// expression.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
@@ -121,7 +129,13 @@ type StatusField struct {
 // PlanDefinitionSpec declares a kind and the tasks each of its instances
 // runs.
 type PlanDefinitionSpec struct {
-	// api is the kind the definition serves.
+	// api is the kind the definition serves: its group, kind, plural,
+	// version and scope, the schema of its instances' spec and the fields
+	// of their status. The operator generates from it the CRD
+	// <plural>.<group> (the definition's name), with a status subresource
+	// and Ready and Phase columns, once the group is one of its
+	// --definition-groups; it never takes over a CRD of that name it did
+	// not generate.
 	// +required
 	API DefinitionAPI `json:"api"`
 
