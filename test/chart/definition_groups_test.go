@@ -74,7 +74,7 @@ func TestDefinitionGroupsSetTheFlagAndTheInstanceRule(t *testing.T) {
 			if len(rules) != 1 || !slices.Equal(rules[0].rule.APIGroups, tc.want) {
 				t.Fatalf("want one rule on the instance kinds of exactly %q, got %v", tc.want, rules)
 			}
-			if r := rules[0].rule; !slices.Equal(r.Resources, []string{"*"}) || !slices.Equal(r.Verbs, []string{"get", "list", "watch", "update", "patch"}) {
+			if r := rules[0].rule; !slices.Equal(r.Resources, []string{"*"}) || !slices.Equal(r.Verbs, []string{"get", "list", "watch", "update", "patch", "delete"}) {
 				t.Errorf("%s grants %v on %v, want get, list, watch, update, patch on every resource of the groups", rules[0].role, r.Verbs, r.Resources)
 			}
 			if !bound(objs, rules[0].role, d.Namespace, d.Spec.Template.Spec.ServiceAccountName) {

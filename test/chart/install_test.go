@@ -145,13 +145,12 @@ var _ = Describe("The chart in a control plane", Ordered, func() {
 
 		By("asking the API server what the manager may do to the instances of the definition groups")
 		user := "system:serviceaccount:" + releaseNamespace + ":" + d.Spec.Template.Spec.ServiceAccountName
-		for _, verb := range []string{"get", "list", "watch", "update", "patch"} {
+		for _, verb := range []string{"get", "list", "watch", "update", "patch", "delete"} {
 			for _, sub := range []string{"", "status", "finalizers"} {
 				Expect(allowed(user, verb, "platform.example.com", sub)).To(BeTrue(), "%s may %s webapps.platform.example.com (subresource %q)", user, verb, sub)
 			}
 		}
 		Expect(allowed(user, "create", "platform.example.com", "")).To(BeFalse(), "instances are their users' to create")
-		Expect(allowed(user, "delete", "platform.example.com", "")).To(BeFalse(), "nor to delete")
 		Expect(allowed(user, "get", "other.example.com", "")).To(BeFalse(), "no group but the listed one")
 	})
 
