@@ -106,3 +106,46 @@ func AwaitFinalizerPolicy(ctx context.Context, c client.Client, ns string, timeo
 		}
 	}
 }
+
+// AdmitInstancesOf makes the policy InstallFinalizerPolicy created give the
+// cleanup finalizer to new instances of every kind of groups too, as
+// config/definition-groups (and the chart's definitionGroups) ship it. The
+// change takes effect a moment later; an instance created before then gets
+// the finalizer from the manager instead.
+func AdmitInstancesOf(ctx context.Context, c client.Client, root string, groups ...string) error {
+	objs, err := manifest.ReadFile(filepath.Join(root, finalizerPolicyFile))
+	if err != nil {
+		return err
+	}
+	for _, u := range objs {
+		if u.GetKind() != "MutatingAdmissionPolicy" {
+			continue
+		}
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(u.GroupVersionKind())
+		if err := c.Get(ctx, client.ObjectKeyFromObject(u), live); err != nil {
+			return err
+		}
+		rules, _, err := unstructured.NestedSlice(live.Object, "spec", "matchConstraints", "resourceRules")
+		if err != nil {
+			return err
+		}
+		rules = append(rules, map[string]any{
+			"apiGroups": toAny(groups), "apiVersions": []any{"*"}, "operations": []any{"CREATE"}, "resources": []any{"*"},
+		})
+		if err := unstructured.SetNestedSlice(live.Object, rules, "spec", "matchConstraints", "resourceRules"); err != nil {
+			return err
+		}
+		return c.Update(ctx, live)
+	}
+	return fmt.Errorf("%s holds no MutatingAdmissionPolicy", finalizerPolicyFile)
+}
+
+// toAny is ss as an unstructured list.
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
