@@ -68,6 +68,7 @@ type instanceController struct {
 	instances  *reconciler.Reconciler[*execloopv1alpha1.Plan]
 	watcher    *watcher
 
+	ctx    context.Context // the controller's: done once it stops
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -135,7 +136,8 @@ func startInstances(ctx context.Context, mgr ctrl.Manager, plans *PlanReconciler
 	if err := c.Watch(source.Channel(ic.watcher.events, &handler.EnqueueRequestForObject{})); err != nil {
 		return nil, err
 	}
-	ctx, ic.cancel = context.WithCancel(ctx)
+	ic.ctx, ic.cancel = context.WithCancel(ctx)
+	ctx = ic.ctx
 	go func() { _ = ic.watcher.Start(ctx) }()
 	go func() {
 		defer close(ic.done)
@@ -158,8 +160,9 @@ func (ic *instanceController) stop(ctx context.Context) {
 
 // update gives the controller the plan of the definition's generation,
 // and, when it changed, passes every instance again, one each
-// reconvergeInterval.
-func (ic *instanceController) update(ctx context.Context, generation int64, compiled *planrun.Definition) {
+// reconvergeInterval, until the controller stops.
+func (ic *instanceController) update(generation int64, compiled *planrun.Definition) {
+	ctx := ic.ctx
 	if ic.generation.Load() == generation {
 		return
 	}

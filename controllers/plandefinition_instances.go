@@ -56,7 +56,7 @@ func (r *PlanDefinitionReconciler) serve(ctx context.Context, def *execloopv1alp
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ic := r.served[def.Name]; ic != nil {
-		ic.update(r.ctx, def.Generation, compiled)
+		ic.update(def.Generation, compiled)
 		return nil
 	}
 	ic, err := startInstances(r.ctx, r.mgr, r.Plans, def, compiled)
@@ -64,7 +64,7 @@ func (r *PlanDefinitionReconciler) serve(ctx context.Context, def *execloopv1alp
 		return err
 	}
 	r.served[def.Name] = ic
-	go ic.reportProgress(r.ctx, r.Client, def.Name)
+	go ic.reportProgress(r.Client, def.Name)
 	return nil
 }
 
@@ -83,9 +83,8 @@ func (r *PlanDefinitionReconciler) unserve(ctx context.Context, name string) {
 // stops, how many instances exist and how many are Ready with the
 // definition's current plan into the status of the definition named name,
 // when that changed.
-func (ic *instanceController) reportProgress(ctx context.Context, c client.Client, name string) {
-	ctx, cancel := context.WithCancel(ctx)
-	go func() { <-ic.done; cancel() }()
+func (ic *instanceController) reportProgress(c client.Client, name string) {
+	ctx := ic.ctx
 	tick := time.NewTicker(progressInterval)
 	defer tick.Stop()
 	for {
