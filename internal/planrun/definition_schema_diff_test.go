@@ -148,7 +148,7 @@ func TestBreakingChanges(t *testing.T) {
 				"name": {"type": "string", "minLength": 1, "maxLength": 20, "pattern": "^[a-z]+$", "format": "hostname"},
 				"ports": {"type": "array", "items": {"type": "integer"}, "maxItems": 5, "uniqueItems": true}}}`,
 			`{"type": "object", "properties": {
-				"replicas": {"type": "integer", "minimum": 0, "maximum": 20},
+				"replicas": {"type": "integer", "minimum": 0, "maximum": 50},
 				"name": {"type": "string", "maxLength": 63},
 				"ports": {"type": "array", "items": {"type": "integer"}}}}`,
 			nil},
