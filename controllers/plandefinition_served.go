@@ -34,8 +34,9 @@ import (
 
 // What a definition may change of what the API server already serves.
 
-// AllowBreakingChangesAnnotation, set to "true" on a PlanDefinition, lets
-// breaking changes of its instances' schema through to its CRD.
+// AllowBreakingChangesAnnotation is the annotation that, set to "true" on a
+// PlanDefinition, lets breaking changes of its instances' schema through to
+// its CRD.
 const AllowBreakingChangesAnnotation = "execloop.dev/allow-breaking-changes"
 
 // Reasons of a PlanDefinition's conditions, and of its events, about what

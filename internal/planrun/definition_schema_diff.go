@@ -29,9 +29,9 @@ import (
 )
 
 // BreakingChanges compares two schemas of a PlanDefinition's instances'
-// spec, the one its CRD serves (old) and the one it now declares (new), and
+// spec, the one its CRD serves (from) and the one it now declares (to), and
 // returns the changes that can make an instance the API server accepted
-// under old invalid under new, or lose what it stored: one sentence each,
+// under from invalid under to, or lose what it stored: one sentence each,
 // starting with the field's path under path (such as "spec"), in the order
 // of the schema (properties by name). None is nil.
 //
@@ -47,9 +47,9 @@ import (
 // field, a relaxed or removed bound, a new enum value, a removed pattern or
 // format, a changed description or default. Properties, items and
 // additionalProperties are compared field by field, at any depth.
-func BreakingChanges(path string, old, new *apiextensionsv1.JSONSchemaProps) []string {
+func BreakingChanges(path string, from, to *apiextensionsv1.JSONSchemaProps) []string {
 	var d schemaDiff
-	d.compare(path, old, new)
+	d.compare(path, from, to)
 	return d.changes
 }
 
@@ -60,11 +60,19 @@ func (d *schemaDiff) add(path, format string, args ...any) {
 	d.changes = append(d.changes, path+": "+fmt.Sprintf(format, args...))
 }
 
+// compare compares the schemas of one field: its type, then what it
+// allows, then its fields.
 func (d *schemaDiff) compare(path string, o, n *apiextensionsv1.JSONSchemaProps) {
 	if o.Type != n.Type {
 		d.add(path, "type changed from %s to %s", typeName(o.Type), typeName(n.Type))
 		return
 	}
+	d.compareValues(path, o, n)
+	d.compareFields(path, o, n)
+}
+
+// compareValues compares what a field's value may be.
+func (d *schemaDiff) compareValues(path string, o, n *apiextensionsv1.JSONSchemaProps) {
 	if o.XIntOrString && !n.XIntOrString {
 		d.add(path, "x-kubernetes-int-or-string removed")
 	}
@@ -103,7 +111,10 @@ func (d *schemaDiff) compare(path string, o, n *apiextensionsv1.JSONSchemaProps)
 	if ptr.Deref(o.XPreserveUnknownFields, false) && !ptr.Deref(n.XPreserveUnknownFields, false) {
 		d.add(path, "x-kubernetes-preserve-unknown-fields removed: the fields it kept are dropped")
 	}
+}
 
+// compareFields compares an object's fields and an array's items.
+func (d *schemaDiff) compareFields(path string, o, n *apiextensionsv1.JSONSchemaProps) {
 	for _, name := range n.Required {
 		if slices.Contains(o.Required, name) {
 			continue
