@@ -32,7 +32,6 @@ import (
 	"k8s.io/client-go/discovery"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	clienttesting "k8s.io/client-go/testing"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -172,22 +171,7 @@ var _ = Describe("PlanDefinition schema changes and kinds already served", func(
 		d := newDefinition(definitionGroup)
 		api := apiOf(d)
 		otherPlural := "others" + strings.TrimPrefix(api["plural"], "webapp")
-		other := &apiextensionsv1.CustomResourceDefinition{
-			ObjectMeta: metav1.ObjectMeta{Name: otherPlural + "." + api["group"]},
-			Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-				Group: api["group"],
-				Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: api["kind"], ListKind: api["kind"] + "List", Plural: otherPlural},
-				Scope: apiextensionsv1.NamespaceScoped,
-				Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
-					Name: "v1", Served: true, Storage: true,
-					Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
-						Type: "object", XPreserveUnknownFields: ptr.To(true),
-					}},
-				}},
-			},
-		}
-		Expect(k8sClient.Create(ctx, other)).To(Succeed())
-		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, other))).To(Succeed()) })
+		other := createForeignCRD(api["group"], api["kind"], otherPlural)
 		disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func(g Gomega) {
