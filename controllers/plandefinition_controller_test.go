@@ -91,6 +91,30 @@ func instance(d *unstructured.Unstructured, ns, name string, spec map[string]any
 	return u
 }
 
+// createForeignCRD creates a cluster-scoped CRD of group, kind and plural
+// that no definition generated, serving v1, and deletes it when the spec
+// ends.
+func createForeignCRD(group, kind, plural string) *apiextensionsv1.CustomResourceDefinition {
+	GinkgoHelper()
+	crd := &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: plural + "." + group},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: group,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: kind, ListKind: kind + "List", Plural: plural},
+			Scope: apiextensionsv1.ClusterScoped,
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
+				Name: "v1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: ptr.To(true),
+				}},
+			}},
+		},
+	}
+	Expect(k8sClient.Create(ctx, crd)).To(Succeed())
+	DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, crd))).To(Succeed()) })
+	return crd
+}
+
 var _ = Describe("PlanDefinition controller", func() {
 	It("generates the CRD, waits until it is Established, and the API server enforces the schema's defaults and validation", func() {
 		ns := newNamespace()
@@ -136,22 +160,7 @@ var _ = Describe("PlanDefinition controller", func() {
 	It("leaves a CRD it did not generate alone, and says so naming the CRD", func() {
 		d := newDefinition(definitionGroup)
 		api := apiOf(d)
-		foreign := &apiextensionsv1.CustomResourceDefinition{
-			ObjectMeta: metav1.ObjectMeta{Name: d.GetName()},
-			Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-				Group: api["group"],
-				Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: api["kind"], ListKind: api["kind"] + "List", Plural: api["plural"]},
-				Scope: apiextensionsv1.ClusterScoped,
-				Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
-					Name: "v1", Served: true, Storage: true,
-					Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
-						Type: "object", XPreserveUnknownFields: ptr.To(true),
-					}},
-				}},
-			},
-		}
-		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
-		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, foreign))).To(Succeed()) })
+		foreign := createForeignCRD(api["group"], api["kind"], api["plural"])
 		createDefinition(d)
 
 		Eventually(definitionCondition(d.GetName(), status.ConditionStalled)).Should(And(

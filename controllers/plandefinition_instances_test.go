@@ -54,19 +54,6 @@ func grantWebApp(ns, sa string) {
 	})).To(Succeed())
 }
 
-// readyDefinition creates d and waits until it serves its kind.
-func readyDefinition(d *unstructured.Unstructured) {
-	GinkgoHelper()
-	createDefinition(d)
-	Eventually(definitionCondition(d.GetName(), status.ConditionReady)).Should(HaveField("Status", metav1.ConditionTrue))
-}
-
-// createInstance creates u once the client finds its kind.
-func createInstance(u *unstructured.Unstructured) {
-	GinkgoHelper()
-	Eventually(func() error { return k8sClient.Create(ctx, u) }).Should(Succeed())
-}
-
 // instanceCondition is the condition t of the instance like u, once it
 // describes the instance's generation.
 func instanceCondition(u *unstructured.Unstructured, t string) func(Gomega) metav1.Condition {
@@ -181,13 +168,11 @@ var _ = Describe("The instances of a PlanDefinition", func() {
 		}
 		Eventually(readyCount).Should(Equal([2]int32{2, 2}))
 
-		def := &unstructured.Unstructured{}
-		def.SetGroupVersionKind(execloopv1alpha1.GroupVersion.WithKind("PlanDefinition"))
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: d.GetName()}, def)).To(Succeed())
-		tasks, _, _ := unstructured.NestedSlice(def.Object, "spec", "plan", "tasks")
-		Expect(unstructured.SetNestedField(tasks[0].(map[string]any), "v2", "apply", "data", "TEMPLATE")).To(Succeed())
-		Expect(unstructured.SetNestedSlice(def.Object, tasks, "spec", "plan", "tasks")).To(Succeed())
-		Expect(k8sClient.Update(ctx, def)).To(Succeed())
+		changeDefinition(d, func(def *unstructured.Unstructured) {
+			tasks, _, _ := unstructured.NestedSlice(def.Object, "spec", "plan", "tasks")
+			Expect(unstructured.SetNestedField(tasks[0].(map[string]any), "v2", "apply", "data", "TEMPLATE")).To(Succeed())
+			Expect(unstructured.SetNestedSlice(def.Object, tasks, "spec", "plan", "tasks")).To(Succeed())
+		})
 
 		for _, name := range []string{"a", "b"} {
 			Eventually(func(g Gomega) map[string]string {

@@ -53,38 +53,44 @@ const (
 type DefinitionAPI struct {
 	// group is the API group of the kind, such as platform.example.com: a
 	// DNS subdomain with at least one dot, and one of the groups the
-	// operator's --definition-groups flag allows.
+	// operator's --definition-groups flag allows. Immutable.
 	// +required
 	// +kubebuilder:validation:MinLength=3
 	// +kubebuilder:validation:MaxLength=200
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.api.group is immutable: another group makes another CRD, so write another PlanDefinition"
 	Group string `json:"group"`
 
 	// kind is the kind of the instances, in CamelCase, such as WebApp.
+	// Immutable.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[A-Z][A-Za-z0-9]*$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.api.kind is immutable: another kind makes another CRD, so write another PlanDefinition"
 	Kind string `json:"kind"`
 
 	// plural is the resource name of the instances, in lower case, such as
-	// webapps; the definition's name is <plural>.<group>.
+	// webapps; the definition's name is <plural>.<group>. Immutable.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=53
 	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.api.plural is immutable: another plural makes another CRD, so write another PlanDefinition"
 	Plural string `json:"plural"`
 
 	// version is the one version the CRD serves and stores, such as
-	// v1alpha1.
+	// v1alpha1. Immutable.
 	// +required
 	// +kubebuilder:validation:MaxLength=20
 	// +kubebuilder:validation:Pattern=`^v[1-9][0-9]*((alpha|beta)[1-9][0-9]*)?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.api.version is immutable: another version makes another CRD, so write another PlanDefinition"
 	Version string `json:"version"`
 
-	// scope is Namespaced (the default) or Cluster.
+	// scope is Namespaced (the default) or Cluster. Immutable.
 	// +optional
 	// +kubebuilder:default=Namespaced
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.api.scope is immutable: another scope makes another CRD, so write another PlanDefinition"
 	Scope APIScope `json:"scope,omitempty"`
 
 	// spec is the OpenAPI v3 schema of the instances' spec, as in a CRD: it
@@ -93,7 +99,11 @@ type DefinitionAPI struct {
 	// tasks' expressions read it as instance.spec, type-checked against this
 	// schema before any instance exists. For example:
 	// {type: object, required: [image], properties: {image: {type: string},
-	// replicas: {type: integer, default: 2, minimum: 1}}}.
+	// replicas: {type: integer, default: 2, minimum: 1}}}. A change that
+	// existing instances may not survive (a field removed or retyped, a new
+	// required field, a narrowed enum or bound, a changed pattern) is not
+	// applied unless the definition is annotated
+	// execloop.dev/allow-breaking-changes: "true".
 	// +required
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
