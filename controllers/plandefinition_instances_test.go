@@ -30,7 +30,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
-	"github.com/execloop/execloop/execloop/reconciler"
 	"github.com/execloop/execloop/execloop/reconciler/status"
 	"github.com/execloop/execloop/test/support"
 )
@@ -91,13 +90,6 @@ var _ = Describe("The instances of a PlanDefinition", func() {
 		grantWebApp(ns, "webapp-deployer")
 		d := newDefinition(definitionGroup)
 		readyDefinition(d)
-		// The install's admission policy gives instances their cleanup
-		// finalizer, as it does Plans: the operator need not write it.
-		Eventually(func(g Gomega) []string {
-			probe := instance(d, ns, "probe", map[string]any{"image": "nginx:1"})
-			g.Expect(k8sClient.Create(ctx, probe, client.DryRunAll)).To(Succeed())
-			return probe.GetFinalizers()
-		}).Should(ContainElement(reconciler.DefaultFinalizer))
 		web := instance(d, ns, "web", map[string]any{"image": "nginx:1"})
 		createInstance(web)
 

@@ -108,9 +108,6 @@ var _ = BeforeSuite(func() {
 	Expect(support.InstallFinalizerPolicy(ctx, k8sClient, "..", map[string]any{"matchExpressions": []any{
 		map[string]any{"key": withoutPolicy, "operator": "DoesNotExist"},
 	}}, metav1.NamespaceDefault, 30*time.Second)).To(Succeed())
-	// And, as config/definition-groups ships it, new instances of the
-	// definitions' kinds too.
-	Expect(support.AdmitInstancesOf(ctx, k8sClient, "..", definitionGroup)).To(Succeed())
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
