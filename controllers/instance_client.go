@@ -76,6 +76,9 @@ func (c instanceClient) Patch(ctx context.Context, obj client.Object, patch clie
 	if err != nil {
 		return err
 	}
+	if data, err = instancePatch(data, nil); err != nil {
+		return err
+	}
 	u := c.cache.ic.instanceOf(p)
 	if err := c.Client.Patch(ctx, u, client.RawPatch(patch.Type(), data), opts...); err != nil {
 		return err
@@ -108,10 +111,8 @@ func (w instanceStatusWriter) Patch(ctx context.Context, obj client.Object, patc
 		return err
 	}
 	ic := w.c.cache.ic
-	if fields := ic.changedFields(ctx, client.ObjectKeyFromObject(p)); len(fields) > 0 {
-		if data, err = withStatusFields(data, fields); err != nil {
-			return err
-		}
+	if data, err = instancePatch(data, ic.changedFields(ctx, client.ObjectKeyFromObject(p))); err != nil {
+		return err
 	}
 	u := ic.instanceOf(p)
 	if err := w.SubResourceWriter.Patch(ctx, u, client.RawPatch(patch.Type(), data), opts...); err != nil {
@@ -121,11 +122,18 @@ func (w instanceStatusWriter) Patch(ctx context.Context, obj client.Object, patc
 	return ic.asPlan(u, p)
 }
 
-// withStatusFields is the merge patch data with the status fields set.
-func withStatusFields(data []byte, fields map[string]any) ([]byte, error) {
+// instancePatch is the merge patch data of an instance seen as a Plan as
+// the instance takes it: without the Plan's spec, which is the
+// definition's (a pass resolves the names of its manifests in place), and
+// with the status fields set.
+func instancePatch(data []byte, fields map[string]any) ([]byte, error) {
 	patch := map[string]any{}
 	if err := json.Unmarshal(data, &patch); err != nil {
 		return nil, err
+	}
+	delete(patch, "spec")
+	if len(fields) == 0 {
+		return json.Marshal(patch)
 	}
 	st, _ := patch["status"].(map[string]any)
 	if st == nil {

@@ -232,7 +232,7 @@ func (ic *instanceController) Reconcile(ctx context.Context, req ctrl.Request) (
 		u := ic.newInstance()
 		u.SetNamespace(req.Namespace)
 		u.SetName(req.Name)
-		patch, err := withStatusFields([]byte("{}"), fields)
+		patch, err := instancePatch([]byte("{}"), fields)
 		if err != nil {
 			return res, err
 		}
