@@ -149,6 +149,15 @@ func (d *Definition) Compile(instance *unstructured.Unstructured, id *Identity, 
 // operator's Plan reconciler drives this Plan, and what it writes of the
 // Plan's metadata and status is written into the instance.
 func (d *Definition) AsPlan(instance *unstructured.Unstructured) (*execloopv1alpha1.Plan, error) {
+	return AsPlan(instance, &d.plan)
+}
+
+// AsPlan is instance, an instance of a definition's kind, seen as a Plan
+// whose spec is a copy of spec (its definition's spec.plan): the method
+// AsPlan of its compiled definition, for a reader that has only the
+// definition (kubectl execloop get). An error says the instance's status
+// is not a Plan's.
+func AsPlan(instance *unstructured.Unstructured, spec *execloopv1alpha1.PlanSpec) (*execloopv1alpha1.Plan, error) {
 	p := &execloopv1alpha1.Plan{
 		TypeMeta: metav1.TypeMeta{APIVersion: instance.GetAPIVersion(), Kind: instance.GetKind()},
 		ObjectMeta: metav1.ObjectMeta{
@@ -158,7 +167,7 @@ func (d *Definition) AsPlan(instance *unstructured.Unstructured) (*execloopv1alp
 			Finalizers: instance.GetFinalizers(), DeletionTimestamp: instance.GetDeletionTimestamp(),
 			CreationTimestamp: instance.GetCreationTimestamp(),
 		},
-		Spec: *d.plan.DeepCopy(),
+		Spec: *spec.DeepCopy(),
 	}
 	if st, ok := instance.Object["status"].(map[string]any); ok {
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(st, &p.Status); err != nil {
