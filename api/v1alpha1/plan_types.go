@@ -210,6 +210,7 @@ type PlanSpec struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.adoptionPolicy) || has(self.apply)",messageExpression="'task ' + self.name + ': adoptionPolicy goes with apply'"
 // +kubebuilder:validation:XValidation:rule="!has(self.applyPolicy) || self.applyPolicy == 'Always' || has(self.apply)",messageExpression="'task ' + self.name + ': applyPolicy: IfNotPresent goes with apply'"
 // +kubebuilder:validation:XValidation:rule="!has(self.immutableFields) || self.immutableFields == 'Fail' || has(self.apply)",messageExpression="'task ' + self.name + ': immutableFields: Recreate goes with apply'"
+// +kubebuilder:validation:XValidation:rule="!has(self.forEach) || has(self.apply)",messageExpression="'task ' + self.name + ': forEach goes with apply only (patch, delete and wait name one object each)'"
 type PlanTask struct {
 	// name names the task in after, in status and in events: a DNS-1123
 	// label, unique in the plan.
@@ -238,11 +239,33 @@ type PlanTask struct {
 	// interpolated, $${ is a literal ${. A task whose expressions read
 	// another task runs after it, and waits, spending no error, until the
 	// values it reads are there. apiVersion, kind, metadata.name and
-	// metadata.namespace hold no expressions.
+	// metadata.namespace hold no expressions, except metadata.name with
+	// forEach.
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:EmbeddedResource
 	Apply *runtime.RawExtension `json:"apply,omitempty"`
+
+	// forEach makes the task apply one object per item of a list: a map
+	// of exactly one variable name to one ${...} CEL expression that gives
+	// a list, over the same variables as the manifest's (plan, tasks). The
+	// variable is bound to each item in the expressions of the manifest
+	// (metadata.name too, which then tells the items' objects apart),
+	// readyWhen and failedWhen; includeWhen, which leaves out the whole
+	// task, does not see it. Each item's object is known by its group,
+	// kind, namespace and name, never by its position: reordering the list
+	// writes nothing, removing an item prunes its object alone. Two items
+	// rendering the same object, or more than 1000 items, fail the task
+	// with nothing of it applied. The task is ready once every item's
+	// object is; tasks after it wait for all of them, and read them as
+	// tasks["name"].objects, a list. Each object takes an entry of
+	// status.objects, at most 512 in all. Only with apply.
+	// +optional
+	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:MaxProperties=1
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]*$') && size(k) <= 63 && !(k in ['plan', 'tasks', 'instance', 'self', 'object']))",message="forEach's variable must be a CEL identifier of at most 63 characters other than plan, tasks, instance, self and object"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 1024 && self[k].startsWith('${') && self[k].endsWith('}'))",message="forEach's value must be one ${...} expression of at most 1024 characters that gives a list"
+	ForEach map[string]string `json:"forEach,omitempty"`
 
 	// delete names an object that must not exist; the task deletes it and
 	// waits until it is gone.
@@ -454,6 +477,46 @@ type PlanStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=512
 	Objects []AppliedObject `json:"objects,omitempty"`
+
+	// forEach counts the objects of each task with forEach, one entry per
+	// task however many items it has, as of the last pass that read them.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
+	ForEach []ForEachStatus `json:"forEach,omitempty"`
+}
+
+// ForEachStatus counts the objects of a task with forEach.
+type ForEachStatus struct {
+	// task is the task's name.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Task string `json:"task"`
+
+	// desired is the number of items, each an object.
+	// +optional
+	Desired int32 `json:"desired"`
+
+	// applied is the number of those objects that are there as their
+	// manifests say.
+	// +optional
+	Applied int32 `json:"applied"`
+
+	// ready is the number of those objects that are ready.
+	// +optional
+	Ready int32 `json:"ready"`
+
+	// failed is the number of items that failed: an error, or failedWhen.
+	// +optional
+	Failed int32 `json:"failed"`
+
+	// failing names the first few items that failed or are not ready yet,
+	// with why: at most 3.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=3
+	// +kubebuilder:validation:items:MaxLength=512
+	Failing []string `json:"failing,omitempty"`
 }
 
 // Plan declares Kubernetes objects to converge, in order, with waits: the

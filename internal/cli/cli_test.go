@@ -114,6 +114,29 @@ spec:
 		expectGolden(out, "diff-changed", ns)
 	})
 
+	It("previews each item's object of a forEach: an item kept unchanged, one added created, one removed pruned", func() {
+		ns := namespace("diff-foreach", "configmaps")
+		regions := func(list string) string {
+			return writePlan(ns, `
+apiVersion: execloop.dev/v1alpha1
+kind: Plan
+metadata: {name: web, namespace: NS}
+spec:
+  serviceAccountName: deployer
+  tasks:
+  - name: regional
+    forEach: {region: '${`+list+`}'}
+    apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: '${"cfg-" + region}'}, data: {region: '${region}'}}
+`)
+		}
+		applyFile(regions(`["eu", "us"]`))
+		Eventually(phaseOf(ns, "web")).Should(Equal(execloopv1alpha1.PlanSucceeded))
+		out, stderr, code := kubectlExecloop(ctx, "diff", "-f", regions(`["us", "ap"]`))
+		Expect(stderr).To(BeEmpty())
+		Expect(code).To(Equal(1))
+		expectGolden(out, "diff-foreach", ns)
+	})
+
 	It("marks denied what the Plan's ServiceAccount may not do, naming the verb and the resource", func() {
 		ns := namespace("diff-denied", "configmaps")
 		file := writePlan(ns, `

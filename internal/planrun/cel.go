@@ -58,25 +58,91 @@ type expressions struct {
 	// definition's: they are evaluated for each instance before its
 	// tasks are compiled).
 	instanceNames bool
+	// items gives the program cache of the manifests of a task whose own
+	// variable is item (forEach): forItem.
+	items func(item string) *programCache
+}
+
+// forItem is the program cache of the manifests of a task whose own
+// variable is item (forEach), beside the variables every task sees; the
+// manifests' cache for an empty item.
+func (e expressions) forItem(item string) *programCache {
+	if item == "" {
+		return e.manifest
+	}
+	return e.items(item)
 }
 
 // planExpressions are the Plans' expressions.
-var planExpressions = expressions{manifest: manifestPrograms, condition: conditionPrograms}
+var planExpressions = expressions{manifest: manifestPrograms, condition: conditionPrograms, items: func(item string) *programCache {
+	manifest, _ := programsFor(item)
+	return manifest
+}}
 
 // objectEnv has the variable object, the live object of a task.
-var objectEnv = sync.OnceValues(func() (*cel.Env, error) {
-	return cel.NewEnv(cel.Variable("object", cel.DynType), ext.Strings(), ext.Lists(), ext.Sets())
-})
+var objectEnv = sync.OnceValues(func() (*cel.Env, error) { return newObjectEnv("") })
 
 // manifestEnv has the variables of the expressions of manifests: plan and
 // tasks.
-var manifestEnv = sync.OnceValues(func() (*cel.Env, error) {
-	return cel.NewEnv(
+var manifestEnv = sync.OnceValues(func() (*cel.Env, error) { return newManifestEnv("") })
+
+// newObjectEnv is objectEnv with the variable item too, when it is not
+// empty.
+func newObjectEnv(item string) (*cel.Env, error) {
+	return cel.NewEnv(append(itemVariable(item), cel.Variable("object", cel.DynType), ext.Strings(), ext.Lists(), ext.Sets())...)
+}
+
+// newManifestEnv is manifestEnv with the variable item too, when it is not
+// empty.
+func newManifestEnv(item string) (*cel.Env, error) {
+	return cel.NewEnv(append(itemVariable(item),
 		cel.Variable("plan", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("tasks", cel.MapType(cel.StringType, cel.DynType)),
 		ext.Strings(), ext.Lists(), ext.Sets(), ext.Encoders(),
-	)
-})
+	)...)
+}
+
+// itemVariable declares a task's own variable, a forEach item's (of any
+// type), beside those every task sees; none when item is empty.
+func itemVariable(item string) []cel.EnvOption {
+	if item == "" {
+		return nil
+	}
+	return []cel.EnvOption{cel.Variable(item, cel.DynType)}
+}
+
+// itemCaches are the program caches of tasks that bind a variable of their
+// own (forEach), one pair per variable name; a name that is the same in
+// many Plans shares its programs.
+var itemCaches = struct {
+	sync.Mutex
+	manifest, object map[string]*programCache
+}{manifest: map[string]*programCache{}, object: map[string]*programCache{}}
+
+// programsFor returns the caches of the expressions of a task whose own
+// variable is item: of its manifest and of its readyWhen and failedWhen.
+// An empty item is a task with none: manifestPrograms and
+// readyWhenPrograms.
+func programsFor(item string) (manifest, object *programCache) {
+	if item == "" {
+		return manifestPrograms, readyWhenPrograms
+	}
+	itemCaches.Lock()
+	defer itemCaches.Unlock()
+	if itemCaches.manifest[item] == nil {
+		if len(itemCaches.manifest) >= celCacheSize {
+			for k := range itemCaches.manifest { // drop one at random
+				delete(itemCaches.manifest, k)
+				delete(itemCaches.object, k)
+				break
+			}
+		}
+		itemCaches.manifest[item] = newProgramCache(sync.OnceValues(func() (*cel.Env, error) { return newManifestEnv(item) }),
+			false, cel.EvalOptions(cel.OptTrackState))
+		itemCaches.object[item] = newProgramCache(sync.OnceValues(func() (*cel.Env, error) { return newObjectEnv(item) }), true)
+	}
+	return itemCaches.manifest[item], itemCaches.object[item]
+}
 
 // programCache compiles the expressions of one environment, once each.
 type programCache struct {

@@ -63,6 +63,14 @@ type taskSpec struct {
 	after      []*taskSpec
 	dependents []*taskSpec
 
+	// each is the task's forEach; nil when it has none. Each pass makes of
+	// such a task one taskSpec per item (an item of forEach.go), which
+	// the kind's methods take as they take any task.
+	each *forEach
+	// bound are the variables bound to this task alone, besides plan and
+	// tasks: a forEach item's, {region: "eu"}; nil for none.
+	bound map[string]any
+
 	// fromSecrets is what its expressions computed from Secrets in this
 	// pass (redact.go).
 	fromSecrets fromSecrets
@@ -75,8 +83,11 @@ func (t *taskSpec) exprRefs() []string {
 	if t.tmpl != nil {
 		refs = append(refs, t.tmpl.refs...)
 	}
-	if t.include != nil {
-		for _, r := range t.include.refs {
+	for _, e := range []*exprPart{t.include, t.each.list()} {
+		if e == nil {
+			continue
+		}
+		for _, r := range e.refs {
 			if !slices.Contains(refs, r) {
 				refs = append(refs, r)
 			}
@@ -93,8 +104,11 @@ func (t *taskSpec) where(name string) string {
 			return w
 		}
 	}
-	if t.include != nil {
+	if t.include != nil && slices.Contains(t.include.refs, name) {
 		return "includeWhen: " + t.include.expr
+	}
+	if t.each != nil && slices.Contains(t.each.part.refs, name) {
+		return "forEach: ${" + t.each.part.expr + "}"
 	}
 	return "an expression"
 }
@@ -115,8 +129,11 @@ func (t *taskSpec) deps() []*taskSpec {
 }
 
 // describe names the task's object in messages, such as
-// "ConfigMap shop/web-config".
+// "ConfigMap shop/web-config"; for a forEach task, its objects.
 func (t *taskSpec) describe() string {
+	if t.each != nil {
+		return fmt.Sprintf("the %s objects of forEach %s", t.gvk.Kind, t.each.variable)
+	}
 	if t.key.Namespace == "" {
 		return t.gvk.Kind + " " + t.key.Name
 	}
@@ -186,6 +203,7 @@ func compile(p *execloopv1alpha1.Plan, exprs expressions, id *Identity, mapper m
 	}
 
 	run.sortInventory(specs)
+	run.sortForEachStatus(specs)
 	for _, t := range specs {
 		if err := run.sameKindAsInventory(t); err != nil {
 			return nil, err
@@ -245,6 +263,10 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, exprs expr
 	if t.kind, err = kindOf(pt); err != nil {
 		return nil, err
 	}
+	if t.each, err = compileForEach(t, pt); err != nil {
+		return nil, err
+	}
+	_, objectPrograms := programsFor(t.variable()) // readyWhen and failedWhen see no instance
 	if err := t.kind.compile(t, pt); err != nil {
 		return nil, err
 	}
@@ -256,14 +278,14 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, exprs expr
 		t.include = &exprPart{expr: pt.IncludeWhen, prog: c.prog, refs: c.refs}
 	}
 	if pt.ReadyWhen != "" {
-		c, err := readyWhenPrograms.compile(pt.ReadyWhen)
+		c, err := objectPrograms.compile(pt.ReadyWhen)
 		if err != nil {
 			return nil, invalid("task %s: readyWhen does not compile: %v", t.name, err)
 		}
 		t.readyWhen = c.prog
 	}
 	if pt.FailedWhen != "" {
-		c, err := readyWhenPrograms.compile(pt.FailedWhen)
+		c, err := objectPrograms.compile(pt.FailedWhen)
 		if err != nil {
 			return nil, invalid("task %s: failedWhen does not compile: %v", t.name, err)
 		}
@@ -374,7 +396,7 @@ func compileManifest(t *taskSpec, field string, raw []byte) error {
 		return err
 	}
 	t.manifest = manifest
-	tmpl, err := compileTemplate(t.exprs, t.name, field, manifest.Object)
+	tmpl, err := compileTemplate(t.exprs, t.variable(), t.name, field, manifest.Object)
 	if err != nil || tmpl == nil {
 		return err
 	}
@@ -394,7 +416,7 @@ func compileReference(t *taskSpec, field string, ref *execloopv1alpha1.ObjectRef
 	}
 	t.raw = &unstructured.Unstructured{Object: map[string]any{"name": ref.Name}}
 	var err error
-	t.tmpl, err = compileTemplate(t.exprs, t.name, field, t.raw.Object)
+	t.tmpl, err = compileTemplate(t.exprs, "", t.name, field, t.raw.Object)
 	return err
 }
 

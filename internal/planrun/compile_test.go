@@ -31,14 +31,7 @@ import (
 // invalid, naming both, whichever kind each is and whichever comes first;
 // a task with expressions counts too, since an object's name holds none.
 func TestOneObjectOneTask(t *testing.T) {
-	manifest := func(data string) *runtime.RawExtension {
-		b, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "config"}, "data": map[string]any{"a": data}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &runtime.RawExtension{Raw: b}
-	}
-	static, templated := manifest("b"), manifest("${plan.metadata.name}")
+	static, templated := configMapManifest(t, "config", map[string]any{"a": "b"}), configMapManifest(t, "config", map[string]any{"a": "${plan.metadata.name}"})
 	for _, tc := range []struct {
 		name        string
 		first, then execloopv1alpha1.PlanTask
@@ -62,4 +55,15 @@ func TestOneObjectOneTask(t *testing.T) {
 			}
 		})
 	}
+}
+
+// configMapManifest is the apply (or patch) field of a ConfigMap named
+// name with data.
+func configMapManifest(t testing.TB, name string, data map[string]any) *runtime.RawExtension {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": name}, "data": data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &runtime.RawExtension{Raw: b}
 }

@@ -24,6 +24,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types/ref"
@@ -115,7 +116,7 @@ func CompileDefinition(plan execloopv1alpha1.PlanSpec, spec *apiextensionsv1.JSO
 		status: status,
 		exprs: expressions{
 			manifest: newProgramCache(envFunc, false, tracked), condition: newProgramCache(envFunc, true, tracked),
-			instanceNames: true,
+			instanceNames: true, items: itemPrograms(env, tracked),
 		},
 		schema: root,
 	}
@@ -194,7 +195,7 @@ func (d *Definition) CompilePlan(p *execloopv1alpha1.Plan, spec map[string]any, 
 				continue
 			}
 			var err error
-			if m.Raw, err = d.withNames(pt.Name, field, m.Raw, vars); err != nil {
+			if m.Raw, err = d.withNames(pt.Name, forEachVariable(pt), field, m.Raw, vars); err != nil {
 				return nil, err
 			}
 		}
@@ -210,6 +211,30 @@ func (d *Definition) CompilePlan(p *execloopv1alpha1.Plan, spec map[string]any, 
 // StatusFields names the instances' declared status fields.
 func (d *Definition) StatusFields() []string { return slices.Sorted(maps.Keys(d.status)) }
 
+// itemPrograms gives the program caches of the manifests of a
+// definition's forEach tasks, one per name of their own variable: env's
+// variables, and that one.
+func itemPrograms(env *cel.Env, options ...cel.ProgramOption) func(item string) *programCache {
+	var mu sync.Mutex
+	caches := map[string]*programCache{}
+	return func(item string) *programCache {
+		mu.Lock()
+		defer mu.Unlock()
+		if caches[item] == nil {
+			caches[item] = newProgramCache(sync.OnceValues(func() (*cel.Env, error) { return env.Extend(itemVariable(item)...) }), false, options...)
+		}
+		return caches[item]
+	}
+}
+
+// forEachVariable is the name of pt's own variable; empty without forEach.
+func forEachVariable(pt *execloopv1alpha1.PlanTask) string {
+	for name := range pt.ForEach {
+		return name
+	}
+	return ""
+}
+
 // InstanceKind is the <kind>.<group> of p when it is an instance of a
 // definition seen as a Plan (AsPlan), and empty for a Plan.
 func InstanceKind(p *execloopv1alpha1.Plan) string {
@@ -222,20 +247,21 @@ func InstanceKind(p *execloopv1alpha1.Plan) string {
 
 // withNames returns the manifest raw of a task's field with the
 // expressions of its metadata.name and metadata.namespace evaluated with
-// vars.
-func (d *Definition) withNames(task, field string, raw []byte, vars map[string]any) ([]byte, error) {
+// vars. The name of a forEach task, whose own variable is item, is left
+// to be evaluated for each item.
+func (d *Definition) withNames(task, item, field string, raw []byte, vars map[string]any) ([]byte, error) {
 	m := map[string]any{}
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, invalid("task %s: %s is not a JSON object: %v", task, field, err)
 	}
-	tmpl, err := compileTemplate(d.exprs, task, field, m)
+	tmpl, err := compileTemplate(d.exprs, item, task, field, m)
 	if err != nil || tmpl == nil {
 		return raw, err
 	}
 	changed := false
 	for _, f := range tmpl.fields {
-		switch strings.TrimPrefix(f.at, field+".") {
-		case "metadata.name", "metadata.namespace":
+		switch at := strings.TrimPrefix(f.at, field+"."); {
+		case at == "metadata.namespace", at == "metadata.name" && item == "":
 			v, err := f.value(context.Background(), vars, nil, &fromSecrets{})
 			if err != nil {
 				return nil, invalid("task %s: %v", task, err)

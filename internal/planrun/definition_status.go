@@ -95,7 +95,7 @@ func (d *Definition) StatusValues(ctx context.Context, run *Run) (values map[str
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(d.status)) {
 		manifest := map[string]any{name: d.status[name].Value}
-		tmpl, err := compileTemplate(d.exprs, name, "status", manifest)
+		tmpl, err := compileTemplate(d.exprs, "", name, "status", manifest)
 		if err != nil {
 			errs = append(errs, err)
 			continue

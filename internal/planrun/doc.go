@@ -24,7 +24,10 @@ limitations under the License.
 // impersonated, or the operator itself), which tasks' objects are not
 // converged, and runs those whose after tasks are done. What each kind of
 // task does (apply, delete, wait, patch) is in a file of its own, kind_*.go,
-// behind one interface (kind.go).
+// behind one interface (kind.go). A task with forEach (foreach.go) becomes,
+// in each pass, one task per item of its list, each with the item bound,
+// which its kind takes as any task; its items' objects are known by what
+// they render, never by their position.
 //
 // A task that succeeds returns the tasks it unblocks as its children, so a
 // chain of tasks that are ready at once converges in one pass. What the

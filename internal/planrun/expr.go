@@ -79,11 +79,17 @@ type exprPart struct {
 	refs []string
 }
 
-// compileTemplate finds and compiles, with exprs, the expressions of a
-// task's apply manifest; nil when it has none. An expression that does not compile, or
-// that names a task other than by a constant name, is a
+// compileTemplate finds and compiles the expressions of a task's apply
+// manifest with exprs' programs for a task whose own variable is item
+// (forEach; empty for none); nil when it has none. An expression that does
+// not compile, or that names a task other than by a constant name, is a
 // reconcile.TerminalError naming the task, the field and the expression.
-func compileTemplate(exprs expressions, task, field string, manifest map[string]any) (*template, error) {
+// The object's apiVersion, kind, namespace and name must be known before
+// anything is read: its name may hold an expression of a forEach task
+// (its objects are told apart by it), and its name and namespace one of
+// a definition's that reads no task (evaluated for each instance).
+func compileTemplate(exprs expressions, item, task, field string, manifest map[string]any) (*template, error) {
+	programs := exprs.forItem(item)
 	tmpl := &template{}
 	var walk func(v any, path []any) error
 	walk = func(v any, path []any) error {
@@ -104,7 +110,7 @@ func compileTemplate(exprs expressions, task, field string, manifest map[string]
 			if !strings.Contains(x, "${") {
 				return nil
 			}
-			f, err := compileField(exprs.manifest, task, field, x, path)
+			f, err := compileField(task, field, x, path, programs)
 			if err != nil {
 				return err
 			}
@@ -120,13 +126,9 @@ func compileTemplate(exprs expressions, task, field string, manifest map[string]
 	}
 	slices.SortFunc(tmpl.fields, func(a, b *exprField) int { return strings.Compare(a.at, b.at) })
 	for _, f := range tmpl.fields {
-		switch strings.TrimPrefix(f.at, field+".") {
-		case "metadata.name", "metadata.namespace":
-			if exprs.instanceNames && !f.readsTasks() {
-				break
-			}
-			fallthrough
-		case "apiVersion", "kind":
+		at := strings.TrimPrefix(f.at, field+".")
+		byInstance := exprs.instanceNames && !f.readsTasks()
+		if at == "apiVersion" || at == "kind" || at == "metadata.namespace" && !byInstance || at == "metadata.name" && !byInstance && item == "" {
 			return nil, invalid("task %s: %s holds an expression: the object's apiVersion, kind, name and namespace must be known before anything is read", task, f.at)
 		}
 		for _, p := range f.parts {
@@ -140,9 +142,9 @@ func compileTemplate(exprs expressions, task, field string, manifest map[string]
 	return tmpl, nil
 }
 
-// compileField compiles, with programs, the parts of one string value of
-// the task's field (apply, or the name of a delete or wait target).
-func compileField(programs *programCache, task, field, s string, path []any) (*exprField, error) {
+// compileField compiles the parts of one string value of the task's field
+// (apply, or the name of a delete or wait target).
+func compileField(task, field, s string, path []any, programs *programCache) (*exprField, error) {
 	f := &exprField{path: slices.Clone(path), at: field}
 	if p := pathString(path); p != "" {
 		f.at += "." + p
@@ -303,6 +305,9 @@ func (p *Run) fill(ctx context.Context, t *taskSpec) error {
 	if err != nil {
 		return err
 	}
+	for k, v := range t.bound {
+		vars[k] = v
+	}
 	m, from, err := t.tmpl.resolve(ctx, t.raw.Object, vars, p.secretsRead(t))
 	t.fromSecrets = from
 	var missing *missingValue
@@ -321,6 +326,11 @@ func (p *Run) fill(ctx context.Context, t *taskSpec) error {
 		return nil
 	}
 	u := &unstructured.Unstructured{Object: m}
+	if t.bound != nil { // a forEach item, named by its expressions
+		if t.key.Name = u.GetName(); t.key.Name == "" {
+			return fmt.Errorf("task %s: apply.metadata.name gives no name", t.name)
+		}
+	}
 	t.kind.prepare(p.plan, u, t.key.Namespace)
 	h, err := hashJSON(u.Object)
 	if err != nil {
@@ -335,7 +345,11 @@ func (p *Run) fill(ctx context.Context, t *taskSpec) error {
 func (p *Run) variables(t *taskSpec, refs []string) (map[string]any, error) {
 	vars, missing := p.varsOf(refs)
 	if missing != "" {
-		return nil, p.waiting(t, fmt.Sprintf("the object of task %s, which %s reads", missing, t.where(missing)))
+		what := "the object"
+		if st := p.state[missing]; st != nil && st.items != nil {
+			what = "the objects" // of a forEach task
+		}
+		return nil, p.waiting(t, fmt.Sprintf("%s of task %s, which %s reads", what, missing, t.where(missing)))
 	}
 	return vars, nil
 }
@@ -347,6 +361,14 @@ func (p *Run) varsOf(refs []string) (vars map[string]any, missing string) {
 	tasks := make(map[string]any, len(refs))
 	for _, r := range refs {
 		st := p.state[r]
+		if st != nil && st.items != nil { // a forEach task's
+			objects, ok := st.objects()
+			if !ok {
+				return nil, r
+			}
+			tasks[r] = map[string]any{"objects": objects}
+			continue
+		}
 		if st == nil || st.live == nil {
 			return nil, r
 		}
@@ -386,8 +408,18 @@ func (p *Run) included(ctx context.Context, t *taskSpec) (bool, error) {
 // skip leaves t out of the plan for this pass, and prunes what it applied.
 func (p *Run) skip(t *taskSpec) {
 	p.skipped[t.name] = fmt.Sprintf("includeWhen %q is false", t.include.expr)
-	if inv := p.inventory(t); inv != nil && !slices.ContainsFunc(p.stale, func(o execloopv1alpha1.AppliedObject) bool { return entryKey(o) == entryKey(*inv) }) {
-		p.stale = append(p.stale, *inv)
+	for _, obj := range p.plan.Status.Objects { // a forEach task's are many
+		if targets(t, obj) {
+			p.pruneLater(obj)
+		}
+	}
+	p.plan.Status.ForEach = slices.DeleteFunc(p.plan.Status.ForEach, func(s execloopv1alpha1.ForEachStatus) bool { return s.Task == t.name })
+}
+
+// pruneLater marks obj's entry stale, once: the pass prunes it.
+func (p *Run) pruneLater(obj execloopv1alpha1.AppliedObject) {
+	if !slices.ContainsFunc(p.stale, func(o execloopv1alpha1.AppliedObject) bool { return entryKey(o) == entryKey(obj) }) {
+		p.stale = append(p.stale, obj)
 	}
 }
 

@@ -180,7 +180,7 @@ func FuzzReadyWhen(f *testing.F) {
 		if json.Unmarshal(obj, &u.Object) != nil {
 			return
 		}
-		ready, reason, err := readiness(context.Background(), u, prog)
+		ready, reason, err := readiness(context.Background(), u, prog, nil)
 		if ready && (reason != "" || err != nil) {
 			t.Fatalf("ready, yet reason %q and error %v", reason, err)
 		}
@@ -202,7 +202,7 @@ func FuzzManifestExpressions(f *testing.F) {
 	f.Add(`${`, []byte(`{}`))
 	f.Fuzz(func(t *testing.T, value string, obj []byte) {
 		manifest := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "c"}, "data": map[string]any{"k": value}}
-		tmpl, err := compileTemplate(planExpressions, "t", "apply", manifest)
+		tmpl, err := compileTemplate(planExpressions, "", "t", "apply", manifest)
 		if err != nil {
 			if !errors.Is(err, reconcile.TerminalError(nil)) || !strings.Contains(err.Error(), "task t: apply.data.k") {
 				t.Fatalf("a refusal that is not terminal or names no field: %v", err)

@@ -42,6 +42,11 @@ func (p *Run) inventory(t *taskSpec) *execloopv1alpha1.AppliedObject {
 // or may (its kind is not served right now, so its namespace is not
 // settled: an outage of its API is no removal).
 func targets(t *taskSpec, obj execloopv1alpha1.AppliedObject) bool {
+	if t.each != nil {
+		// Its objects' names are known in a pass only (Run.expand).
+		gv, _ := schema.ParseGroupVersion(obj.APIVersion)
+		return obj.Task == t.name && gv.Group == t.gvk.Group && obj.Kind == t.gvk.Kind
+	}
 	return t.kind.recorded() && (sameObject(t, obj) || t.mapping == nil && sameKindAndName(t, obj))
 }
 

@@ -100,7 +100,7 @@ func (applyKind) judge(ctx context.Context, p *Run, t *taskSpec, st *taskState) 
 		st.needsApply, st.why = true, "missing"
 	case t.createOnly:
 		// Created, by this plan or someone else: never written again.
-		ready, reason, err := readiness(ctx, st.live, t.readyWhen)
+		ready, reason, err := readiness(ctx, st.live, t.readyWhen, t.bound)
 		st.converged, st.why, st.readyErr = ready, reason, err
 	case inv == nil || inv.UID != st.live.GetUID():
 		st.needsApply, st.why = true, "not applied by this plan yet"

@@ -72,7 +72,7 @@ func (waitKind) check(ctx context.Context, k *planTask, st *taskState) error {
 	if st.live == nil {
 		return k.run.waiting(k.t, "absent")
 	}
-	if err := failure(ctx, st.live, k.t.failedWhen, k.t.failedExpr); err != nil {
+	if err := failure(ctx, st.live, k.t.failedWhen, k.t.failedExpr, k.t.bound); err != nil {
 		return fmt.Errorf("%s: %w", k.t.describe(), err)
 	}
 	if st.readyErr != nil {

@@ -107,7 +107,7 @@ func (pv *Previewer) Identity(p *execloopv1alpha1.Plan) string {
 }
 
 // Preview returns, in dependency order, what a pass would do to each task's
-// object, then the prunes. An error is a Plan the operator would not run
+// object (each item's, for a task with forEach), then the prunes. An error is a Plan the operator would not run
 // (a cycle, a task name that does not exist, an expression that does not
 // compile), or a failure to reach the API server.
 func (pv *Previewer) Preview(ctx context.Context, p *execloopv1alpha1.Plan) ([]TaskPreview, error) {
@@ -127,7 +127,14 @@ func (pv *Previewer) Preview(ctx context.Context, p *execloopv1alpha1.Plan) ([]T
 	run.skipped = map[string]string{}
 	out := make([]TaskPreview, 0, len(run.tasks)+len(run.stale))
 	for _, t := range run.tasks {
-		out = append(out, run.preview(ctx, t, run.evaluate(ctx, t)))
+		st := run.evaluate(ctx, t)
+		if st.items == nil {
+			out = append(out, run.preview(ctx, t, st))
+			continue
+		}
+		for _, it := range st.items { // a forEach task's: each item's object
+			out = append(out, run.preview(ctx, it.t, it.st))
+		}
 	}
 	for _, obj := range run.stale {
 		pr, err := run.previewPrune(ctx, obj)

@@ -35,11 +35,11 @@ const withheld = "evaluation failed; its message is withheld because it read a v
 // failedWhen, or nil. An evaluation error (a field the object does not have
 // yet, say) is no failure; a failedWhen that returns something else than a
 // bool is an error of the task.
-func failure(ctx context.Context, live *unstructured.Unstructured, failedWhen cel.Program, expr string) error {
+func failure(ctx context.Context, live *unstructured.Unstructured, failedWhen cel.Program, expr string, bound map[string]any) error {
 	if failedWhen == nil || live == nil {
 		return nil
 	}
-	out, _, err := failedWhen.ContextEval(ctx, map[string]any{objectVar: live.Object})
+	out, _, err := failedWhen.ContextEval(ctx, objectVariables(live, bound))
 	if err != nil {
 		return nil //nolint:nilerr // not evaluable yet is not failed
 	}
@@ -53,6 +53,16 @@ func failure(ctx context.Context, live *unstructured.Unstructured, failedWhen ce
 	return nil
 }
 
+// objectVariables are the variables of readyWhen and failedWhen: object,
+// the live object, and those bound to the task alone (a forEach item).
+func objectVariables(live *unstructured.Unstructured, bound map[string]any) map[string]any {
+	vars := map[string]any{"object": live.Object}
+	for k, v := range bound {
+		vars[k] = v
+	}
+	return vars
+}
+
 // readiness says whether a live object is ready: readyWhen when the task has
 // one, kstatus Current otherwise. When it is not, the reason says why. An
 // evaluation error (a field the object does not have yet, say) means not
@@ -60,9 +70,9 @@ func failure(ctx context.Context, live *unstructured.Unstructured, failedWhen ce
 // what readyWhen derived from the Secret's values (withheld). A readyWhen
 // that returns something else than a bool is an error of the plan: no wait
 // mends it.
-func readiness(ctx context.Context, live *unstructured.Unstructured, readyWhen cel.Program) (ready bool, reason string, err error) {
+func readiness(ctx context.Context, live *unstructured.Unstructured, readyWhen cel.Program, bound map[string]any) (ready bool, reason string, err error) {
 	if readyWhen != nil {
-		out, _, err := readyWhen.ContextEval(ctx, map[string]any{objectVar: live.Object})
+		out, _, err := readyWhen.ContextEval(ctx, objectVariables(live, bound))
 		switch {
 		case err != nil && isSecret(live):
 			return false, "readyWhen: " + withheld, nil

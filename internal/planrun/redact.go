@@ -315,6 +315,16 @@ type fromSecrets struct {
 	values secretValues
 }
 
+// add adds what another task (a forEach item) computed from Secrets.
+func (f *fromSecrets) add(o *fromSecrets) {
+	for _, path := range o.paths {
+		if !slices.ContainsFunc(f.paths, func(p []any) bool { return slices.Equal(p, path) }) {
+			f.paths = append(f.paths, path)
+		}
+	}
+	f.values.addAll(&o.values)
+}
+
 // record records that the field at path holds v, computed from a
 // Secret: a string, or a JSON value whose strings are added.
 func (f *fromSecrets) record(path []any, v any) {

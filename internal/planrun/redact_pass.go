@@ -36,6 +36,10 @@ func (p *Run) secretValues() *secretValues {
 		for _, t := range p.tasks {
 			if st := p.state[t.name]; st != nil {
 				s.addSecret(st.live)
+				for _, it := range st.items {
+					s.addSecret(it.st.live)
+					s.addSecret(it.t.manifest)
+				}
 			}
 			s.addSecret(t.manifest)
 			s.addAll(&t.fromSecrets.values)
@@ -63,6 +67,9 @@ func (p *Run) secretsRead(t *taskSpec) *secretValues {
 	for _, r := range t.refs {
 		if st := p.state[r.name]; st != nil {
 			s.addSecret(st.live)
+			for _, it := range st.items {
+				s.addSecret(it.st.live)
+			}
 		}
 		s.addAll(&r.fromSecrets.values)
 	}

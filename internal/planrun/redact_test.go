@@ -79,7 +79,7 @@ func TestAValueComputedFromASecretIsRecordedWithItsField(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			manifest := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "app"},
 				"data": map[string]any{"value": tt.value, "plain": "${plan.metadata.name}"}}
-			tmpl, err := compileTemplate(planExpressions, "app", "apply", manifest)
+			tmpl, err := compileTemplate(planExpressions, "", "app", "apply", manifest)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,7 +219,7 @@ func TestAnExpressionThatFailsOnAValueDerivedFromASecretHasItMasked(t *testing.T
 		t.Run(tt.name, func(t *testing.T) {
 			manifest := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "app"},
 				"data": map[string]any{"value": tt.value}}
-			tmpl, err := compileTemplate(planExpressions, "app", "apply", manifest)
+			tmpl, err := compileTemplate(planExpressions, "", "app", "apply", manifest)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -276,7 +276,7 @@ func TestAReadyWhenThatFailsOnASecretHasItsMessageWithheld(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ready, reason, err := readiness(context.Background(), tt.live, c.prog)
+			ready, reason, err := readiness(context.Background(), tt.live, c.prog, nil)
 			if ready || err != nil || reason != tt.wantReason {
 				t.Errorf("readiness: %v, %q, %v; want not ready, %q", ready, reason, err, tt.wantReason)
 			}

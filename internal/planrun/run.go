@@ -72,6 +72,9 @@ type taskState struct {
 	assumed    bool // its PerformAction succeeded; done if its Post does
 	done       bool // converged, or succeeded in this pass
 	skipped    bool // left out: its includeWhen is false
+	// items are a forEach task's, once its list is known and rendered
+	// (Run.expand); nil for a task without forEach, or before.
+	items []*item
 }
 
 var (
@@ -204,6 +207,10 @@ func (p *Run) evaluate(ctx context.Context, t *taskSpec) *taskState {
 		st.err = p.unserved(t)
 		return st
 	}
+	if t.each != nil {
+		st.err = p.expand(ctx, t, st)
+		return st
+	}
 	if t.tmpl != nil {
 		if err := p.fill(ctx, t); err != nil {
 			st.err = err
@@ -315,20 +322,20 @@ func (p *Run) waiting(t *taskSpec, what string) error {
 // wants it: converged once it is ready, unless its failedWhen holds (then
 // it is not, and the task runs, for its check to fail).
 func judgeReady(ctx context.Context, t *taskSpec, st *taskState) {
-	if err := failure(ctx, st.live, t.failedWhen, t.failedExpr); err != nil {
+	if err := failure(ctx, st.live, t.failedWhen, t.failedExpr, t.bound); err != nil {
 		st.why = err.Error()
 		return
 	}
-	st.converged, st.why, st.readyErr = readiness(ctx, st.live, t.readyWhen)
+	st.converged, st.why, st.readyErr = readiness(ctx, st.live, t.readyWhen, t.bound)
 }
 
 // checkReady is the check of a task that wrote live: an error when its
 // failedWhen holds, in progress (waiting) until it is ready.
 func (k *planTask) checkReady(ctx context.Context, live *unstructured.Unstructured) error {
-	if err := failure(ctx, live, k.t.failedWhen, k.t.failedExpr); err != nil {
+	if err := failure(ctx, live, k.t.failedWhen, k.t.failedExpr, k.t.bound); err != nil {
 		return fmt.Errorf("%s: %w", k.t.describe(), err)
 	}
-	ready, reason, err := readiness(ctx, live, k.t.readyWhen)
+	ready, reason, err := readiness(ctx, live, k.t.readyWhen, k.t.bound)
 	if err != nil {
 		return fmt.Errorf("%s: %w", k.t.describe(), err)
 	}
@@ -359,6 +366,9 @@ func (k *planTask) PreContext(ctx context.Context) error {
 	if st.err != nil {
 		return st.err
 	}
+	if k.t.each != nil {
+		return k.preItems(ctx, st)
+	}
 	return k.t.kind.pre(ctx, k, st)
 }
 
@@ -366,7 +376,13 @@ func (k *planTask) PreContext(ctx context.Context) error {
 // returns the tasks this one unblocks.
 func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, error) {
 	st := k.run.state[k.t.name]
-	if err := k.t.kind.act(ctx, k, st); err != nil {
+	var err error
+	if k.t.each != nil {
+		err = k.actItems(ctx, st)
+	} else {
+		err = k.t.kind.act(ctx, k, st)
+	}
+	if err != nil {
 		return nil, err
 	}
 	st.assumed = true
@@ -377,7 +393,12 @@ func (k *planTask) PerformActionContext(ctx context.Context) ([]executor.Task, e
 // gone); until then the task is in progress.
 func (k *planTask) PostContext(ctx context.Context) error {
 	st := k.run.state[k.t.name]
-	err := k.t.kind.check(ctx, k, st)
+	var err error
+	if k.t.each != nil {
+		err = k.checkItems(ctx, st)
+	} else {
+		err = k.t.kind.check(ctx, k, st)
+	}
 	st.assumed = false
 	st.done = err == nil
 	return err

@@ -165,6 +165,22 @@ func TestBench(t *testing.T) {
 	}
 	r.line("")
 
+	// Before the scaling curve, whose plans stay.
+	var fe report
+	forEach, tasks, forEachGoal := compareForEach(t)
+	phase("in the forEach comparison")
+	fe.line("## 6. forEach")
+	fe.line("")
+	fe.line("Plans of %d independent ConfigMaps: one task with `forEach` over %d items against %d tasks, %d plans at once, 4 workers, three interleaved pairs (each in another order); the table shows the pair of median time ratio.", forEachObjects, forEachObjects, forEachObjects, sized(forEachPlans))
+	fe.line("")
+	fe.line("| scenario | time | requests by verb | writes/plan | status writes/plan | CPU/plan: API server / etcd / this process |")
+	fe.line("|---|---|---|---|---|---|")
+	for _, o := range []outcome{forEach, tasks} {
+		fe.line("| %s | %s | %s | %.2f | %.2f | %s |", o.scenario, o.elapsed.Round(10*time.Millisecond), formatVerbs(o.verbs), o.perPlan(writes(o.verbs)), o.perPlan(o.statusWrites), o.cpuPerPlan())
+	}
+	fe.line("")
+	fe.line("- %s", forEachGoal)
+
 	// The scaling curve runs last: its 10,000 plans stay for the steady
 	// state and the memory measure, and need no deleting, as the control
 	// plane stops after them. The report keeps the order of the issue.
@@ -210,6 +226,8 @@ func TestBench(t *testing.T) {
 	}
 	r.line("")
 	r.WriteString(sc.String())
+	r.line("")
+	r.WriteString(fe.String())
 	r.line("")
 	r.line("The whole run took %s: %s (each scenario includes deleting what it made).", time.Since(started).Round(time.Second), strings.Join(phases, ", "))
 

@@ -62,6 +62,11 @@ type scenario struct {
 	waits      bool // the middle ConfigMap must be ready (readyDelay after it appears) before the last
 	expression bool // the last ConfigMap takes a value from the first's live object, with an expression
 	keep       bool // leave the converged plans in place, for the caller to clean
+	// objects, when not 0, replaces the three chained ConfigMaps by that
+	// many independent ones: in one task with forEach, or in as many tasks
+	// (fanPlan).
+	objects int
+	forEach bool
 }
 
 func (s scenario) String() string {
@@ -71,6 +76,12 @@ func (s scenario) String() string {
 	}
 	if s.expression {
 		w += ", one expression"
+	}
+	switch {
+	case s.objects > 0 && s.forEach:
+		w += fmt.Sprintf(", one task over %d items", s.objects)
+	case s.objects > 0:
+		w += fmt.Sprintf(", %d tasks", s.objects)
 	}
 	return fmt.Sprintf("%s, N=%d, %d workers%s", s.controller, s.plans, s.workers, w)
 }
@@ -231,7 +242,12 @@ func createPlans(t testing.TB, ns string, s scenario) {
 	t.Helper()
 	errs := make([]error, s.plans)
 	workqueue.ParallelizeUntil(context.Background(), 16, s.plans, func(i int) {
-		errs[i] = k8sClient.Create(context.Background(), benchPlan(ns, fmt.Sprintf("p-%05d", i), s.waits, s.expression))
+		name := fmt.Sprintf("p-%05d", i)
+		p := benchPlan(ns, name, s.waits, s.expression)
+		if s.objects > 0 {
+			p = fanPlan(ns, name, s.objects, s.forEach)
+		}
+		errs[i] = k8sClient.Create(context.Background(), p)
 	})
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
