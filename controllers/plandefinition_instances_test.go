@@ -174,6 +174,33 @@ var _ = Describe("The instances of a PlanDefinition", func() {
 		Eventually(readyCount).Should(Equal([2]int32{2, 2}))
 	})
 
+	It("run a forEach task over a list of the instance's spec: one object per item, named by the instance and the item", func() {
+		ns := newNamespace()
+		grantWebApp(ns, "webapp-deployer")
+		d := newDefinition(definitionGroup)
+		Expect(unstructured.SetNestedField(d.Object, map[string]any{
+			"type": "object", "required": []any{"regions"},
+			"properties": map[string]any{"regions": map[string]any{"type": "array", "items": map[string]any{"type": "string"}}},
+		}, "spec", "api", "spec")).To(Succeed())
+		unstructured.RemoveNestedField(d.Object, "spec", "api", "status")
+		Expect(unstructured.SetNestedSlice(d.Object, []any{map[string]any{
+			"name":    "regional",
+			"forEach": map[string]any{"region": "${instance.spec.regions}"},
+			"apply": map[string]any{
+				"apiVersion": "v1", "kind": "ConfigMap",
+				"metadata": map[string]any{"name": `${instance.metadata.name + "-" + region}`},
+				"data":     map[string]any{"region": "${region}"},
+			},
+		}}, "spec", "plan", "tasks")).To(Succeed())
+		readyDefinition(d)
+		shop := instance(d, ns, "shop", map[string]any{"regions": []any{"eu", "us"}})
+		createInstance(shop)
+
+		Eventually(instanceCondition(shop, status.ConditionReady)).Should(HaveField("Status", metav1.ConditionTrue))
+		Expect(getConfigMap(Default, ns, "shop-eu").Data).To(HaveKeyWithValue("region", "eu"))
+		Expect(getConfigMap(Default, ns, "shop-us").Data).To(HaveKeyWithValue("region", "us"))
+	})
+
 	Describe("when the definition is deleted", func() {
 		var ns string
 		var d, web *unstructured.Unstructured
