@@ -51,6 +51,10 @@ func TestBench(t *testing.T) {
 	if !*full {
 		t.Skip("run with -full (make bench)")
 	}
+	if *definitionsOnly {
+		benchDefinitionsOnly(t)
+		return
+	}
 	started := time.Now()
 	var phases []string // where the run's time went
 	mark := started
@@ -216,9 +220,9 @@ func TestBench(t *testing.T) {
 	r.line("")
 	r.WriteString(sc.String())
 	r.line("")
-	r.WriteString(definitions)
-	r.line("")
 	r.line("The whole run took %s: %s (each scenario includes deleting what it made).", time.Since(started).Round(time.Second), strings.Join(phases, ", "))
+	r.line("")
+	r.WriteString(definitions) // last, where -definitions-only replaces it
 
 	fmt.Println(r.String())
 	if *results != "" {

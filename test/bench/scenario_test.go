@@ -222,25 +222,45 @@ func clean(t testing.TB, ns string) {
 	if err := k8sClient.List(ctx, list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
-	errs := make([]error, len(list.Items))
-	workqueue.ParallelizeUntil(ctx, 16, len(list.Items), func(i int) {
-		p := &list.Items[i]
-		if len(p.Finalizers) == 0 {
+	dropFinalizers(t, len(list.Items), func(i int) client.Object { return &list.Items[i] })
+	for _, kind := range []client.Object{&execloopv1alpha1.Plan{}, &corev1.ConfigMap{}, &corev1.Event{}} {
+		deleteAll(t, ns, kind)
+	}
+}
+
+// deleteAll deletes the objects of obj's kind in ns. Deleting thousands
+// can outlast the API server's request timeout on a busy machine (3,000
+// plans took over 4 minutes once): what it deleted stays deleted, and the
+// request is sent again, three times at most.
+func deleteAll(t testing.TB, ns string, obj client.Object) {
+	t.Helper()
+	var err error
+	for range 3 {
+		if err = k8sClient.DeleteAllOf(context.Background(), obj, client.InNamespace(ns)); err == nil {
 			return
 		}
-		patch := client.MergeFrom(p.DeepCopy())
-		p.Finalizers = nil
-		if err := k8sClient.Patch(ctx, p, patch); err != nil && !apierrors.IsNotFound(err) {
+	}
+	t.Fatalf("deleting the %T objects of %s: %v", obj, ns, err)
+}
+
+// dropFinalizers removes the finalizers of the n objects at(i), from 16
+// goroutines.
+func dropFinalizers(t testing.TB, n int, at func(int) client.Object) {
+	t.Helper()
+	ctx := context.Background()
+	errs := make([]error, n)
+	workqueue.ParallelizeUntil(ctx, 16, n, func(i int) {
+		obj := at(i)
+		if len(obj.GetFinalizers()) == 0 {
+			return
+		}
+		err := k8sClient.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))
+		if err != nil && !apierrors.IsNotFound(err) {
 			errs[i] = err
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
-	}
-	for _, kind := range []client.Object{&execloopv1alpha1.Plan{}, &corev1.ConfigMap{}, &corev1.Event{}} {
-		if err := k8sClient.DeleteAllOf(ctx, kind, client.InNamespace(ns)); err != nil {
-			t.Fatalf("deleting the %T objects of %s: %v", kind, ns, err)
-		}
 	}
 }
 
