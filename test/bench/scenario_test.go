@@ -396,7 +396,9 @@ func converge(t testing.TB, s scenario) outcome {
 		cpuAPIServer: apiserver1 - apiserver0, cpuEtcd: etcd1 - etcd0, cpuSelf: self1 - self0, cpuKnown: known0 && known1}
 	if s.heap {
 		ready.stop()
-		ready.informer.GetStore().Replace(nil, "") // the harness's copies of the plans
+		if err := ready.informer.GetStore().Replace(nil, ""); err != nil { // the harness's copies of the plans
+			t.Fatal(err)
+		}
 		o.managerHeap, o.heldHeap = heap1-heap0, int64(heap())-heap1
 	}
 	t.Logf("%s: %s; requests: %s; writes/plan %.2f; status writes/plan %.2f; reconciles/plan %.2f; CPU/plan %s",
