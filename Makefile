@@ -104,6 +104,11 @@ bench: manifests generate envtest ## Run the benchmarks (engine, and convergence
 	ENGINE_BENCH=$(LOCALBIN)/engine-bench.txt KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" \
 		go test -count=1 -timeout 30m -run TestBench -v ./test/bench -full -results $(CURDIR)/test/bench/results.md
 
+.PHONY: bench-definitions
+bench-definitions: manifests generate envtest ## Run section 7 of the benchmarks alone (PlanDefinition instances against Plans) and put it in place in test/bench/results.md.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" \
+		go test -count=1 -timeout 30m -run '^TestBench$$' -v ./test/bench -full -definitions-only -results $(CURDIR)/test/bench/results.md
+
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint.
 	$(GOLANGCI_LINT) run
