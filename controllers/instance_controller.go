@@ -73,11 +73,11 @@ type instanceController struct {
 	done   chan struct{}
 
 	mu   sync.Mutex
-	seen map[types.NamespacedName]*instanceState
+	seen map[types.NamespacedName]*instanceState // the instances being reconciled
 }
 
 // instanceState is what the controller keeps of an instance between the
-// steps of its reconcile.
+// steps of one reconcile (Reconcile forgets it at the end).
 type instanceState struct {
 	spec   map[string]any // its spec, as last read
 	run    *planrun.Run   // its last pass; nil during its cleanup
@@ -221,9 +221,10 @@ func (ic *instanceController) items(ctx context.Context) ([]unstructured.Unstruc
 
 // Reconcile runs one pass of an instance, as of a Plan, then writes its
 // declared status fields when the pass changed their values and wrote
-// nothing itself. Once the instance is gone, the watches that served only
-// it stop.
+// nothing itself. What it kept of the instance for the pass goes with it.
+// Once the instance is gone, the watches that served only it stop.
 func (ic *instanceController) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	defer ic.forget(req.NamespacedName)
 	res, err := ic.instances.Reconcile(ctx, req)
 	if err != nil {
 		return res, err
@@ -239,15 +240,20 @@ func (ic *instanceController) Reconcile(ctx context.Context, req ctrl.Request) (
 		if err := ic.instances.Client.Status().Patch(ctx, u, client.RawPatch(types.MergePatchType, patch)); err != nil {
 			return res, client.IgnoreNotFound(err)
 		}
-		ic.wrote(u)
 	}
 	if res.IsZero() && apierrors.IsNotFound(ic.cache.Get(ctx, req.NamespacedName, ic.newInstance())) {
 		ic.watcher.release(req.NamespacedName)
-		ic.mu.Lock()
-		delete(ic.seen, req.NamespacedName)
-		ic.mu.Unlock()
 	}
 	return res, nil
+}
+
+// forget drops what the controller kept of the instance at key for a
+// reconcile: its spec, its last pass and its status fields, which the
+// next reconcile reads again.
+func (ic *instanceController) forget(key types.NamespacedName) {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	delete(ic.seen, key)
 }
 
 // state is what the controller keeps of the instance at key.
