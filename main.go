@@ -55,7 +55,7 @@ func main() {
 	flag.BoolVar(&f.local, "local", false,
 		"Start a local cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok from "+localAssetsDir()+"), install the CRDs and config/admission, "+
 			"write its kubeconfig to "+localKubeconfigPath+" and run against it. What 'make run' uses when no kubeconfig is found.")
-	flag.BoolVar(&f.applySamples, "apply-samples", false, "Apply the Plans of config/samples once the manager runs.")
+	flag.BoolVar(&f.applySamples, "apply-samples", false, "Apply config/samples once the manager runs: Plans, and a PlanDefinition and an instance of its kind, which is applied once its CRD is served.")
 	flag.StringVar(&f.progress, "progress", "auto",
 		"Show the Plans' tasks updating in place in the terminal instead of logs: auto (when standard output is a terminal), always or never.")
 	flag.StringVar(&f.logFile, "log-file", "",

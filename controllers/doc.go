@@ -24,5 +24,9 @@ passes read through (watch.go: the objects Plans applied; watch_targets.go:
 single objects that tasks read; watch_existence.go: whether any object is
 there), and a change that someone else makes to what a Plan applied wakes
 that Plan.
+
+The PlanDefinition controller generates the CRD of each PlanDefinition
+(plandefinition_controller.go) and waits until it is Established; it does
+not reconcile the instances of that CRD yet (see docs/design.md).
 */
 package controllers

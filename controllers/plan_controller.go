@@ -143,33 +143,27 @@ func (r *PlanReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	r.identities = ids
-	r.watcher = newWatcher(mgr.GetLogger().WithName("watcher"))
+	r.watcher = newWatcher(mgr.GetLogger().WithName("watcher"), "")
 	if err := mgr.Add(r.watcher); err != nil {
 		return err
 	}
 	r.plans = &reconciler.Reconciler[*execloopv1alpha1.Plan]{
-		Name:           ControllerName,
-		Client:         r.Client,
-		APIReader:      r.APIReader,
-		Recorder:       r.Recorder,
-		TracerProvider: r.TracerProvider,
-		ResyncInterval: r.ResyncInterval,
-		Options:        r.Defaults,
-		OptionsFor:     planOptions,
-		MaxBackoff:     r.MaxBackoff,
-		RetryStalled:   r.StalledRetryInterval,
-		RetryStalledFor: func(p *execloopv1alpha1.Plan, d time.Duration) time.Duration {
-			if r := p.Spec.StalledRetryInterval; r != nil {
-				if r.Duration <= 0 {
-					return -1 // 0s means never
-				}
-				return r.Duration
-			}
-			return d
+		Name:            ControllerName,
+		Client:          r.Client,
+		APIReader:       r.APIReader,
+		Recorder:        r.Recorder,
+		TracerProvider:  r.TracerProvider,
+		ResyncInterval:  r.ResyncInterval,
+		Options:         r.Defaults,
+		OptionsFor:      planOptions,
+		MaxBackoff:      r.MaxBackoff,
+		RetryStalled:    r.StalledRetryInterval,
+		RetryStalledFor: r.retryStalledFor,
+		Suspended:       func(p *execloopv1alpha1.Plan) bool { return p.Spec.Suspend },
+		Plan:            r.planFor,
+		Cleanup: func(ctx context.Context, p *execloopv1alpha1.Plan) (executor.Plan, error) {
+			return r.cleanup(ctx, p, r.Recorder)
 		},
-		Suspended: func(p *execloopv1alpha1.Plan) bool { return p.Spec.Suspend },
-		Plan:      r.planFor,
-		Cleanup:   r.cleanupFor,
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
@@ -177,6 +171,18 @@ func (r *PlanReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(source.Channel(r.watcher.events, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)
+}
+
+// retryStalledFor is how long a Plan stalled on a failure that may mend
+// waits before a retry: its spec.stalledRetryInterval (0s: never), or d.
+func (r *PlanReconciler) retryStalledFor(p *execloopv1alpha1.Plan, d time.Duration) time.Duration {
+	if i := p.Spec.StalledRetryInterval; i != nil {
+		if i.Duration <= 0 {
+			return -1 // 0s means never
+		}
+		return i.Duration
+	}
+	return d
 }
 
 // planOptions applies a Plan's own settings over the operator's defaults.
@@ -210,7 +216,8 @@ func (r *PlanReconciler) planFor(_ context.Context, p *execloopv1alpha1.Plan) (e
 	return run, nil
 }
 
-// cleanupFor is the cleanup plan factory: with deletionPolicy Delete it
+// cleanup is the cleanup plan factory of Plans, and of instances seen as
+// Plans, whose events recorder emits: with deletionPolicy Delete it
 // deletes what the plan applied in reverse dependency order, with Orphan it
 // lets the objects go. When the Plan's namespace is being deleted, the
 // namespace takes the objects in it along, and the cleanup deletes the
@@ -219,10 +226,10 @@ func (r *PlanReconciler) planFor(_ context.Context, p *execloopv1alpha1.Plan) (e
 // log, and let go. The event is about the object left behind (the Plan is
 // its related object): a namespace being deleted takes no new events, so
 // one about the Plan would be refused.
-func (r *PlanReconciler) cleanupFor(ctx context.Context, p *execloopv1alpha1.Plan) (executor.Plan, error) {
+func (r *PlanReconciler) cleanup(ctx context.Context, p *execloopv1alpha1.Plan, recorder events.EventRecorder) (executor.Plan, error) {
 	var ns corev1.Namespace
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Name: p.Namespace}, &ns); err != nil && !apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("reading the Plan's namespace: %w", err)
+		return nil, fmt.Errorf("reading the namespace of %s: %w", describe(p), err)
 	}
 	id, err := r.identities.ForPlan(p, r.DefaultServiceAccount)
 	if err != nil {
@@ -231,7 +238,7 @@ func (r *PlanReconciler) cleanupFor(ctx context.Context, p *execloopv1alpha1.Pla
 	c := planrun.NewCleanup(p, id, r.identities.Mapper())
 	c.NamespaceGoing = !ns.DeletionTimestamp.IsZero() || ns.Name == ""
 	c.LeftBehind = func(ctx context.Context, obj execloopv1alpha1.AppliedObject, cause error) {
-		msg := fmt.Sprintf("Left %s %s behind: the namespace of Plan %s/%s is being deleted, and %s", obj.Kind, planrun.ObjectName(obj), p.Namespace, p.Name, cause)
+		msg := fmt.Sprintf("Left %s %s behind: the namespace of %s is being deleted, and %s", obj.Kind, planrun.ObjectName(obj), describe(p), cause)
 		logf.FromContext(ctx).Error(cause, "Left an object behind", "kind", obj.Kind, "object", planrun.ObjectName(obj))
 		left := &unstructured.Unstructured{}
 		left.SetAPIVersion(obj.APIVersion)
@@ -239,7 +246,7 @@ func (r *PlanReconciler) cleanupFor(ctx context.Context, p *execloopv1alpha1.Pla
 		left.SetNamespace(obj.Namespace)
 		left.SetName(obj.Name)
 		left.SetUID(obj.UID)
-		r.Recorder.Eventf(left, p, corev1.EventTypeWarning, "CleanupLeftBehind", "Delete", "%s", msg)
+		recorder.Eventf(left, p, corev1.EventTypeWarning, "CleanupLeftBehind", "Delete", "%s", msg)
 	}
 	return c, nil
 }

@@ -24,6 +24,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -41,8 +42,9 @@ import (
 	"github.com/execloop/execloop/test/support"
 )
 
-// One control plane and one manager with the Plan controller for the whole
-// package, started in BeforeSuite; each test works in a namespace of its own.
+// One control plane and one manager with the Plan and PlanDefinition
+// controllers for the whole package, started in BeforeSuite; each test works
+// in a namespace of its own.
 var (
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -54,6 +56,10 @@ var (
 	// planReconciler is the suite's Plan controller.
 	planReconciler *PlanReconciler
 )
+
+// definitionGroup is the one API group the suite's PlanDefinitions may
+// serve.
+const definitionGroup = "platform.example.com"
 
 // withoutPolicy labels the namespaces where the finalizer policy does not
 // apply, as in a cluster where it is not installed.
@@ -77,6 +83,7 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx, cancel = context.WithCancel(context.TODO())
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(apiextensionsv1.AddToScheme(scheme))
 	utilruntime.Must(execloopv1alpha1.AddToScheme(scheme))
 
 	testEnv = &envtest.Environment{
@@ -120,6 +127,7 @@ var _ = BeforeSuite(func() {
 		MaxBackoff: suiteMaxBackoff,
 	}
 	Expect(planReconciler.SetupWithManager(mgr)).To(Succeed())
+	Expect((&PlanDefinitionReconciler{Plans: planReconciler, Groups: []string{definitionGroup}}).SetupWithManager(mgr)).To(Succeed())
 	mgrDone = make(chan struct{})
 	go func() {
 		defer GinkgoRecover()

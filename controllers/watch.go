@@ -58,6 +58,10 @@ import (
 type watcher struct {
 	events chan event.GenericEvent
 	log    logr.Logger
+	// kind is the <kind>.<group> of the instances whose objects the
+	// watcher serves (planrun.InstanceKind), empty for Plans': a change
+	// wakes only an owner of that kind (instance_controller.go).
+	kind string
 
 	mu          sync.Mutex
 	ctx         context.Context // set when the manager starts the watcher
@@ -92,9 +96,9 @@ var (
 	_ planrun.Watches                = (*watcher)(nil)
 )
 
-func newWatcher(log logr.Logger) *watcher {
+func newWatcher(log logr.Logger, kind string) *watcher {
 	return &watcher{
-		events: make(chan event.GenericEvent, 1024), log: log, retryDenied: deniedRetry,
+		events: make(chan event.GenericEvent, 1024), log: log, kind: kind, retryDenied: deniedRetry,
 		watches: map[watchKey]*watch{}, byPlan: map[types.NamespacedName]map[watchKey]struct{}{},
 	}
 }
@@ -409,10 +413,11 @@ func valuesChanged(o, n metav1.Object) bool {
 	return n.GetAnnotations()[ValuesReadAnnotation] != "" && n.GetResourceVersion() != o.GetResourceVersion()
 }
 
-// wake enqueues the Plan named by the object's PlanAnnotation.
+// wake enqueues the Plan named by the object's PlanAnnotation, or the
+// instance of the watcher's kind it names.
 func (w *watcher) wake(obj metav1.Object) {
 	ns, name, ok := strings.Cut(obj.GetAnnotations()[PlanAnnotation], "/")
-	if !ok {
+	if !ok || obj.GetAnnotations()[planrun.InstanceKindAnnotation] != w.kind {
 		return
 	}
 	w.mu.Lock()

@@ -126,7 +126,7 @@ var _ = Describe("The watcher of what Plans applied", func() {
 
 // startWatcher starts a watcher of its own, stopped when the spec ends.
 func startWatcher() *watcher {
-	w := newWatcher(logr.Discard())
+	w := newWatcher(logr.Discard(), "")
 	runCtx, stop := context.WithCancel(ctx)
 	DeferCleanup(stop)
 	go func() { _ = w.Start(runCtx) }()

@@ -15,7 +15,8 @@ limitations under the License.
 */
 
 // Package v1alpha1 contains the API of the execloop operator, group
-// execloop.dev, version v1alpha1: the Plan resource.
+// execloop.dev, version v1alpha1: the Plan resource, and the PlanDefinition that
+// turns a schema and a template of tasks into a kind of your own.
 // +kubebuilder:object:generate=true
 // +groupName=execloop.dev
 package v1alpha1
@@ -32,7 +33,7 @@ var (
 
 	// SchemeBuilder adds the types of this group and version to a scheme.
 	SchemeBuilder = runtime.NewSchemeBuilder(func(s *runtime.Scheme) error {
-		s.AddKnownTypes(GroupVersion, &Plan{}, &PlanList{})
+		s.AddKnownTypes(GroupVersion, &Plan{}, &PlanList{}, &PlanDefinition{}, &PlanDefinitionList{})
 		metav1.AddToGroupVersion(s, GroupVersion)
 		return nil
 	})

@@ -24,16 +24,61 @@ import (
 	"k8s.io/apimachinery/pkg/api/apitesting/fuzzer"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metafuzzer "k8s.io/apimachinery/pkg/apis/meta/fuzzer"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"sigs.k8s.io/randfill"
 )
 
-// TestPlanRoundTrip fills 10,000 Plans with random values and checks that
-// each survives JSON (what the API server stores) and DeepCopy (what every
-// cache hands out) unchanged, and that a copy shares nothing with its
-// original.
-func TestPlanRoundTrip(t *testing.T) {
+// TestRoundTrip fills 10,000 objects of each kind with random values and
+// checks that each survives JSON (what the API server stores) and DeepCopy
+// (what every cache hands out) unchanged, and that a copy shares nothing
+// with its original.
+func TestRoundTrip(t *testing.T) {
+	for _, kind := range []struct {
+		name string
+		new  func() runtime.Object
+		// shared changes a list or map of the copy cp and reports which one
+		// the original in saw changed too, or "".
+		shared func(in, cp runtime.Object) string
+	}{
+		{"Plan", func() runtime.Object { return &Plan{} }, func(in, cp runtime.Object) string {
+			return sharedParts(in.(*Plan).Spec.Tasks, cp.(*Plan).Spec.Tasks, in.(*Plan).Status.Conditions, cp.(*Plan).Status.Conditions)
+		}},
+		{"PlanDefinition", func() runtime.Object { return &PlanDefinition{} }, func(in, cp runtime.Object) string {
+			i, c := in.(*PlanDefinition), cp.(*PlanDefinition)
+			for name := range c.Spec.API.Status {
+				c.Spec.API.Status[name] = StatusField{Type: "changed"}
+				if i.Spec.API.Status[name].Type == "changed" {
+					return "status fields"
+				}
+			}
+			return sharedParts(i.Spec.Plan.Tasks, c.Spec.Plan.Tasks, i.Status.Conditions, c.Status.Conditions)
+		}},
+	} {
+		t.Run(kind.name, func(t *testing.T) { roundTrip(t, kind.new, kind.shared) })
+	}
+}
+
+// sharedParts changes the first task and condition of a copy and reports
+// which the original saw changed too, or "".
+func sharedParts(inTasks, cpTasks []PlanTask, inConds, cpConds []metav1.Condition) string {
+	if len(cpTasks) > 0 {
+		cpTasks[0].Name += "-changed"
+		if inTasks[0].Name == cpTasks[0].Name {
+			return "tasks"
+		}
+	}
+	if len(cpConds) > 0 {
+		cpConds[0].Message += "-changed"
+		if inConds[0].Message == cpConds[0].Message {
+			return "conditions"
+		}
+	}
+	return ""
+}
+
+func roundTrip(t *testing.T, newObj func() runtime.Object, shared func(in, cp runtime.Object) string) {
 	const iterations = 10000
 	scheme := runtime.NewScheme()
 	if err := AddToScheme(scheme); err != nil {
@@ -52,37 +97,28 @@ func TestPlanRoundTrip(t *testing.T) {
 	})
 	fill := fuzzer.FuzzerFor(funcs, rand.NewSource(7), serializer.NewCodecFactory(scheme)).NilChance(0.2).NumElements(0, 3)
 	for i := range iterations {
-		var in Plan
-		fill.Fill(&in)
+		in := newObj()
+		fill.Fill(in)
 
-		b, err := json.Marshal(&in)
+		b, err := json.Marshal(in)
 		if err != nil {
 			t.Fatalf("iteration %d: marshal: %v", i, err)
 		}
-		var out Plan
-		if err := json.Unmarshal(b, &out); err != nil {
+		out := newObj()
+		if err := json.Unmarshal(b, out); err != nil {
 			t.Fatalf("iteration %d: unmarshal: %v", i, err)
 		}
 		if !equality.Semantic.DeepEqual(in, out) {
-			t.Fatalf("iteration %d: the JSON round trip changed the Plan:\n%s", i, b)
+			t.Fatalf("iteration %d: the JSON round trip changed the object:\n%s", i, b)
 		}
 
-		cp := in.DeepCopy()
-		if !equality.Semantic.DeepEqual(&in, cp) {
+		cp := in.DeepCopyObject()
+		if !equality.Semantic.DeepEqual(in, cp) {
 			t.Fatalf("iteration %d: DeepCopy differs", i)
 		}
-		if len(cp.Spec.Tasks) > 0 {
-			cp.Spec.Tasks[0].Name += "-changed"
-			if in.Spec.Tasks[0].Name == cp.Spec.Tasks[0].Name {
-				t.Fatalf("iteration %d: the copy shares its tasks with the original", i)
-			}
-		}
-		if len(cp.Status.Conditions) > 0 {
-			cp.Status.Conditions[0].Message += "-changed"
-			if in.Status.Conditions[0].Message == cp.Status.Conditions[0].Message {
-				t.Fatalf("iteration %d: the copy shares its conditions with the original", i)
-			}
+		if part := shared(in, cp); part != "" {
+			t.Fatalf("iteration %d: the copy shares its %s with the original", i, part)
 		}
 	}
-	t.Logf("%d random Plans survived JSON and DeepCopy unchanged", iterations)
+	t.Logf("%d random objects survived JSON and DeepCopy unchanged", iterations)
 }

@@ -135,6 +135,9 @@ type cluster struct {
 	config    *rest.Config
 	client    client.WithWatch
 	namespace string
+	// mapper is kubectl's RESTMapper of the cluster (discovery, cached
+	// as kubectl caches it, with short names), made once on first use.
+	mapper func() (meta.RESTMapper, error)
 }
 
 func (o *options) cluster() (*cluster, error) {
@@ -150,7 +153,7 @@ func (o *options) cluster() (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cluster{config: cfg, client: c, namespace: ns}, nil
+	return &cluster{config: cfg, client: c, namespace: ns, mapper: o.flags.ToRESTMapper}, nil
 }
 
 // planName reads "plan/NAME", "plans/NAME", "plan.execloop.dev/NAME" or

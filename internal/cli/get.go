@@ -49,7 +49,7 @@ type getOptions struct {
 func newGetCommand(o *options) *cobra.Command {
 	g := &getOptions{options: o}
 	cmd := &cobra.Command{
-		Use:   "get [plan/NAME]",
+		Use:   "get [plan/NAME | KIND/NAME]",
 		Short: "Show a Plan's tasks as a tree, or list the Plans",
 		Long: strings.TrimSpace(`
 Show a Plan's tasks as a tree by dependency (a task sits under the last task
@@ -58,11 +58,19 @@ the object it applied and its last message (cut short; -o wide shows it in
 full). --watch draws it again each time the status changes, as the
 operator's own view under make run does.
 
+An instance of a PlanDefinition's kind (webapp/NAME, or KIND.GROUP/NAME
+such as webapp.platform.example.com/NAME) is shown the same way: its tasks
+are its definition's, its state is its status. Without read access to the
+PlanDefinition, its tasks are listed one under the other.
+
 Without a name, list the Plans of the namespace (-A: of all namespaces), one
 line each.`),
 		Example: strings.Trim(`
   # The tasks of Plan web, redrawn as they converge (Ctrl-C to stop)
   kubectl execloop get plan/web --watch
+
+  # The tasks of the WebApp shop, an instance of a PlanDefinition's kind
+  kubectl execloop get webapp/shop
 
   # Every Plan in the cluster, with whole messages
   kubectl execloop get -A -o wide`, "\n"),
@@ -101,7 +109,11 @@ func (g *getOptions) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return g.list(ctx, c, view)
 	}
-	p, err := c.getPlan(ctx, args[0])
+	s, err := c.subjectOf(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	p, err := s.get(ctx, c.client)
 	if err != nil {
 		return err
 	}
@@ -109,7 +121,7 @@ func (g *getOptions) run(ctx context.Context, args []string) error {
 	if !g.watch {
 		return nil
 	}
-	return g.follow(ctx, c, p, view)
+	return g.follow(ctx, c, s, p, view)
 }
 
 // draw prints a Plan and its tasks; under --watch on a terminal, in place
@@ -128,14 +140,14 @@ func (g *getOptions) draw(p *execloopv1alpha1.Plan, view planview.Options) {
 	_, _ = io.WriteString(g.streams.Out, b.String())
 }
 
-// follow draws the Plan again on every change of it, until ctx is done or
-// the Plan is deleted. A watch the API server ends (they time out) is
-// opened again from the last version drawn, or from a fresh read when that
-// version is too old.
-func (g *getOptions) follow(ctx context.Context, c *cluster, p *execloopv1alpha1.Plan, view planview.Options) error {
+// follow draws the subject s, last read as p, again on every change of it,
+// until ctx is done or it is deleted. A watch the API server ends (they
+// time out) is opened again from the last version drawn, or from a fresh
+// read when that version is too old.
+func (g *getOptions) follow(ctx context.Context, c *cluster, s *subject, p *execloopv1alpha1.Plan, view planview.Options) error {
 	for ctx.Err() == nil {
-		w, err := c.client.Watch(ctx, &execloopv1alpha1.PlanList{}, client.InNamespace(p.Namespace),
-			client.MatchingFields{"metadata.name": p.Name},
+		w, err := c.client.Watch(ctx, s.list(), client.InNamespace(s.namespace),
+			client.MatchingFields{"metadata.name": s.name},
 			&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: p.ResourceVersion}}) // from the drawing shown
 		if err != nil {
 			if ctx.Err() != nil {
@@ -143,13 +155,13 @@ func (g *getOptions) follow(ctx context.Context, c *cluster, p *execloopv1alpha1
 			}
 			return err
 		}
-		next, gone, err := g.drawEvents(ctx, w, p, view)
+		next, gone, err := g.drawEvents(ctx, w, s, p, view)
 		w.Stop()
 		switch {
 		case err != nil || gone:
 			return err
 		case next == nil: // too old a version to watch from: read it again
-			if p, err = c.getPlan(ctx, p.Name); err != nil {
+			if p, err = s.get(ctx, c.client); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -163,10 +175,10 @@ func (g *getOptions) follow(ctx context.Context, c *cluster, p *execloopv1alpha1
 	return nil
 }
 
-// drawEvents draws the Plan of each event of w until w ends. It returns the
-// last Plan drawn (nil when the watch said its version is too old), and
-// whether the Plan was deleted.
-func (g *getOptions) drawEvents(ctx context.Context, w watch.Interface, p *execloopv1alpha1.Plan, view planview.Options) (*execloopv1alpha1.Plan, bool, error) {
+// drawEvents draws the subject s of each event of w until w ends. It
+// returns the last Plan drawn (nil when the watch said its version is too
+// old), and whether the subject was deleted.
+func (g *getOptions) drawEvents(ctx context.Context, w watch.Interface, s *subject, p *execloopv1alpha1.Plan, view planview.Options) (*execloopv1alpha1.Plan, bool, error) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -177,18 +189,20 @@ func (g *getOptions) drawEvents(ctx context.Context, w watch.Interface, p *execl
 			}
 			switch ev.Type {
 			case watch.Deleted:
-				fmt.Fprintf(g.streams.Out, "plan %s/%s was deleted\n", p.Namespace, p.Name)
+				fmt.Fprintf(g.streams.Out, "%s was deleted\n", s)
 				return p, true, nil
 			case watch.Added, watch.Modified:
-				if np, ok := ev.Object.(*execloopv1alpha1.Plan); ok {
-					p = np
-					g.draw(p, view)
+				np, err := s.asPlan(ev.Object)
+				if err != nil {
+					return p, false, err
 				}
+				p = np
+				g.draw(p, view)
 			case watch.Error:
 				if apierrors.IsResourceExpired(apierrors.FromObject(ev.Object)) || apierrors.IsGone(apierrors.FromObject(ev.Object)) {
 					return nil, false, nil
 				}
-				return p, false, fmt.Errorf("watching plan %s/%s: %w", p.Namespace, p.Name, apierrors.FromObject(ev.Object))
+				return p, false, fmt.Errorf("watching %s: %w", s, apierrors.FromObject(ev.Object))
 			}
 		}
 	}

@@ -33,7 +33,9 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -51,6 +53,10 @@ import (
 
 // update rewrites the golden files: go test ./internal/cli -update.
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from this run")
+
+// definitionGroup is the one API group the suite's PlanDefinitions may
+// serve.
+const definitionGroup = "cli.example.com"
 
 var (
 	ctx        context.Context
@@ -92,8 +98,12 @@ var _ = BeforeSuite(func() {
 	kubeconfig = filepath.Join(GinkgoT().TempDir(), "kubeconfig")
 	Expect(os.WriteFile(kubeconfig, b, 0o600)).To(Succeed())
 
+	// The manager's scheme has CRDs too: the PlanDefinition controller
+	// generates them.
+	mgrScheme := cli.Scheme()
+	utilruntime.Must(apiextensionsv1.AddToScheme(mgrScheme))
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: cli.Scheme(), Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Scheme: mgrScheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 	})
 	Expect(err).NotTo(HaveOccurred())
 	plans := &controllers.PlanReconciler{
@@ -102,6 +112,7 @@ var _ = BeforeSuite(func() {
 		MaxBackoff:              2 * time.Second,
 	}
 	Expect(plans.SetupWithManager(mgr)).To(Succeed())
+	Expect((&controllers.PlanDefinitionReconciler{Plans: plans, Groups: []string{definitionGroup}}).SetupWithManager(mgr)).To(Succeed())
 	mgrDone = make(chan struct{})
 	go func() {
 		defer GinkgoRecover()

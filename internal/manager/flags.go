@@ -19,6 +19,7 @@ package manager
 import (
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -46,6 +47,10 @@ type Flags struct {
 	MaxBackoff              time.Duration
 	StalledRetryInterval    time.Duration
 	DefaultServiceAccount   string
+	// DefinitionGroups are the API groups PlanDefinitions may serve
+	// (--definition-groups, comma-separated); empty refuses every
+	// definition.
+	DefinitionGroups []string
 
 	// Zap are the logger's flags (--zap-devel, --zap-log-level, ...).
 	Zap zap.Options
@@ -81,6 +86,18 @@ func (f *Flags) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.DefaultServiceAccount, "default-service-account", "",
 		"The ServiceAccount, in each Plan's namespace, that Plans without spec.serviceAccountName act as. "+
 			"Empty lets such Plans act as the operator itself, with all of its permissions: set it on multi-tenant clusters.")
+	fs.Func("definition-groups",
+		"The API groups, comma-separated, whose kinds PlanDefinitions may define, such as platform.example.com. "+
+			"Empty (the default) refuses every PlanDefinition: each is Stalled, naming its group and this flag.",
+		func(s string) error {
+			f.DefinitionGroups = nil
+			for g := range strings.SplitSeq(s, ",") {
+				if g = strings.TrimSpace(g); g != "" {
+					f.DefinitionGroups = append(f.DefinitionGroups, g)
+				}
+			}
+			return nil
+		})
 	f.Zap = zap.Options{Development: true}
 	f.Zap.BindFlags(fs)
 }

@@ -17,6 +17,8 @@ limitations under the License.
 package manager
 
 import (
+	"flag"
+	"slices"
 	"testing"
 	"time"
 )
@@ -38,5 +40,30 @@ func TestFlagsAreChecked(t *testing.T) {
 		if err := f.Validate(); err == nil || err.Error() != want {
 			t.Errorf("Validate() = %v, want %q", err, want)
 		}
+	}
+}
+
+func TestDefinitionGroupsAreAListSeparatedByCommas(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"unset, no group is allowed", nil, nil},
+		{"empty, no group is allowed", []string{"--definition-groups="}, nil},
+		{"one group", []string{"--definition-groups=platform.example.com"}, []string{"platform.example.com"}},
+		{"groups with spaces and empty items", []string{"--definition-groups= a.example.com,,b.example.com "}, []string{"a.example.com", "b.example.com"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f Flags
+			fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+			f.Bind(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(f.DefinitionGroups, tc.want) {
+				t.Errorf("DefinitionGroups = %q, want %q", f.DefinitionGroups, tc.want)
+			}
+		})
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"io"
 
 	"github.com/go-logr/logr"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -43,11 +44,13 @@ import (
 // LeaderElectionID is the name of the leader election Lease.
 const LeaderElectionID = "manager.execloop.dev"
 
-// Scheme holds the kinds the manager works with: client-go's and the Plan.
+// Scheme holds the kinds the manager works with: client-go's, CRDs, the
+// Plan and the PlanDefinition.
 var Scheme = runtime.NewScheme()
 
 func init() {
 	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
+	utilruntime.Must(apiextensionsv1.AddToScheme(Scheme))
 	utilruntime.Must(execloopv1alpha1.AddToScheme(Scheme))
 }
 
@@ -60,9 +63,9 @@ func SetLogger(f Flags, w io.Writer) logr.Logger {
 	return log
 }
 
-// New makes the controller-runtime manager with the Plan controller,
-// probes, metrics and leader election as the flags say. It does not start
-// it: see Run.
+// New makes the controller-runtime manager with the Plan and PlanDefinition
+// controllers, probes, metrics and leader election as the flags say. It
+// does not start it: see Run.
 func New(cfg *rest.Config, f Flags) (ctrl.Manager, error) {
 	var tlsOpts []func(*tls.Config)
 	if !f.EnableHTTP2 {
@@ -98,15 +101,19 @@ func New(cfg *rest.Config, f Flags) (ctrl.Manager, error) {
 	if retryStalled == 0 {
 		retryStalled = -1 // the flag's 0 means never
 	}
-	if err := (&controllers.PlanReconciler{
+	plans := &controllers.PlanReconciler{
 		Defaults:                defaults,
 		MaxBackoff:              f.MaxBackoff,
 		StalledRetryInterval:    retryStalled,
 		DefaultServiceAccount:   f.DefaultServiceAccount,
 		MaxConcurrentReconciles: f.MaxConcurrentReconciles,
 		ResyncInterval:          f.ResyncInterval,
-	}).SetupWithManager(mgr); err != nil {
+	}
+	if err := plans.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Plan controller: %w", err)
+	}
+	if err := (&controllers.PlanDefinitionReconciler{Plans: plans, Groups: f.DefinitionGroups}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the PlanDefinition controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("adding the health check: %w", err)

@@ -47,6 +47,38 @@ var (
 	conditionPrograms = newProgramCache(manifestEnv, true, cel.EvalOptions(cel.OptTrackState))
 )
 
+// expressions are the program caches a compile takes the programs of
+// manifests and includeWhen from: the Plans' (planExpressions), or a
+// definition's, whose environment also has its instance variable
+// (definition.go).
+type expressions struct {
+	manifest, condition *programCache
+	// instanceNames: an apply or patch manifest's metadata.name and
+	// metadata.namespace may hold expressions that read no task (a
+	// definition's: they are evaluated for each instance before its
+	// tasks are compiled).
+	instanceNames bool
+	// items gives the program cache of the manifests of a task whose own
+	// variable is item (forEach): forItem.
+	items func(item string) *programCache
+}
+
+// forItem is the program cache of the manifests of a task whose own
+// variable is item (forEach), beside the variables every task sees; the
+// manifests' cache for an empty item.
+func (e expressions) forItem(item string) *programCache {
+	if item == "" {
+		return e.manifest
+	}
+	return e.items(item)
+}
+
+// planExpressions are the Plans' expressions.
+var planExpressions = expressions{manifest: manifestPrograms, condition: conditionPrograms, items: func(item string) *programCache {
+	manifest, _ := programsFor(item)
+	return manifest
+}}
+
 // objectEnv has the variable object, the live object of a task.
 var objectEnv = sync.OnceValues(func() (*cel.Env, error) { return newObjectEnv("") })
 
@@ -121,11 +153,12 @@ type programCache struct {
 	compiled map[string]compiledExpr
 }
 
-// compiledExpr is a compiled expression and the tasks it reads (see
-// taskRefs).
+// compiledExpr is a compiled expression, the tasks it reads (see
+// taskRefs) and its type.
 type compiledExpr struct {
 	prog cel.Program
 	refs []string
+	out  *cel.Type // the type of its value, as the checker knows it
 }
 
 func newProgramCache(env func() (*cel.Env, error), boolean bool, options ...cel.ProgramOption) *programCache {
@@ -165,7 +198,7 @@ func (c *programCache) compile(expr string) (compiledExpr, error) {
 			break
 		}
 	}
-	ce := compiledExpr{prog: prog, refs: refs}
+	ce := compiledExpr{prog: prog, refs: refs, out: ast.OutputType()}
 	c.compiled[expr] = ce
 	return ce, nil
 }

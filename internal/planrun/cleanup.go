@@ -236,6 +236,7 @@ func (k *releaseTask) PerformActionContext(ctx context.Context) ([]executor.Task
 		labels, annotations := u.GetLabels(), u.GetAnnotations()
 		delete(labels, PlanUIDLabel)
 		delete(annotations, PlanAnnotation)
+		delete(annotations, InstanceKindAnnotation)
 		u.SetLabels(labels)
 		u.SetAnnotations(annotations)
 		u.SetOwnerReferences(slices.DeleteFunc(u.GetOwnerReferences(), func(r metav1.OwnerReference) bool { return r.UID == k.plan.UID }))

@@ -50,6 +50,7 @@ type taskSpec struct {
 	tmpl       *template                  // the manifest's expressions; nil when it has none
 	raw        *unstructured.Unstructured // the manifest as written, when tmpl is not nil
 	refs       []*taskSpec                // the tasks its expressions read
+	exprs      expressions                // where its manifest's and includeWhen's programs come from
 	include    *exprPart                  // includeWhen; nil when it has none
 	read       bool                       // other tasks' expressions read its object
 	readyWhen  cel.Program
@@ -145,12 +146,17 @@ func (t *taskSpec) describe() string {
 // reconcile.TerminalError naming the task: the Plan stalls and nothing is
 // applied.
 func Compile(p *execloopv1alpha1.Plan, id *Identity, mapper meta.RESTMapper) (*Run, error) {
+	return compile(p, planExpressions, id, mapper)
+}
+
+// compile is Compile with the expressions' programs taken from exprs.
+func compile(p *execloopv1alpha1.Plan, exprs expressions, id *Identity, mapper meta.RESTMapper) (*Run, error) {
 	run := &Run{plan: p, id: id, mapper: mapper, now: time.Now}
 	byName := make(map[string]*taskSpec, len(p.Spec.Tasks))
 	targets := map[string]string{} // object → task
 	specs := make([]*taskSpec, 0, len(p.Spec.Tasks))
 	for i := range p.Spec.Tasks {
-		t, err := resolve(p, &p.Spec.Tasks[i], mapper)
+		t, err := resolve(p, &p.Spec.Tasks[i], exprs, mapper)
 		if err != nil {
 			return nil, err
 		}
@@ -248,10 +254,11 @@ func invalid(format string, args ...any) error {
 	return reconcile.TerminalError(fmt.Errorf(format, args...))
 }
 
-// resolve checks one task against the Plan and, when the API server serves
-// the task's kind, binds it to that kind.
-func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper meta.RESTMapper) (*taskSpec, error) {
-	t := &taskSpec{name: pt.Name}
+// resolve checks one task against the Plan, compiling its expressions with
+// exprs, and, when the API server serves the task's kind, binds it to that
+// kind.
+func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, exprs expressions, mapper meta.RESTMapper) (*taskSpec, error) {
+	t := &taskSpec{name: pt.Name, exprs: exprs}
 	var err error
 	if t.kind, err = kindOf(pt); err != nil {
 		return nil, err
@@ -259,12 +266,12 @@ func resolve(p *execloopv1alpha1.Plan, pt *execloopv1alpha1.PlanTask, mapper met
 	if t.each, err = compileForEach(t, pt); err != nil {
 		return nil, err
 	}
-	_, objectPrograms := programsFor(t.variable())
+	_, objectPrograms := programsFor(t.variable()) // readyWhen and failedWhen see no instance
 	if err := t.kind.compile(t, pt); err != nil {
 		return nil, err
 	}
 	if pt.IncludeWhen != "" {
-		c, err := conditionPrograms.compile(pt.IncludeWhen)
+		c, err := exprs.condition.compile(pt.IncludeWhen)
 		if err != nil {
 			return nil, invalid("task %s: includeWhen does not compile: %v", t.name, err)
 		}
@@ -389,8 +396,7 @@ func compileManifest(t *taskSpec, field string, raw []byte) error {
 		return err
 	}
 	t.manifest = manifest
-	programs, _ := programsFor(t.variable())
-	tmpl, err := compileTemplate(t.name, field, manifest.Object, programs, t.each != nil)
+	tmpl, err := compileTemplate(t.exprs, t.variable(), t.name, field, manifest.Object)
 	if err != nil || tmpl == nil {
 		return err
 	}
@@ -410,7 +416,7 @@ func compileReference(t *taskSpec, field string, ref *execloopv1alpha1.ObjectRef
 	}
 	t.raw = &unstructured.Unstructured{Object: map[string]any{"name": ref.Name}}
 	var err error
-	t.tmpl, err = compileTemplate(t.name, field, t.raw.Object, manifestPrograms, false)
+	t.tmpl, err = compileTemplate(t.exprs, "", t.name, field, t.raw.Object)
 	return err
 }
 

@@ -45,6 +45,10 @@ const (
 	// PlanAnnotation holds the <namespace>/<name> of the Plan that applied
 	// the object.
 	PlanAnnotation = "execloop.dev/plan"
+	// InstanceKindAnnotation holds, on an object applied for an instance
+	// of a PlanDefinition, the instance's <kind>.<group>: PlanAnnotation
+	// then names the instance, not a Plan.
+	InstanceKindAnnotation = "execloop.dev/instance-kind"
 	// ValuesReadAnnotation marks an object whose values other tasks of its
 	// Plan read with expressions: any change of it, its status's too,
 	// wakes the Plan, so that what reads it is applied again promptly.

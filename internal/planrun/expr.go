@@ -31,6 +31,7 @@ import (
 	"github.com/google/cel-go/common/operators"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
 	"google.golang.org/protobuf/types/known/structpb"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -51,7 +52,9 @@ import (
 // but asks less: the object must be there (applied or found), not ready.
 // A value that is not there yet makes the task wait. $${ writes a literal
 // ${. The object's apiVersion, kind, name and namespace hold no
-// expressions: what a task applies is known before anything is read.
+// expressions: what a task applies is known before anything is read. (A
+// definition's tasks may name their objects from the instance, which is
+// known before anything is read: see definition.go.)
 
 // template is the string values of a manifest that hold expressions.
 type template struct {
@@ -77,12 +80,16 @@ type exprPart struct {
 }
 
 // compileTemplate finds and compiles the expressions of a task's apply
-// manifest with programs; nil when it has none. An expression that does
+// manifest with exprs' programs for a task whose own variable is item
+// (forEach; empty for none); nil when it has none. An expression that does
 // not compile, or that names a task other than by a constant name, is a
 // reconcile.TerminalError naming the task, the field and the expression.
-// perItem allows one in metadata.name: a forEach task's objects are told
-// apart by it (the rest of the object's identity stays fixed).
-func compileTemplate(task, field string, manifest map[string]any, programs *programCache, perItem bool) (*template, error) {
+// The object's apiVersion, kind, namespace and name must be known before
+// anything is read: its name may hold an expression of a forEach task
+// (its objects are told apart by it), and its name and namespace one of
+// a definition's that reads no task (evaluated for each instance).
+func compileTemplate(exprs expressions, item, task, field string, manifest map[string]any) (*template, error) {
+	programs := exprs.forItem(item)
 	tmpl := &template{}
 	var walk func(v any, path []any) error
 	walk = func(v any, path []any) error {
@@ -119,13 +126,9 @@ func compileTemplate(task, field string, manifest map[string]any, programs *prog
 	}
 	slices.SortFunc(tmpl.fields, func(a, b *exprField) int { return strings.Compare(a.at, b.at) })
 	for _, f := range tmpl.fields {
-		switch strings.TrimPrefix(f.at, field+".") {
-		case "metadata.name":
-			if perItem {
-				break
-			}
-			fallthrough
-		case "apiVersion", "kind", "metadata.namespace":
+		at := strings.TrimPrefix(f.at, field+".")
+		byInstance := exprs.instanceNames && !f.readsTasks()
+		if at == "apiVersion" || at == "kind" || at == "metadata.namespace" && !byInstance || at == "metadata.name" && !byInstance && item == "" {
 			return nil, invalid("task %s: %s holds an expression: the object's apiVersion, kind, name and namespace must be known before anything is read", task, f.at)
 		}
 		for _, p := range f.parts {
@@ -162,6 +165,11 @@ func compileField(task, field, s string, path []any, programs *programCache) (*e
 	}
 	f.whole = len(f.parts) == 1 && f.parts[0].expr != ""
 	return f, nil
+}
+
+// readsTasks reports whether an expression of f reads a task's object.
+func (f *exprField) readsTasks() bool {
+	return slices.ContainsFunc(f.parts, func(p exprPart) bool { return len(p.refs) > 0 })
 }
 
 // splitExpressions cuts s into text and ${...} expressions. The closing }
@@ -236,7 +244,7 @@ func closingBrace(s string, start int) (int, error) {
 func taskRefs(ast *cel.Ast) ([]string, error) {
 	var refs []string
 	for _, e := range celast.MatchDescendants(celast.NavigateAST(ast.NativeRep()), celast.KindMatcher(celast.IdentKind)) {
-		if e.AsIdent() != "tasks" {
+		if e.AsIdent() != tasksVar {
 			continue
 		}
 		name := ""
@@ -335,23 +343,42 @@ func (p *Run) fill(ctx context.Context, t *taskSpec) error {
 // variables are the variables of t's expressions that read the tasks
 // named refs; until the object of one of them is there, t waits.
 func (p *Run) variables(t *taskSpec, refs []string) (map[string]any, error) {
+	vars, missing := p.varsOf(refs)
+	if missing != "" {
+		what := "the object"
+		if st := p.state[missing]; st != nil && st.items != nil {
+			what = "the objects" // of a forEach task
+		}
+		return nil, p.waiting(t, fmt.Sprintf("%s of task %s, which %s reads", what, missing, t.where(missing)))
+	}
+	return vars, nil
+}
+
+// varsOf are the variables of expressions that read the tasks named refs,
+// with the objects this pass read; missing names a task whose object is
+// not there (yet), and vars is nil then.
+func (p *Run) varsOf(refs []string) (vars map[string]any, missing string) {
 	tasks := make(map[string]any, len(refs))
 	for _, r := range refs {
 		st := p.state[r]
 		if st != nil && st.items != nil { // a forEach task's
 			objects, ok := st.objects()
 			if !ok {
-				return nil, p.waiting(t, fmt.Sprintf("the objects of task %s, which %s reads", r, t.where(r)))
+				return nil, r
 			}
 			tasks[r] = map[string]any{"objects": objects}
 			continue
 		}
 		if st == nil || st.live == nil {
-			return nil, p.waiting(t, fmt.Sprintf("the object of task %s, which %s reads", r, t.where(r)))
+			return nil, r
 		}
-		tasks[r] = map[string]any{"object": st.live.Object}
+		tasks[r] = map[string]any{objectVar: st.live.Object}
 	}
-	return map[string]any{"plan": planVariable(p.plan), "tasks": tasks}, nil
+	vars = map[string]any{planVar: planVariable(p.plan), tasksVar: tasks}
+	if p.instance != nil {
+		vars[instanceVar] = p.instance
+	}
+	return vars, ""
 }
 
 // included evaluates t's includeWhen: false leaves the task out. A value
@@ -402,16 +429,18 @@ func (p *Run) SkippedTasks() map[string]string { return p.skipped }
 
 // planVariable is the plan variable of expressions: the Plan's metadata.
 func planVariable(p *execloopv1alpha1.Plan) map[string]any {
-	strs := func(m map[string]string) map[string]any {
-		out := make(map[string]any, len(m))
-		for k, v := range m {
-			out[k] = v
-		}
-		return out
-	}
 	return map[string]any{"metadata": map[string]any{
-		"name": p.Name, "namespace": p.Namespace, "labels": strs(p.Labels), "annotations": strs(p.Annotations),
+		"name": p.Name, "namespace": p.Namespace, "labels": anyValues(p.Labels), "annotations": anyValues(p.Annotations),
 	}}
+}
+
+// anyValues is m as expressions read it.
+func anyValues(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // resolve returns a copy of manifest with the values of the template's
@@ -497,8 +526,37 @@ func textOf(v ref.Val) (string, bool) {
 }
 
 // jsonOf converts a CEL value into what an unstructured manifest holds:
-// JSON values, with whole numbers as int64.
+// JSON values, with whole numbers as int64. Maps and lists are walked, so
+// that those of any provider convert (the instance variable's are the API
+// server's, which do not convert to JSON themselves).
 func jsonOf(v ref.Val) (any, error) {
+	switch x := v.(type) {
+	case traits.Mapper:
+		out := map[string]any{}
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			k := it.Next()
+			ks, ok := k.(types.String)
+			if !ok {
+				return nil, fmt.Errorf("a map key of type %s", k.Type().TypeName())
+			}
+			e, err := jsonOf(x.Get(k))
+			if err != nil {
+				return nil, err
+			}
+			out[string(ks)] = e
+		}
+		return out, nil
+	case traits.Lister:
+		out := []any{}
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			e, err := jsonOf(it.Next())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+		return out, nil
+	}
 	native, err := v.ConvertToNative(reflect.TypeFor[*structpb.Value]())
 	if err != nil {
 		return nil, err

@@ -109,7 +109,7 @@ func compileForEach(t *taskSpec, pt *execloopv1alpha1.PlanTask) (*forEach, error
 		if err != nil || len(parts) != 1 || parts[0].expr == "" {
 			return nil, invalid("task %s: forEach.%s must be one ${...} expression that gives a list, not %q", t.name, name, value)
 		}
-		c, err := manifestPrograms.compile(parts[0].expr)
+		c, err := t.exprs.manifest.compile(parts[0].expr)
 		if err != nil {
 			return nil, invalid("task %s: forEach.%s: ${%s} does not compile: %v", t.name, name, parts[0].expr, err)
 		}

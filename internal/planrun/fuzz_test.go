@@ -202,7 +202,7 @@ func FuzzManifestExpressions(f *testing.F) {
 	f.Add(`${`, []byte(`{}`))
 	f.Fuzz(func(t *testing.T, value string, obj []byte) {
 		manifest := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "c"}, "data": map[string]any{"k": value}}
-		tmpl, err := compileTemplate("t", "apply", manifest, manifestPrograms, false)
+		tmpl, err := compileTemplate(planExpressions, "", "t", "apply", manifest)
 		if err != nil {
 			if !errors.Is(err, reconcile.TerminalError(nil)) || !strings.Contains(err.Error(), "task t: apply.data.k") {
 				t.Fatalf("a refusal that is not terminal or names no field: %v", err)

@@ -181,8 +181,9 @@ func (applyKind) prepare(p *execloopv1alpha1.Plan, m *unstructured.Unstructured,
 
 // prepareManifest makes an apply manifest the plan's: the target namespace,
 // the plan's label, annotation and (in its own namespace, unless its
-// deletionPolicy is Orphan) owner reference, and none of the fields the API
-// server owns. Under Orphan an owner reference would let the garbage
+// deletionPolicy is Orphan) owner reference, naming the kind of p's
+// TypeMeta when it is set (an instance's) and Plan otherwise, and none of
+// the fields the API server owns. Under Orphan an owner reference would let the garbage
 // collector delete the objects with the Plan (kubectl delete
 // --cascade=foreground does so before the cleanup can release them).
 func prepareManifest(p *execloopv1alpha1.Plan, m *unstructured.Unstructured, namespace string) {
@@ -199,10 +200,17 @@ func prepareManifest(p *execloopv1alpha1.Plan, m *unstructured.Unstructured, nam
 		annotations = map[string]string{}
 	}
 	annotations[PlanAnnotation] = p.Namespace + "/" + p.Name
+	if k := InstanceKind(p); k != "" {
+		annotations[InstanceKindAnnotation] = k
+	}
 	m.SetAnnotations(annotations)
 	if namespace == p.Namespace && p.Spec.DeletionPolicy != execloopv1alpha1.DeletionPolicyOrphan {
+		owner := execloopv1alpha1.GroupVersion.WithKind("Plan")
+		if InstanceKind(p) != "" {
+			owner = p.GroupVersionKind()
+		}
 		m.SetOwnerReferences(append(m.GetOwnerReferences(), metav1.OwnerReference{
-			APIVersion: execloopv1alpha1.GroupVersion.String(), Kind: "Plan", Name: p.Name, UID: p.UID,
+			APIVersion: owner.GroupVersion().String(), Kind: owner.Kind, Name: p.Name, UID: p.UID,
 			BlockOwnerDeletion: ptr.To(false),
 		}))
 	}

@@ -79,7 +79,7 @@ func TestAValueComputedFromASecretIsRecordedWithItsField(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			manifest := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "app"},
 				"data": map[string]any{"value": tt.value, "plain": "${plan.metadata.name}"}}
-			tmpl, err := compileTemplate("app", "apply", manifest, manifestPrograms, false)
+			tmpl, err := compileTemplate(planExpressions, "", "app", "apply", manifest)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,7 +219,7 @@ func TestAnExpressionThatFailsOnAValueDerivedFromASecretHasItMasked(t *testing.T
 		t.Run(tt.name, func(t *testing.T) {
 			manifest := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "app"},
 				"data": map[string]any{"value": tt.value}}
-			tmpl, err := compileTemplate("app", "apply", manifest, manifestPrograms, false)
+			tmpl, err := compileTemplate(planExpressions, "", "app", "apply", manifest)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/cel-go/common/types/ref"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -41,6 +42,9 @@ type Run struct {
 	plan   *execloopv1alpha1.Plan // the reconciled object: tasks update its inventory
 	id     *Identity
 	mapper meta.RESTMapper
+	// instance is the instance variable of expressions, when the run is
+	// an instance's of a definition (definition.go); nil for a Plan.
+	instance ref.Val
 	// Watches are the operator's informers, which the pass reads through
 	// and keeps; nil reads the API server (a preview).
 	Watches Watches

@@ -30,6 +30,7 @@ import (
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
 	"github.com/execloop/execloop/execloop/reconciler/status"
+	"github.com/execloop/execloop/internal/planrun"
 )
 
 // Options say how to draw.
@@ -77,10 +78,18 @@ func Phase(p *execloopv1alpha1.Plan) execloopv1alpha1.PlanPhase {
 }
 
 // Heading is the Plan's first line: namespace/name, phase, progress, and
-// while it is not Ready, why.
+// while it is not Ready, why. An instance of a definition's kind seen as a
+// Plan (planrun.AsPlan) is named with its kind: "WebApp ns/name"; a
+// cluster-scoped one by its name alone.
 func Heading(p *execloopv1alpha1.Plan, o Options) string {
 	phase := string(Phase(p))
-	name := p.Namespace + "/" + p.Name
+	name := p.Name
+	if p.Namespace != "" {
+		name = p.Namespace + "/" + name
+	}
+	if planrun.InstanceKind(p) != "" {
+		name = p.Kind + " " + name
+	}
 	if o.Color {
 		name = boldStyle.Render(name)
 		if s, ok := phaseStyles[Phase(p)]; ok {

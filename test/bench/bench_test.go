@@ -45,10 +45,15 @@ func (r *report) line(format string, args ...any) { fmt.Fprintf(&r.Builder, form
 func sized(n int) int { return max(10, int(float64(n)**scale)) }
 
 // TestBench runs the whole matrix (make bench): convergence against both
-// baselines, steady state, memory, and the scaling curves.
+// baselines, steady state, memory, the scaling curves, and a
+// PlanDefinition's instances against Plans.
 func TestBench(t *testing.T) {
 	if !*full {
 		t.Skip("run with -full (make bench)")
+	}
+	if *definitionsOnly {
+		benchDefinitionsOnly(t)
+		return
 	}
 	started := time.Now()
 	var phases []string // where the run's time went
@@ -180,6 +185,8 @@ func TestBench(t *testing.T) {
 	}
 	fe.line("")
 	fe.line("- %s", forEachGoal)
+	definitions := definitionSection(t)
+	phase("in the PlanDefinition instances against Plans")
 
 	// The scaling curve runs last: its 10,000 plans stay for the steady
 	// state and the memory measure, and need no deleting, as the control
@@ -230,6 +237,8 @@ func TestBench(t *testing.T) {
 	r.WriteString(fe.String())
 	r.line("")
 	r.line("The whole run took %s: %s (each scenario includes deleting what it made).", time.Since(started).Round(time.Second), strings.Join(phases, ", "))
+	r.line("")
+	r.WriteString(definitions) // last, where -definitions-only replaces it
 
 	fmt.Println(r.String())
 	if *results != "" {
@@ -261,7 +270,7 @@ func medianTrial(trials []trial) trial {
 
 // geoMean is the geometric mean of f over the trials, and the values in
 // the trials' order.
-func geoMean(trials []trial, f func(trial) float64) (float64, []float64) {
+func geoMean[T any](trials []T, f func(T) float64) (float64, []float64) {
 	values := make([]float64, len(trials))
 	logs := 0.0
 	for i, tr := range trials {

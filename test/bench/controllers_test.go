@@ -113,11 +113,16 @@ func markReady(p *execloopv1alpha1.Plan) {
 
 // setupExecloop registers the Plan controller, as the operator runs it.
 func setupExecloop(mgr ctrl.Manager, workers int, resync time.Duration) (string, error) {
-	return controllers.ControllerName, (&controllers.PlanReconciler{
+	return controllers.ControllerName, newPlanReconciler(workers, resync).SetupWithManager(mgr)
+}
+
+// newPlanReconciler is the Plan controller of every execloop scenario.
+func newPlanReconciler(workers int, resync time.Duration) *controllers.PlanReconciler {
+	return &controllers.PlanReconciler{
 		Defaults:                execloop.Options{SleepBetweenRuns: 100 * time.Millisecond, ErrorsToTolerate: 5},
 		MaxConcurrentReconciles: workers,
 		ResyncInterval:          resync,
-	}).SetupWithManager(mgr)
+	}
 }
 
 // handwritten is the plain baseline: it creates the three ConfigMaps in

@@ -26,6 +26,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -73,6 +74,7 @@ var (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(apiextensionsv1.AddToScheme(scheme)) // the PlanDefinition controller reads CRDs
 	utilruntime.Must(execloopv1alpha1.AddToScheme(scheme))
 	root := filepath.Join("..", "..")
 	testEnv = &envtest.Environment{

@@ -34,7 +34,7 @@ import (
 
 var (
 	profileDir = flag.String("profile", "", "TestProfile: write CPU profiles of the API server and of this process to this directory")
-	profileOf  = flag.String("profile-of", "execloop", "TestProfile: the controllers to profile, in turn: plain, equal-work or execloop, separated by commas")
+	profileOf  = flag.String("profile-of", "execloop", "TestProfile: the controllers to profile, in turn: plain, equal-work, execloop, served-plans or instances, separated by commas")
 	profileN   = flag.Int("profile-plans", 1000, "TestProfile: the number of plans")
 	steadyOnly = flag.Bool("profile-steady", false, "TestProfile: profile execloop's resync passes over the converged plans instead of their convergence")
 )
@@ -66,9 +66,12 @@ func TestProfile(t *testing.T) {
 // profileConvergence profiles the convergence of -profile-plans plans by
 // the controller named.
 func profileConvergence(t *testing.T, name string) {
-	kind, ok := map[string]string{"execloop": execloopKind, "plain": handwrittenKind, "equal-work": equalWorkKind}[name]
+	kind, ok := map[string]string{
+		"execloop": execloopKind, "plain": handwrittenKind, "equal-work": equalWorkKind,
+		"served-plans": servedPlansKind, "instances": instancesKind,
+	}[name]
 	if !ok {
-		t.Fatalf("-profile-of: no controller %q (plain, equal-work or execloop)", name)
+		t.Fatalf("-profile-of: no controller %q (plain, equal-work, execloop, served-plans or instances)", name)
 	}
 	converge(t, scenario{controller: kind, plans: 50, workers: 4}) // the warm-up
 	self, err := os.Create(filepath.Join(*profileDir, "self-"+name+".pprof"))
@@ -88,6 +91,9 @@ func profileConvergence(t *testing.T, name string) {
 	cancel()
 	if err := <-apiserver; err != nil {
 		t.Error(err)
+	}
+	if kind == instancesKind {
+		cleanInstances(t, o.namespace)
 	}
 	clean(t, o.namespace) // once the profiles end
 	t.Logf("profiled %s", o.scenario)

@@ -43,6 +43,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	execloopv1alpha1 "github.com/execloop/execloop/api/v1alpha1"
+	"github.com/execloop/execloop/controllers"
 )
 
 // The controllers compared.
@@ -52,6 +53,10 @@ const (
 	// The hand-written reconciler that does what a Plan does (equalWork).
 	equalWorkKind = "hand-written, equal work"
 	blockingKind  = "blocking Run"
+	// The operator with a PlanDefinition served (definition_test.go),
+	// converging Plans, or the definition's instances.
+	servedPlansKind = "execloop Plans, a definition served"
+	instancesKind   = "execloop instances of a PlanDefinition"
 )
 
 // scenario is one measured run: a controller converging plans.
@@ -62,6 +67,7 @@ type scenario struct {
 	waits      bool // the middle ConfigMap must be ready (readyDelay after it appears) before the last
 	expression bool // the last ConfigMap takes a value from the first's live object, with an expression
 	keep       bool // leave the converged plans in place, for the caller to clean
+	heap       bool // measure the heap the manager holds once they converged
 	// objects, when not 0, replaces the three chained ConfigMaps by that
 	// many independent ones: in one task with forEach, or in as many tasks
 	// (fanPlan).
@@ -103,6 +109,12 @@ type outcome struct {
 	// cpuKnown is false where the control plane's could not be read.
 	cpuAPIServer, cpuEtcd, cpuSelf time.Duration
 	cpuKnown                       bool
+	// With heap, what the heap grew by (HeapAlloc after a GC): from before
+	// the manager started until its controller served, managerHeap; from
+	// then, the first create, until the plans converged and the requests
+	// settled, with the harness's own watch stopped, heldHeap: what the
+	// manager holds for them.
+	managerHeap, heldHeap int64
 }
 
 func (o outcome) perPlan(n int) float64 { return float64(n) / float64(o.plans) }
@@ -160,15 +172,21 @@ func startController(t testing.TB, ns string, s scenario, resync time.Duration) 
 		name, err = setupEqualWork(mgr, s.workers)
 	case blockingKind:
 		name, err = setupBlocking(mgr, s.workers, s.waits)
+	case servedPlansKind, instancesKind:
+		name, err = setupDefinitions(mgr, s.workers, s.controller == instancesKind)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	defined := reconciles(controllers.DefinitionControllerName)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		t.Fatal("the manager's cache did not sync")
+	}
+	if s.controller == servedPlansKind || s.controller == instancesKind {
+		awaitDefinition(t, mgr, defined)
 	}
 	return &running{mgr: mgr, requests: reqs, controller: name, stop: func() {
 		cancel()
@@ -215,25 +233,45 @@ func clean(t testing.TB, ns string) {
 	if err := k8sClient.List(ctx, list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
-	errs := make([]error, len(list.Items))
-	workqueue.ParallelizeUntil(ctx, 16, len(list.Items), func(i int) {
-		p := &list.Items[i]
-		if len(p.Finalizers) == 0 {
+	dropFinalizers(t, len(list.Items), func(i int) client.Object { return &list.Items[i] })
+	for _, kind := range []client.Object{&execloopv1alpha1.Plan{}, &corev1.ConfigMap{}, &corev1.Event{}} {
+		deleteAll(t, ns, kind)
+	}
+}
+
+// deleteAll deletes the objects of obj's kind in ns. Deleting thousands
+// can outlast the API server's request timeout on a busy machine (3,000
+// plans took over 4 minutes once): what it deleted stays deleted, and the
+// request is sent again, three times at most.
+func deleteAll(t testing.TB, ns string, obj client.Object) {
+	t.Helper()
+	var err error
+	for range 3 {
+		if err = k8sClient.DeleteAllOf(context.Background(), obj, client.InNamespace(ns)); err == nil {
 			return
 		}
-		patch := client.MergeFrom(p.DeepCopy())
-		p.Finalizers = nil
-		if err := k8sClient.Patch(ctx, p, patch); err != nil && !apierrors.IsNotFound(err) {
+	}
+	t.Fatalf("deleting the %T objects of %s: %v", obj, ns, err)
+}
+
+// dropFinalizers removes the finalizers of the n objects at(i), from 16
+// goroutines.
+func dropFinalizers(t testing.TB, n int, at func(int) client.Object) {
+	t.Helper()
+	ctx := context.Background()
+	errs := make([]error, n)
+	workqueue.ParallelizeUntil(ctx, 16, n, func(i int) {
+		obj := at(i)
+		if len(obj.GetFinalizers()) == 0 {
+			return
+		}
+		err := k8sClient.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))
+		if err != nil && !apierrors.IsNotFound(err) {
 			errs[i] = err
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
-	}
-	for _, kind := range []client.Object{&execloopv1alpha1.Plan{}, &corev1.ConfigMap{}, &corev1.Event{}} {
-		if err := k8sClient.DeleteAllOf(ctx, kind, client.InNamespace(ns)); err != nil {
-			t.Fatalf("deleting the %T objects of %s: %v", kind, ns, err)
-		}
 	}
 }
 
@@ -258,27 +296,52 @@ func createPlans(t testing.TB, ns string, s scenario) {
 // that waiting for them puts no load on the API server beyond one watch.
 type readyWatch struct {
 	informer cache.SharedIndexInformer
-	stop     context.CancelFunc
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when the informer stopped
 }
 
-func watchReady(t testing.TB, ns string) *readyWatch {
+// watchReady watches the Plans of ns, or with instances the instances of
+// the bench's definition, each held as a Plan (instanceAsPlan).
+func watchReady(t testing.TB, ns string, instances bool) *readyWatch {
 	t.Helper()
+	newList := func() client.ObjectList { return &execloopv1alpha1.PlanList{} }
+	var example runtime.Object = &execloopv1alpha1.Plan{}
+	if instances {
+		newList = func() client.ObjectList { return newInstanceList() }
+		example = newInstance()
+	}
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, _ metav1.ListOptions) (runtime.Object, error) {
-			list := &execloopv1alpha1.PlanList{}
+			list := newList()
 			return list, k8sClient.List(ctx, list, client.InNamespace(ns))
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return k8sWatcher.Watch(ctx, &execloopv1alpha1.PlanList{}, client.InNamespace(ns), &client.ListOptions{Raw: &o})
+			return k8sWatcher.Watch(ctx, newList(), client.InNamespace(ns), &client.ListOptions{Raw: &o})
 		},
 	}
-	informer := cache.NewSharedIndexInformer(lw, &execloopv1alpha1.Plan{}, 0, cache.Indexers{})
+	informer := cache.NewSharedIndexInformer(lw, example, 0, cache.Indexers{})
+	if instances {
+		if err := informer.SetTransform(instanceAsPlan); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go informer.RunWithContext(ctx)
+	w := &readyWatch{informer: informer, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		informer.RunWithContext(ctx)
+	}()
 	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
 		t.Fatal("the harness's informer did not sync")
 	}
-	return &readyWatch{informer: informer, stop: cancel}
+	return w
+}
+
+// stop stops the informer and waits until it has, so that what it held
+// can be collected.
+func (w *readyWatch) stop() {
+	w.cancel()
+	<-w.done
 }
 
 // waitAll returns when n plans are Ready.
@@ -307,24 +370,39 @@ func (w *readyWatch) waitAll(t testing.TB, n int, limit time.Duration) time.Time
 // Ready, in a namespace of its own.
 func converge(t testing.TB, s scenario) outcome {
 	t.Helper()
-	ns := newNamespace(t, s.controller == execloopKind || s.controller == equalWorkKind)
+	instances := s.controller == instancesKind
+	ns := newNamespace(t, s.controller != handwrittenKind && s.controller != blockingKind)
 	if !s.keep {
 		defer clean(t, ns) // after the manager stopped: no controller may act on the deletions
+		if instances {
+			defer cleanInstances(t, ns) // before clean, which leaves them
+		}
 	}
 	quiesce(t)
+	var heap0, heap1 int64
+	if s.heap {
+		heap0 = int64(heap())
+	}
 	r := startController(t, ns, s, 0)
 	defer r.stop()
 	if s.waits {
 		stopSimulator := simulateReadiness(t, ns)
 		defer stopSimulator()
 	}
-	ready := watchReady(t, ns)
+	ready := watchReady(t, ns, instances)
 	defer ready.stop()
+	if s.heap {
+		heap1 = int64(heap())
+	}
 	before := reconciles(r.controller)
 	apiserver0, etcd0, known0 := controlPlaneCPU()
 	self0 := cpuTime()
 	start := time.Now()
-	createPlans(t, ns, s)
+	if instances {
+		createInstances(t, ns, s.plans)
+	} else {
+		createPlans(t, ns, s)
+	}
 	end := ready.waitAll(t, s.plans, 15*time.Minute)
 	apiserver1, etcd1, known1 := controlPlaneCPU()
 	self1 := cpuTime()
@@ -332,6 +410,13 @@ func converge(t testing.TB, s scenario) outcome {
 	o := outcome{scenario: s, elapsed: end.Sub(start), verbs: verbs, statusWrites: statusWrites,
 		reconciles: reconciled, namespace: ns,
 		cpuAPIServer: apiserver1 - apiserver0, cpuEtcd: etcd1 - etcd0, cpuSelf: self1 - self0, cpuKnown: known0 && known1}
+	if s.heap {
+		ready.stop()
+		if err := ready.informer.GetStore().Replace(nil, ""); err != nil { // the harness's copies of the plans
+			t.Fatal(err)
+		}
+		o.managerHeap, o.heldHeap = heap1-heap0, int64(heap())-heap1
+	}
 	t.Logf("%s: %s; requests: %s; writes/plan %.2f; status writes/plan %.2f; reconciles/plan %.2f; CPU/plan %s",
 		s, o.elapsed.Round(time.Millisecond), formatVerbs(verbs), o.perPlan(writes(verbs)), o.perPlan(statusWrites), o.reconciles/float64(s.plans), o.cpuPerPlan())
 	return o

@@ -74,3 +74,36 @@ func TestConvergenceSmoke(t *testing.T) {
 		}
 	}
 }
+
+// TestDefinitionSmoke is benchmark 6 at N = 50, run by `make test`: the
+// instances of a PlanDefinition whose template holds the bench's three
+// ConfigMaps converge, as N Plans of the same tasks do under the same
+// operator; an instance takes at most one write more than a Plan (its
+// finalizer, which admission gives a Plan and not yet an instance), and
+// its reads stay well under one; the instances' scenario cleans up after
+// itself.
+func TestDefinitionSmoke(t *testing.T) {
+	if *full {
+		t.Skip("make bench runs the whole matrix in TestBench")
+	}
+	plans := converge(t, scenario{controller: servedPlansKind, plans: 50, workers: 4})
+	instances := converge(t, scenario{controller: instancesKind, plans: 50, workers: 4})
+	if got, limit := instances.perPlan(writes(instances.verbs)), plans.perPlan(writes(plans.verbs))+1; got > limit {
+		t.Errorf("the instances made %.2f API writes each, the Plans %.2f: at most one more is expected (the finalizer)",
+			got, plans.perPlan(writes(plans.verbs)))
+	}
+	if got := instances.perPlan(instances.verbs["get"]); got > 1 {
+		t.Errorf("the instances made %.2f GETs each; the watches make it well under 1", got)
+	}
+	t.Logf("at N=50: instances/Plans time %.2f, CPU of all processes %.2f",
+		instances.elapsed.Seconds()/plans.elapsed.Seconds(), ratioOf(instances.cpuAll(), plans.cpuAll()))
+	list, configMaps := newInstanceList(), &corev1.ConfigMapList{}
+	for _, l := range []client.ObjectList{list, configMaps} {
+		if err := k8sClient.List(context.Background(), l, client.InNamespace(instances.namespace)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(list.Items)+len(configMaps.Items) > 0 {
+		t.Errorf("%s left %d instances and %d ConfigMaps behind", instances.scenario, len(list.Items), len(configMaps.Items))
+	}
+}

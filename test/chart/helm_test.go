@@ -98,9 +98,15 @@ func renderAs(t tb, name, namespace string, vals map[string]any) []*unstructured
 // build-installer` writes to dist/install.yaml.
 func kustomizeBuild(t tb) []*unstructured.Unstructured {
 	t.Helper()
-	resMap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(root, "config", "default"))
+	return kustomizeBuildIn(t, filesys.MakeFsOnDisk(), filepath.Join(root, "config", "default"))
+}
+
+// kustomizeBuildIn is `kustomize build dir` on the file system fs.
+func kustomizeBuildIn(t tb, fs filesys.FileSystem, dir string) []*unstructured.Unstructured {
+	t.Helper()
+	resMap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, dir)
 	if err != nil {
-		t.Fatalf("kustomize build config/default: %v", err)
+		t.Fatalf("kustomize build %s: %v", dir, err)
 	}
 	out, err := resMap.AsYaml()
 	if err != nil {

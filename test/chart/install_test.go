@@ -27,6 +27,7 @@ import (
 	"helm.sh/helm/v4/pkg/kube"
 	release "helm.sh/helm/v4/pkg/release/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -56,6 +57,20 @@ func exists(u *unstructured.Unstructured) func() (bool, error) {
 		}
 		return err == nil, err
 	}
+}
+
+// allowed asks the API server, as the admin, whether user may do verb on
+// the WebApps of group (their subresource, when not empty), in any
+// namespace.
+func allowed(user, verb, group, subresource string) bool {
+	review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User: user,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Verb: verb, Group: group, Resource: "webapps", Subresource: subresource,
+		},
+	}}
+	Expect(k8sClient.Create(ctx, review)).To(Succeed())
+	return review.Status.Allowed
 }
 
 // The CRDs of the chart: what crds/ holds, which Helm installs but never
@@ -107,9 +122,10 @@ var _ = Describe("The chart in a control plane", Ordered, func() {
 		upgrade.WaitStrategy = kube.HookOnlyStrategy
 		upgrade.Timeout = 2 * time.Minute
 		r, err := upgrade.Run(releaseName, loadChart(GinkgoT()), map[string]any{
-			"replicas":    2,
-			"applierRole": map[string]any{"enabled": false},
-			"manager":     map[string]any{"defaultServiceAccount": "deployer"},
+			"replicas":         2,
+			"applierRole":      map[string]any{"enabled": false},
+			"manager":          map[string]any{"defaultServiceAccount": "deployer"},
+			"definitionGroups": []any{"platform.example.com"},
 		})
 		Expect(err).NotTo(HaveOccurred())
 		upgraded := installed(r)
@@ -123,8 +139,19 @@ var _ = Describe("The chart in a control plane", Ordered, func() {
 				Expect(exists(u)()).To(BeFalse(), "%s went with applierRole.enabled=false", key(u))
 			}
 		}
-		Expect(upgraded).To(HaveLen(len(objects)-2), "the upgrade keeps everything but the applier role and its binding")
+		Expect(d.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--definition-groups=platform.example.com"))
+		Expect(upgraded).To(HaveLen(len(objects)), "the upgrade trades the applier role and its binding for the definition instances' role and its binding")
 		objects = upgraded
+
+		By("asking the API server what the manager may do to the instances of the definition groups")
+		user := "system:serviceaccount:" + releaseNamespace + ":" + d.Spec.Template.Spec.ServiceAccountName
+		for _, verb := range []string{"get", "list", "watch", "update", "patch", "delete"} {
+			for _, sub := range []string{"", "status", "finalizers"} {
+				Expect(allowed(user, verb, "platform.example.com", sub)).To(BeTrue(), "%s may %s webapps.platform.example.com (subresource %q)", user, verb, sub)
+			}
+		}
+		Expect(allowed(user, "create", "platform.example.com", "")).To(BeFalse(), "instances are their users' to create")
+		Expect(allowed(user, "get", "other.example.com", "")).To(BeFalse(), "no group but the listed one")
 	})
 
 	It("uninstalls everything but the CRDs", func() {

@@ -44,11 +44,12 @@ var nonDefaultValues = map[string]any{
 		"leaderElection": false, "sleepBetweenRuns": "2s", "errorsToTolerate": 0,
 		"defaultServiceAccount": "deployer", "maxConcurrentReconciles": 8, "extraArgs": []any{"--resync-interval=5m"},
 	},
-	"applierRole":     map[string]any{"enabled": false},
-	"admissionPolicy": map[string]any{"enabled": false},
-	"metrics":         map[string]any{"networkPolicy": map[string]any{"enabled": false}, "serviceMonitor": map[string]any{"enabled": true}},
-	"nodeSelector":    map[string]any{"kubernetes.io/os": "linux"},
-	"tolerations":     []any{map[string]any{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}},
+	"definitionGroups": []any{"platform.example.com", "apps.example.org"},
+	"applierRole":      map[string]any{"enabled": false},
+	"admissionPolicy":  map[string]any{"enabled": false},
+	"metrics":          map[string]any{"networkPolicy": map[string]any{"enabled": false}, "serviceMonitor": map[string]any{"enabled": true}},
+	"nodeSelector":     map[string]any{"kubernetes.io/os": "linux"},
+	"tolerations":      []any{map[string]any{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}},
 	"affinity": map[string]any{"nodeAffinity": map[string]any{"requiredDuringSchedulingIgnoredDuringExecution": map[string]any{
 		"nodeSelectorTerms": []any{map[string]any{"matchExpressions": []any{map[string]any{"key": "zone", "operator": "In", "values": []any{"a"}}}}},
 	}}},
@@ -74,20 +75,33 @@ func TestChartLints(t *testing.T) {
 
 // The chart and config/ are one install: with its default values the chart
 // renders the objects of `kustomize build config/default` (but the
-// Namespace, which the release's namespace is), field for field. The chart
-// may add labels (Helm's own, and app.kubernetes.io/instance to selectors).
+// Namespace, which the release's namespace is), field for field, and with
+// the definition groups of config/definition-groups what config/default
+// makes with that component turned on. The chart may add labels (Helm's
+// own, and app.kubernetes.io/instance to selectors).
 func TestChartRendersTheObjectsOfConfigDefault(t *testing.T) {
-	want := slices.DeleteFunc(kustomizeBuild(t), func(u *unstructured.Unstructured) bool { return u.GetKind() == "Namespace" })
-	got := render(t, nil)
-	if wk, gk := keys(want), keys(got); !slices.Equal(wk, gk) {
-		t.Fatalf("the chart renders other objects than config/default:\n  only in config/default: %v\n  only in the chart: %v",
-			without(wk, gk), without(gk, wk))
-	}
-	rendered := byKey(got)
-	for _, w := range want {
-		for _, d := range diff(w.GetKind(), "", w.Object, rendered[key(w)].Object) {
-			t.Errorf("%s: %s", key(w), d)
-		}
+	for _, tc := range []struct {
+		name   string
+		config func(t tb) []*unstructured.Unstructured
+		values map[string]any
+	}{
+		{"default values", kustomizeBuild, nil},
+		{"config/definition-groups", kustomizeBuildWithDefinitionGroups, map[string]any{"definitionGroups": []any{"platform.example.com"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := slices.DeleteFunc(tc.config(t), func(u *unstructured.Unstructured) bool { return u.GetKind() == "Namespace" })
+			got := render(t, tc.values)
+			if wk, gk := keys(want), keys(got); !slices.Equal(wk, gk) {
+				t.Fatalf("the chart renders other objects than config/default:\n  only in config/default: %v\n  only in the chart: %v",
+					without(wk, gk), without(gk, wk))
+			}
+			rendered := byKey(got)
+			for _, w := range want {
+				for _, d := range diff(w.GetKind(), "", w.Object, rendered[key(w)].Object) {
+					t.Errorf("%s: %s", key(w), d)
+				}
+			}
+		})
 	}
 }
 
@@ -142,6 +156,7 @@ func TestChartRendersItsValues(t *testing.T) {
 		"--default-service-account":   {f.DefaultServiceAccount, "deployer"},
 		"--max-concurrent-reconciles": {f.MaxConcurrentReconciles, 8},
 		"--resync-interval":           {f.ResyncInterval, 5 * time.Minute},
+		"--definition-groups":         {strings.Join(f.DefinitionGroups, ","), "platform.example.com,apps.example.org"},
 	}
 	for name, v := range flags {
 		if v[0] != v[1] {
