@@ -34,10 +34,12 @@ import (
 	"github.com/execloop/execloop/test/support"
 )
 
-// grantWebApp lets ServiceAccount sa of ns do what the sample definition's
-// tasks do: ConfigMaps, Deployments and Services.
-func grantWebApp(ns, sa string) {
+// grantWebApp lets ServiceAccount webapp-deployer of ns, which the sample
+// definition's tasks act as, do what they do: ConfigMaps, Deployments and
+// Services.
+func grantWebApp(ns string) {
 	GinkgoHelper()
+	const sa = "webapp-deployer"
 	serviceAccountIn(ns, sa)
 	Expect(k8sClient.Create(ctx, &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa},
@@ -53,9 +55,10 @@ func grantWebApp(ns, sa string) {
 	})).To(Succeed())
 }
 
-// instanceCondition is the condition t of the instance like u, once it
+// instanceReady is the Ready condition of the instance like u, once it
 // describes the instance's generation.
-func instanceCondition(u *unstructured.Unstructured, t string) func(Gomega) metav1.Condition {
+func instanceReady(u *unstructured.Unstructured) func(Gomega) metav1.Condition {
+	const t = status.ConditionReady
 	return func(g Gomega) metav1.Condition {
 		live := readInstance(g, u)
 		var st execloopv1alpha1.PlanStatus
@@ -87,7 +90,7 @@ func statusField(u *unstructured.Unstructured, fields ...string) func(Gomega) an
 var _ = Describe("The instances of a PlanDefinition", func() {
 	It("are each reconciled as a Plan: their objects, per-task status and declared status fields, Ready; a change of the instance is applied again", func() {
 		ns := newNamespace()
-		grantWebApp(ns, "webapp-deployer")
+		grantWebApp(ns)
 		d := newDefinition(definitionGroup)
 		readyDefinition(d)
 		web := instance(d, ns, "web", map[string]any{"image": "nginx:1"})
@@ -104,7 +107,7 @@ var _ = Describe("The instances of a PlanDefinition", func() {
 		Expect(deploy.Annotations).To(HaveKeyWithValue(PlanAnnotation, ns+"/web"))
 		Eventually(support.MakeDeploymentAvailable).WithArguments(ctx, k8sClient, ns, "web").Should(Succeed())
 
-		Eventually(instanceCondition(web, status.ConditionReady)).Should(HaveField("Status", metav1.ConditionTrue))
+		Eventually(instanceReady(web)).Should(HaveField("Status", metav1.ConditionTrue))
 		svc := &corev1.Service{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, svc)).To(Succeed())
 		Eventually(statusField(web, "url")).Should(Equal("http://" + svc.Spec.ClusterIP))
@@ -135,7 +138,7 @@ var _ = Describe("The instances of a PlanDefinition", func() {
 		web := instance(d, ns, "web", map[string]any{"image": "nginx:1"})
 		createInstance(web)
 
-		Eventually(instanceCondition(web, status.ConditionReady)).Should(And(
+		Eventually(instanceReady(web)).Should(And(
 			HaveField("Status", metav1.ConditionFalse),
 			HaveField("Message", And(
 				ContainSubstring("system:serviceaccount:"+ns+":webapp-deployer"),
@@ -146,7 +149,7 @@ var _ = Describe("The instances of a PlanDefinition", func() {
 
 	It("pass again, all of them, when the definition's plan changes, and the definition counts those Ready with it", func() {
 		ns := newNamespace()
-		grantWebApp(ns, "webapp-deployer")
+		grantWebApp(ns)
 		d := newDefinition(definitionGroup)
 		readyDefinition(d)
 		for _, name := range []string{"a", "b"} {
@@ -176,7 +179,7 @@ var _ = Describe("The instances of a PlanDefinition", func() {
 
 	It("run a forEach task over a list of the instance's spec: one object per item, named by the instance and the item", func() {
 		ns := newNamespace()
-		grantWebApp(ns, "webapp-deployer")
+		grantWebApp(ns)
 		d := newDefinition(definitionGroup)
 		Expect(unstructured.SetNestedField(d.Object, map[string]any{
 			"type": "object", "required": []any{"regions"},
@@ -196,7 +199,7 @@ var _ = Describe("The instances of a PlanDefinition", func() {
 		shop := instance(d, ns, "shop", map[string]any{"regions": []any{"eu", "us"}})
 		createInstance(shop)
 
-		Eventually(instanceCondition(shop, status.ConditionReady)).Should(HaveField("Status", metav1.ConditionTrue))
+		Eventually(instanceReady(shop)).Should(HaveField("Status", metav1.ConditionTrue))
 		Expect(getConfigMap(Default, ns, "shop-eu").Data).To(HaveKeyWithValue("region", "eu"))
 		Expect(getConfigMap(Default, ns, "shop-us").Data).To(HaveKeyWithValue("region", "us"))
 	})
@@ -206,7 +209,7 @@ var _ = Describe("The instances of a PlanDefinition", func() {
 		var d, web *unstructured.Unstructured
 		BeforeEach(func() {
 			ns = newNamespace()
-			grantWebApp(ns, "webapp-deployer")
+			grantWebApp(ns)
 			d = newDefinition(definitionGroup)
 		})
 		converged := func(policy string) {
@@ -216,7 +219,7 @@ var _ = Describe("The instances of a PlanDefinition", func() {
 			web = instance(d, ns, "web", map[string]any{"image": "nginx:1"})
 			createInstance(web)
 			Eventually(support.MakeDeploymentAvailable).WithArguments(ctx, k8sClient, ns, "web").Should(Succeed())
-			Eventually(instanceCondition(web, status.ConditionReady)).Should(HaveField("Status", metav1.ConditionTrue))
+			Eventually(instanceReady(web)).Should(HaveField("Status", metav1.ConditionTrue))
 			Expect(k8sClient.Delete(ctx, d)).To(Succeed())
 		}
 		crdGone := func() bool {

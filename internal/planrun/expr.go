@@ -126,9 +126,7 @@ func compileTemplate(exprs expressions, item, task, field string, manifest map[s
 	}
 	slices.SortFunc(tmpl.fields, func(a, b *exprField) int { return strings.Compare(a.at, b.at) })
 	for _, f := range tmpl.fields {
-		at := strings.TrimPrefix(f.at, field+".")
-		byInstance := exprs.instanceNames && !f.readsTasks()
-		if at == "apiVersion" || at == "kind" || at == "metadata.namespace" && !byInstance || at == "metadata.name" && !byInstance && item == "" {
+		if !mayHoldExpression(strings.TrimPrefix(f.at, field+"."), exprs.instanceNames && !f.readsTasks(), item != "") {
 			return nil, invalid("task %s: %s holds an expression: the object's apiVersion, kind, name and namespace must be known before anything is read", task, f.at)
 		}
 		for _, p := range f.parts {
@@ -140,6 +138,23 @@ func compileTemplate(exprs expressions, item, task, field string, manifest map[s
 		}
 	}
 	return tmpl, nil
+}
+
+// mayHoldExpression reports whether the field of a manifest at the path at
+// may hold an expression: any but apiVersion and kind, and metadata.name
+// and metadata.namespace only when it is evaluated per instance (byInstance:
+// a definition's expression that reads no task) or, for the name, per item
+// (perItem: a forEach task's).
+func mayHoldExpression(at string, byInstance, perItem bool) bool {
+	switch at {
+	case "apiVersion", "kind":
+		return false
+	case "metadata.namespace":
+		return byInstance
+	case "metadata.name":
+		return byInstance || perItem
+	}
+	return true
 }
 
 // compileField compiles the parts of one string value of the task's field
