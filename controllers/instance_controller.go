@@ -82,6 +82,7 @@ type instanceState struct {
 	spec   map[string]any // its spec, as last read
 	run    *planrun.Run   // its last pass; nil during its cleanup
 	gen    int64          // the definition's generation of run
+	values map[string]any // the declared fields as run gives them; nil until evaluated
 	fields map[string]any // its declared status fields and definitionGeneration, as last read or written
 }
 
@@ -306,11 +307,30 @@ func (ic *instanceController) wrote(u *unstructured.Unstructured) {
 func (ic *instanceController) changedFields(ctx context.Context, key types.NamespacedName) map[string]any {
 	st := ic.state(key)
 	ic.mu.Lock()
-	run, gen, held := st.run, st.gen, maps.Clone(st.fields)
+	run, values, held := st.run, st.values, maps.Clone(st.fields)
 	ic.mu.Unlock()
 	if run == nil {
 		return nil
 	}
+	if values == nil { // once per pass: the status write and Reconcile both ask
+		values = ic.evaluate(ctx, run)
+		ic.mu.Lock()
+		values[definitionGeneration] = st.gen
+		st.values = values
+		ic.mu.Unlock()
+	}
+	changed := map[string]any{}
+	for name, v := range values {
+		if old, ok := held[name]; !ok || !equality.Semantic.DeepEqual(old, v) {
+			changed[name] = v
+		}
+	}
+	return changed
+}
+
+// evaluate is the declared status fields as run gives them, logging those
+// it cannot evaluate and those left unset as computed from a Secret.
+func (ic *instanceController) evaluate(ctx context.Context, run *planrun.Run) map[string]any {
 	values, secret, err := ic.def.Load().StatusValues(ctx, run)
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "Evaluating the declared status fields")
@@ -318,14 +338,7 @@ func (ic *instanceController) changedFields(ctx context.Context, key types.Names
 	if len(secret) > 0 {
 		logf.FromContext(ctx).Info("Status fields left unset: their values come from a Secret", "fields", secret)
 	}
-	changed := map[string]any{}
-	values[definitionGeneration] = gen
-	for name, v := range values {
-		if old, ok := held[name]; !ok || !equality.Semantic.DeepEqual(old, v) {
-			changed[name] = v
-		}
-	}
-	return changed
+	return values
 }
 
 // planFor is the plan factory of instances: the definition's plan compiled
@@ -347,7 +360,7 @@ func (ic *instanceController) planFor(_ context.Context, p *execloopv1alpha1.Pla
 	run.Watches = ic.watcher
 	run.Recorder = ic.recorder
 	ic.mu.Lock()
-	st.run, st.gen = run, gen
+	st.run, st.gen, st.values = run, gen, nil
 	ic.mu.Unlock()
 	return run, nil
 }
